@@ -1,0 +1,274 @@
+from collections import defaultdict
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.tools import float_compare, format_duration
+
+from ..tools.rounding import units_to_hours
+from .retainer_ledger_entry import CONTACT_TYPE_SELECTION
+
+# Changing any of these may change what a timesheet costs its retainer.
+RETAINER_USAGE_FIELDS = {
+    "unit_amount",
+    "retainer_id",
+    "retainer_contact_type",
+    "project_id",
+    "task_id",
+    "date",
+    "employee_id",
+}
+MAX_ENTRY_HOURS = 24
+
+
+class AccountAnalyticLine(models.Model):
+    _inherit = "account.analytic.line"
+
+    retainer_id = fields.Many2one(
+        "retainer.contract",
+        compute="_compute_retainer_id",
+        store=True,
+        readonly=False,
+        index="btree_not_null",
+        check_company=True,
+        domain="[('state', '=', 'active')]",
+    )
+    retainer_contact_type = fields.Selection(
+        CONTACT_TYPE_SELECTION,
+        string="Contact type",
+        compute="_compute_retainer_contact_type",
+        store=True,
+        readonly=False,
+    )
+    retainer_units = fields.Integer(
+        string="Units", compute="_compute_retainer_units", store=True
+    )
+    retainer_billed_hours = fields.Float(
+        string="Billed time", compute="_compute_retainer_units", store=True
+    )
+
+    # === COMPUTE METHODS === #
+
+    # Only the project: a retainer later linked to, or removed from, the
+    # project must not move time already recorded.
+    @api.depends("project_id")
+    def _compute_retainer_id(self):
+        for line in self:
+            line.retainer_id = line.project_id.retainer_id
+
+    @api.depends("retainer_id")
+    def _compute_retainer_contact_type(self):
+        for line in self:
+            level = line.retainer_id.level_id
+            if not level:
+                line.retainer_contact_type = False
+            elif line.retainer_contact_type not in level._allowed_contact_types():
+                line.retainer_contact_type = level._default_contact_type()
+
+    # The contract's policy is read when the duration or retainer changes,
+    # not tracked: a later policy change never re-prices recorded time.
+    @api.depends("unit_amount", "retainer_id", "retainer_contact_type")
+    def _compute_retainer_units(self):
+        for line in self:
+            contract = line.retainer_id
+            if contract and line.unit_amount > 0:
+                units = contract._retainer_units_for(
+                    line.unit_amount, line.retainer_contact_type
+                )
+                line.retainer_units = units
+                line.retainer_billed_hours = units_to_hours(
+                    units, contract.rounding_unit_minutes
+                )
+            else:
+                line.retainer_units = 0
+                line.retainer_billed_hours = 0.0
+
+    @api.depends("retainer_id")
+    def _compute_so_line(self):
+        # Time paid by a retainer is never billed again through an order line.
+        retainer_lines = self.filtered("retainer_id")
+        retainer_lines.so_line = False
+        return super(AccountAnalyticLine, self - retainer_lines)._compute_so_line()
+
+    # === CRUD METHODS === #
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        lines = super().create(vals_list)
+        lines._retainer_sync_debits(new=True)
+        return lines
+
+    def write(self, vals):
+        if not RETAINER_USAGE_FIELDS.intersection(vals):
+            return super().write(vals)
+        previous = self.filtered("retainer_id")
+        previous._retainer_check_usage_can_change()
+        result = super().write(vals)
+        (previous | self.filtered("retainer_id"))._retainer_sync_debits()
+        return result
+
+    def unlink(self):
+        retainer_lines = self.filtered("retainer_id")
+        if retainer_lines:
+            retainer_lines._retainer_check_usage_can_change()
+            debits = self.env["retainer.ledger.entry"]._retainer_active_debits(
+                retainer_lines
+            )
+            debits._reverse(reason=self.env._("Timesheet deleted"))
+        return super().unlink()
+
+    # === HOOKS === #
+
+    def _is_readonly(self):
+        return super()._is_readonly() or bool(
+            self.retainer_id
+            and (self.retainer_id.state != "active" or self._retainer_date_locked())
+        )
+
+    # === BUSINESS METHODS === #
+
+    def _retainer_date_locked(self):
+        self.ensure_one()
+        lock = self.retainer_id.usage_lock_date
+        return bool(lock and self.date and self.date <= lock)
+
+    def _retainer_check_usage_can_change(self):
+        """Raise unless the usage these lines record on their retainer may
+        change: the retainer is active and the date is after its lock date."""
+        for line in self:
+            contract = line.retainer_id
+            if contract.state != "active":
+                state = dict(
+                    contract._fields["state"]._description_selection(self.env)
+                )[contract.state]
+                raise UserError(
+                    self.env._(
+                        "Retainer %(retainer)s is %(state)s: time on it cannot be "
+                        "logged, changed or deleted.",
+                        retainer=contract.name,
+                        state=state.lower(),
+                    )
+                )
+            if line._retainer_date_locked():
+                raise UserError(
+                    self.env._(
+                        "Usage of retainer %(retainer)s is locked up to %(date)s: "
+                        "time dated %(line_date)s cannot be logged, changed or "
+                        "deleted.",
+                        retainer=contract.name,
+                        date=contract.usage_lock_date,
+                        line_date=line.date,
+                    )
+                )
+
+    def _retainer_validate(self):
+        """Check the new state of retainer timesheets before debiting them."""
+        self._retainer_check_usage_can_change()
+        for line in self:
+            contract = line.retainer_id
+            if float_compare(line.unit_amount, 0, precision_digits=6) < 0:
+                raise ValidationError(
+                    self.env._(
+                        "A timesheet on a retainer cannot have a negative duration."
+                    )
+                )
+            if round(line.unit_amount * 3600) > MAX_ENTRY_HOURS * 3600:
+                raise ValidationError(
+                    self.env._(
+                        "A single timesheet cannot last more than %(max)s hours "
+                        "(%(entered)s entered): split it by day.",
+                        max=MAX_ENTRY_HOURS,
+                        entered=format_duration(line.unit_amount),
+                    )
+                )
+            allowed = contract.level_id._allowed_contact_types()
+            if line.retainer_contact_type not in allowed:
+                labels = dict(CONTACT_TYPE_SELECTION)
+                raise ValidationError(
+                    self.env._(
+                        "Level %(level)s of retainer %(retainer)s does not include "
+                        "%(type)s support (it includes: %(allowed)s).",
+                        level=contract.level_id.name,
+                        retainer=contract.name,
+                        type=labels.get(line.retainer_contact_type, "?"),
+                        allowed=", ".join(labels[t] for t in allowed) or "-",
+                    )
+                )
+            customer = (
+                line.partner_id or line.project_id.partner_id
+            ).commercial_partner_id
+            if customer and customer != contract.partner_id.commercial_partner_id:
+                raise ValidationError(
+                    self.env._(
+                        "Retainer %(retainer)s belongs to %(owner)s, not to "
+                        "%(customer)s.",
+                        retainer=contract.name,
+                        owner=contract.partner_id.display_name,
+                        customer=customer.display_name,
+                    )
+                )
+
+    def _retainer_prepare_debit_vals(self):
+        self.ensure_one()
+        return {
+            "contract_id": self.retainer_id.id,
+            "kind": "debit",
+            "units": -self.retainer_units,
+            "date": self.date,
+            "name": self.name,
+            "timesheet_id": self.id,
+            "employee_id": self.employee_id.id,
+            "project_id": self.project_id.id,
+            "contact_type": self.retainer_contact_type,
+            "entered_hours": self.unit_amount,
+        }
+
+    @api.model
+    def _retainer_debit_matches(self, debit, vals):
+        return (
+            debit.contract_id.id == vals["contract_id"]
+            and debit.units == vals["units"]
+            and debit.date == vals["date"]
+            and debit.employee_id.id == vals["employee_id"]
+            and debit.project_id.id == vals["project_id"]
+            and debit.contact_type == vals["contact_type"]
+            and not float_compare(debit.entered_hours, vals["entered_hours"], 6)
+        )
+
+    def _retainer_sync_debits(self, new=False):
+        """Make the ledger hold exactly one live debit per retainer timesheet
+        of ``self``, matching its current state: an outdated debit is
+        reversed and a new one posted. Runs in a constant number of queries
+        for the whole batch."""
+        retainer_lines = self.filtered("retainer_id")
+        if not retainer_lines and new:
+            return
+        Ledger = self.env["retainer.ledger.entry"]
+        retainer_lines._retainer_validate()
+        live = Ledger if new else Ledger._retainer_active_debits(self)
+        live_by_line = {debit.timesheet_id.id: debit for debit in live}
+        to_reverse = Ledger
+        new_vals = []
+        for line in self:
+            debit = live_by_line.get(line.id, Ledger)
+            vals = (
+                line._retainer_prepare_debit_vals()
+                if line.retainer_id and line.retainer_units
+                else None
+            )
+            if debit and vals and self._retainer_debit_matches(debit, vals):
+                continue
+            to_reverse |= debit
+            if vals:
+                new_vals.append(vals)
+        if not to_reverse and not new_vals:
+            return
+        deltas = defaultdict(int)
+        for debit in to_reverse:
+            deltas[debit.contract_id.id] -= debit.units
+        for vals in new_vals:
+            deltas[vals["contract_id"]] += vals["units"]
+        to_reverse._reverse(reason=self.env._("Timesheet changed"))
+        Ledger._post(new_vals)
+        self.env["retainer.contract"].browse(deltas)._retainer_apply_overdraft_policy(
+            deltas
+        )

@@ -1,0 +1,508 @@
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tools import SQL, format_duration
+
+from ..tools.rounding import duration_to_units, units_to_hours
+from .res_company import OVERDRAFT_POLICY_SELECTION, ROUNDING_METHOD_SELECTION
+
+LEDGER_BOUND_FIELDS = {"rounding_unit_minutes", "partner_id", "company_id"}
+
+
+class RetainerContract(models.Model):
+    _name = "retainer.contract"
+    _description = "Retainer Contract"
+    _inherit = ["portal.mixin", "mail.thread", "mail.activity.mixin"]
+    _order = "id desc"
+    _check_company_auto = True
+
+    # === FIELDS === #
+
+    name = fields.Char(
+        string="Reference", required=True, readonly=True, copy=False, default="/"
+    )
+    partner_id = fields.Many2one(
+        "res.partner",
+        string="Customer",
+        required=True,
+        tracking=True,
+        check_company=True,
+        index=True,
+        domain="[('parent_id', '=', False)]",
+    )
+    company_id = fields.Many2one(
+        "res.company", required=True, default=lambda self: self.env.company
+    )
+    user_id = fields.Many2one(
+        "res.users",
+        string="Account Manager",
+        default=lambda self: self.env.user,
+        tracking=True,
+        domain="[('share', '=', False)]",
+    )
+    level_id = fields.Many2one(
+        "retainer.level",
+        required=True,
+        tracking=True,
+        check_company=True,
+        default=lambda self: self._default_level_id(),
+    )
+    project_ids = fields.One2many(
+        "project.project",
+        "retainer_id",
+        string="Projects",
+        help="Timesheets on these projects consume this retainer.",
+    )
+    state = fields.Selection(
+        [
+            ("draft", "Draft"),
+            ("audit", "Audit"),
+            ("active", "Active"),
+            ("suspended", "Suspended"),
+            ("closed", "Closed"),
+        ],
+        default="draft",
+        required=True,
+        readonly=True,
+        copy=False,
+        tracking=True,
+        index=True,
+    )
+    overdraft_policy = fields.Selection(
+        OVERDRAFT_POLICY_SELECTION,
+        required=True,
+        tracking=True,
+        default=lambda self: self.env.company.retainer_overdraft_policy,
+    )
+    day_hours = fields.Float(
+        required=True,
+        default=lambda self: self.env.company.retainer_day_hours,
+        help="Hours in one retainer day (not Odoo's 8-hour Day unit).",
+    )
+    rounding_method = fields.Selection(
+        ROUNDING_METHOD_SELECTION,
+        required=True,
+        tracking=True,
+        default=lambda self: self.env.company.retainer_rounding_method,
+    )
+    rounding_unit_minutes = fields.Integer(
+        string="Unit (minutes)",
+        required=True,
+        default=lambda self: self.env.company.retainer_rounding_unit_minutes,
+    )
+    rounding_grace_minutes = fields.Integer(
+        string="Grace (minutes)",
+        required=True,
+        default=lambda self: self.env.company.retainer_rounding_grace_minutes,
+    )
+    rounding_min_units = fields.Integer(
+        string="Minimum units per entry",
+        required=True,
+        default=lambda self: self.env.company.retainer_rounding_min_units,
+    )
+    usage_lock_date = fields.Date(
+        tracking=True,
+        copy=False,
+        help="Timesheets dated on or before this date can no longer be "
+        "created, changed or deleted on this retainer.",
+    )
+    # Audit and health-check of the customer's estate before activation.
+    audit_required = fields.Boolean(readonly=True, copy=False)
+    audit_state = fields.Selection(
+        [("pending", "Pending"), ("done", "Completed"), ("waived", "Waived")],
+        default="pending",
+        readonly=True,
+        copy=False,
+        tracking=True,
+    )
+    audit_waive_reason = fields.Text(readonly=True, copy=False)
+    audit_line_ids = fields.One2many(
+        "retainer.audit.line", "contract_id", string="Audited assets"
+    )
+    unsupported_audit_line_ids = fields.One2many(
+        "retainer.audit.line",
+        "contract_id",
+        string="Unsupported assets",
+        domain=[("supported", "=", False)],
+        readonly=True,
+    )
+    ledger_entry_ids = fields.One2many(
+        "retainer.ledger.entry", "contract_id", string="Ledger"
+    )
+    timesheet_ids = fields.One2many("account.analytic.line", "retainer_id")
+    # Bumped by every posting: makes concurrent postings on one contract
+    # write the same row, so one of them fails and is retried.
+    ledger_version = fields.Integer(readonly=True, copy=False, default=0)
+
+    purchased_units = fields.Integer(compute="_compute_balances")
+    used_units = fields.Integer(compute="_compute_balances")
+    balance_units = fields.Integer(compute="_compute_balances")
+    balance_hours = fields.Float(compute="_compute_balances")
+    balance_days = fields.Float(compute="_compute_balances")
+    purchased_hours = fields.Float(compute="_compute_balances")
+    used_hours = fields.Float(compute="_compute_balances")
+    used_percent = fields.Float(compute="_compute_balances")
+    timesheet_count = fields.Integer(compute="_compute_timesheet_count")
+    ledger_entry_count = fields.Integer(compute="_compute_balances")
+
+    _sql_constraints = [
+        (
+            "rounding_positive",
+            (
+                "CHECK(rounding_unit_minutes > 0 AND rounding_grace_minutes >= 0 "
+                "AND rounding_grace_minutes < rounding_unit_minutes "
+                "AND rounding_min_units >= 0)"
+            ),
+            (
+                "The unit must be positive, the grace shorter than one unit and "
+                "the minimum units not negative."
+            ),
+        ),
+        ("day_hours_positive", "CHECK(day_hours > 0)", "A day must last hours."),
+    ]
+
+    # === DEFAULTS === #
+
+    def _default_level_id(self):
+        return self.env["retainer.level"].search(
+            [("company_id", "in", [False, self.env.company.id])], limit=1
+        )
+
+    # === COMPUTE METHODS === #
+
+    def _compute_access_url(self):
+        super()._compute_access_url()
+        for contract in self:
+            contract.access_url = f"/my/retainers/{contract.id}"
+        return None
+
+    @api.depends("ledger_entry_ids.units", "rounding_unit_minutes", "day_hours")
+    def _compute_balances(self):
+        totals = self.env["retainer.ledger.entry"]._retainer_totals(self._origin.ids)
+        for contract in self:
+            figures = totals.get(contract._origin.id, {})
+            purchased = figures.get("purchased", 0)
+            used = figures.get("used", 0)
+            balance = figures.get("balance", 0)
+            unit = contract.rounding_unit_minutes or 15
+            contract.purchased_units = purchased
+            contract.used_units = used
+            contract.balance_units = balance
+            contract.purchased_hours = units_to_hours(purchased, unit)
+            contract.used_hours = units_to_hours(used, unit)
+            contract.balance_hours = units_to_hours(balance, unit)
+            contract.balance_days = (
+                contract.balance_hours / contract.day_hours if contract.day_hours else 0
+            )
+            contract.used_percent = 100.0 * used / purchased if purchased > 0 else 0.0
+            contract.ledger_entry_count = figures.get("count", 0)
+
+    def _compute_timesheet_count(self):
+        counts = dict(
+            self.env["account.analytic.line"]._read_group(
+                [("retainer_id", "in", self._origin.ids)], ["retainer_id"], ["__count"]
+            )
+        )
+        for contract in self:
+            contract.timesheet_count = counts.get(contract._origin, 0)
+
+    # === CONSTRAINT METHODS === #
+
+    @api.constrains("state", "audit_required", "audit_state")
+    def _check_audit_before_active(self):
+        for contract in self:
+            if (
+                contract.state == "active"
+                and contract.audit_required
+                and contract.audit_state == "pending"
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "Retainer %(name)s cannot be active before its audit is "
+                        "completed or waived.",
+                        name=contract.name,
+                    )
+                )
+
+    # === CRUD METHODS === #
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        Level = self.env["retainer.level"]
+        for vals in vals_list:
+            company = self.env["res.company"].browse(
+                vals.get("company_id") or self.env.company.id
+            )
+            if vals.get("name", "/") == "/":
+                vals["name"] = (
+                    self.env["ir.sequence"]
+                    .with_company(company)
+                    .next_by_code("retainer.contract")
+                    or "/"
+                )
+            level = (
+                Level.browse(vals.get("level_id"))
+                or self.with_company(company)._default_level_id()
+            )
+            vals.setdefault("audit_required", Level._audit_required_for(level, company))
+            if "state" not in vals:
+                vals["state"] = "audit" if vals["audit_required"] else "active"
+        return super().create(vals_list)
+
+    def write(self, vals):
+        # The unit length, customer and company give the ledger's units their
+        # meaning: they cannot change once the ledger has entries.
+        if LEDGER_BOUND_FIELDS.intersection(vals) and self.env[
+            "retainer.ledger.entry"
+        ].search_count([("contract_id", "in", self.ids)], limit=1):
+            changed = self.filtered(
+                lambda c: any(
+                    c._fields[f].convert_to_write(c[f], c) != vals[f]
+                    for f in LEDGER_BOUND_FIELDS.intersection(vals)
+                )
+            )
+            if changed:
+                raise UserError(
+                    self.env._(
+                        "Retainer %(name)s already has ledger entries: its unit "
+                        "length, customer and company can no longer change.",
+                        name=changed[0].name,
+                    )
+                )
+        return super().write(vals)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_with_ledger(self):
+        if self.env["retainer.ledger.entry"].search_count(
+            [("contract_id", "in", self.ids)], limit=1
+        ):
+            raise UserError(
+                self.env._(
+                    "A retainer with ledger entries cannot be deleted: close it."
+                )
+            )
+
+    # === ACTION METHODS === #
+
+    def action_activate(self):
+        """Draft → audit when one is required, else active."""
+        for contract in self:
+            if contract.state != "draft":
+                raise UserError(self.env._("Only a draft retainer can be activated."))
+            contract.state = "audit" if contract.audit_required else "active"
+
+    def action_complete_audit(self):
+        for contract in self:
+            if contract.state != "audit":
+                raise UserError(self.env._("This retainer is not in audit."))
+            if not contract.audit_line_ids:
+                raise UserError(
+                    self.env._(
+                        "Record the customer's assets and technologies before "
+                        "completing the audit, or waive it."
+                    )
+                )
+            contract.write({"audit_state": "done", "state": "active"})
+            unsupported = contract.unsupported_audit_line_ids
+            if unsupported:
+                contract.message_post(
+                    body=self.env._(
+                        "Audit completed. Not supported: %(assets)s",
+                        assets=", ".join(unsupported.mapped("name")),
+                    )
+                )
+
+    def _waive_audit(self, reason):
+        """Activate without an audit. Managers only; ``reason`` is required."""
+        self._check_manager()
+        if not (reason or "").strip():
+            raise UserError(self.env._("Waiving an audit needs a reason."))
+        for contract in self:
+            if contract.state != "audit":
+                raise UserError(self.env._("This retainer is not in audit."))
+        self.write(
+            {"audit_state": "waived", "audit_waive_reason": reason, "state": "active"}
+        )
+        for contract in self:
+            contract.message_post(
+                body=self.env._("Audit waived: %(reason)s", reason=reason)
+            )
+
+    def action_suspend(self):
+        self._check_manager()
+        if self.filtered(lambda c: c.state != "active"):
+            raise UserError(self.env._("Only an active retainer can be suspended."))
+        self.state = "suspended"
+
+    def action_close(self):
+        self._check_manager()
+        if self.filtered(lambda c: c.state == "closed"):
+            raise UserError(self.env._("This retainer is already closed."))
+        self.state = "closed"
+
+    def action_reopen(self):
+        self._check_manager()
+        if self.filtered(lambda c: c.state not in ("suspended", "closed")):
+            raise UserError(
+                self.env._("Only a suspended or closed retainer can be reopened.")
+            )
+        self.state = "active"
+
+    def action_view_timesheets(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "hr_timesheet.timesheet_action_all"
+        )
+        action.update(
+            domain=[("retainer_id", "=", self.id)],
+            context={"default_retainer_id": self.id, "search_default_groupby_date": 0},
+            display_name=self.env._("Timesheets of %(name)s", name=self.name),
+        )
+        return action
+
+    def action_view_ledger(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "defining_retainer.retainer_ledger_entry_action"
+        )
+        action.update(
+            domain=[("contract_id", "=", self.id)],
+            context={"default_contract_id": self.id},
+        )
+        return action
+
+    # === BUSINESS METHODS === #
+
+    def _check_manager(self):
+        if not (
+            self.env.su
+            or self.env.user.has_group("defining_retainer.group_retainer_manager")
+        ):
+            raise AccessError(self.env._("Only a retainer manager can do this."))
+
+    def _lock_for_posting(self):
+        """Write every contract row about to get ledger entries.
+
+        Under REPEATABLE READ a balance check followed by an insert is not
+        enough: two transactions could both see the old balance. Writing the
+        contract row makes the later of two concurrent postings fail with a
+        serialization error, which Odoo's request handler retries against
+        the new balance. Rows are taken in id order to avoid deadlocks.
+        """
+        if not self:
+            return
+        self.env.cr.execute(
+            SQL(
+                "UPDATE retainer_contract SET ledger_version = ledger_version + 1 "
+                "WHERE id IN (SELECT id FROM retainer_contract WHERE id IN %s "
+                "ORDER BY id FOR NO KEY UPDATE)",
+                tuple(self.ids),
+            )
+        )
+        self.invalidate_recordset(["ledger_version"])
+
+    def _retainer_units_for(self, hours, contact_type):
+        """Units this contract bills for ``hours`` (float) of work of
+        ``contact_type``: the level's rate for the type is applied to the
+        duration, then the contract's rounding policy."""
+        self.ensure_one()
+        return duration_to_units(
+            hours * self.level_id._multiplier(contact_type),
+            unit_minutes=self.rounding_unit_minutes,
+            grace_minutes=self.rounding_grace_minutes,
+            min_units=self.rounding_min_units,
+            method=self.rounding_method,
+        )
+
+    def _format_units(self, units):
+        """``units`` as text with the matching hours, e.g. ``6 units (1:30)``."""
+        self.ensure_one()
+        return self.env._(
+            "%(units)s units (%(hours)s)",
+            units=units,
+            hours=format_duration(units_to_hours(units, self.rounding_unit_minutes)),
+        )
+
+    def _retainer_apply_overdraft_policy(self, deltas):
+        """Apply each contract's overdraft policy after a posting.
+
+        :param dict deltas: contract id -> net units the posting added.
+        :raises UserError: for a ``block`` contract the posting takes below 0.
+        """
+        totals = self.env["retainer.ledger.entry"]._retainer_totals(self.ids)
+        for contract in self:
+            delta = deltas.get(contract.id, 0)
+            after = totals[contract.id]["balance"]
+            before = after - delta
+            if delta >= 0 or after >= 0:
+                continue
+            if contract.overdraft_policy == "block":
+                raise UserError(
+                    self.env._(
+                        "Retainer %(retainer)s has %(balance)s left and this time "
+                        "needs %(needed)s. Ask the customer for a top-up, or a "
+                        "retainer manager can change its overdraft policy.",
+                        retainer=contract.name,
+                        balance=contract._format_units(max(before, 0)),
+                        needed=contract._format_units(-delta),
+                    )
+                )
+            if contract.overdraft_policy == "warn" and before >= 0:
+                contract._retainer_notify_overdraft(after)
+
+    def _retainer_notify_overdraft(self, balance):
+        self.ensure_one()
+        message = self.env._(
+            "Retainer %(retainer)s of %(customer)s is overdrawn: balance %(balance)s.",
+            retainer=self.name,
+            customer=self.partner_id.display_name,
+            balance=self._format_units(balance),
+        )
+        self.message_post(body=message, subtype_xmlid="mail.mt_note")
+        if self.user_id:
+            self.activity_schedule(
+                "mail.mail_activity_data_todo",
+                summary=self.env._("Retainer overdrawn"),
+                note=message,
+                user_id=self.user_id.id,
+            )
+
+    def _post_manual_entry(self, kind, units, reason, date=None):
+        """Post a manager's credit or signed adjustment with its reason."""
+        self.ensure_one()
+        self._check_manager()
+        if kind not in ("credit", "adjustment"):
+            raise UserError(
+                self.env._("Only credits and adjustments are posted by hand.")
+            )
+        if not (reason or "").strip():
+            raise UserError(self.env._("A manual credit or adjustment needs a reason."))
+        if kind == "credit" and units <= 0:
+            raise UserError(self.env._("A credit must add a positive number of units."))
+        if not units:
+            raise UserError(self.env._("An adjustment of zero units changes nothing."))
+        if self.state == "closed":
+            raise UserError(self.env._("Retainer %(name)s is closed.", name=self.name))
+        entry = self.env["retainer.ledger.entry"]._post(
+            [
+                {
+                    "contract_id": self.id,
+                    "kind": kind,
+                    "units": units,
+                    "reason": reason,
+                    "date": date or fields.Date.context_today(self),
+                }
+            ]
+        )
+        self.message_post(
+            body=self.env._(
+                "%(kind)s of %(units)s: %(reason)s",
+                kind=dict(entry._fields["kind"]._description_selection(self.env))[kind],
+                units=self._format_units(units),
+                reason=reason,
+            )
+        )
+        return entry
+
+    def _get_report_base_filename(self):
+        self.ensure_one()
+        return self.env._("Retainer %(name)s", name=self.name)

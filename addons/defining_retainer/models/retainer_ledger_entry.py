@@ -1,0 +1,302 @@
+from collections import defaultdict
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+from ..tools.rounding import units_to_hours
+
+CONTACT_TYPE_SELECTION = [
+    ("phone", "Telephone"),
+    ("remote", "Remote control"),
+    ("onsite", "On-site"),
+]
+
+
+class RetainerLedgerEntry(models.Model):
+    """One signed movement of units on a retainer.
+
+    The ledger is append-only: nobody writes or deletes an entry; mistakes
+    are cancelled by a reversal or corrected by an adjustment, so the history
+    always shows what happened. Credits carry a date and an optional expiry
+    date so that blocks can later be consumed oldest-first and expired by an
+    ``expiry`` entry pointing at its block, without rewriting anything.
+    """
+
+    _name = "retainer.ledger.entry"
+    _description = "Retainer Ledger Entry"
+    _order = "date desc, id desc"
+    _check_company_auto = True
+
+    # === FIELDS === #
+
+    contract_id = fields.Many2one(
+        "retainer.contract",
+        string="Retainer",
+        required=True,
+        ondelete="restrict",
+        index=True,
+        readonly=True,
+    )
+    company_id = fields.Many2one(
+        related="contract_id.company_id", store=True, index=True
+    )
+    partner_id = fields.Many2one(related="contract_id.partner_id", store=True)
+    kind = fields.Selection(
+        [
+            ("credit", "Credit"),
+            ("debit", "Debit"),
+            ("reversal", "Reversal"),
+            ("adjustment", "Adjustment"),
+            ("expiry", "Expiry"),
+        ],
+        required=True,
+        readonly=True,
+        index=True,
+    )
+    units = fields.Integer(required=True, readonly=True, aggregator="sum")
+    unit_minutes = fields.Integer(
+        readonly=True, help="Length of one unit when the entry was posted."
+    )
+    billed_hours = fields.Float(
+        compute="_compute_billed_hours", store=True, aggregator="sum"
+    )
+    date = fields.Date(
+        required=True, readonly=True, index=True, default=fields.Date.context_today
+    )
+    name = fields.Char(string="Description", readonly=True)
+    reason = fields.Text(readonly=True)
+    user_id = fields.Many2one(
+        "res.users", string="Posted by", readonly=True, default=lambda s: s.env.user
+    )
+    # Usage snapshot, so the history survives edits and deletions of the
+    # timesheet it came from.
+    timesheet_id = fields.Many2one(
+        "account.analytic.line",
+        ondelete="set null",
+        index="btree_not_null",
+        readonly=True,
+    )
+    employee_id = fields.Many2one("hr.employee", string="Consultant", readonly=True)
+    project_id = fields.Many2one("project.project", readonly=True)
+    contact_type = fields.Selection(CONTACT_TYPE_SELECTION, readonly=True)
+    entered_hours = fields.Float(readonly=True, aggregator="sum")
+    reversed_entry_id = fields.Many2one(
+        "retainer.ledger.entry",
+        readonly=True,
+        index="btree_not_null",
+        ondelete="restrict",
+    )
+    reversal_entry_ids = fields.One2many("retainer.ledger.entry", "reversed_entry_id")
+    reversed_kind = fields.Selection(
+        related="reversed_entry_id.kind", store=True, string="Reversed kind"
+    )
+    expiry_date = fields.Date(
+        readonly=True, help="For credits: unused units of this block expire then."
+    )
+    block_entry_id = fields.Many2one(
+        "retainer.ledger.entry",
+        string="Credit block",
+        readonly=True,
+        index="btree_not_null",
+        ondelete="restrict",
+        help="For expiries: the credit block whose unused units expire.",
+    )
+
+    _sql_constraints = [
+        (
+            "reversed_once",
+            "UNIQUE(reversed_entry_id)",
+            "This entry is already reversed.",
+        ),
+        (
+            "units_sign",
+            (
+                "CHECK((kind = 'credit' AND units > 0) OR (kind IN ('debit', 'expiry') "
+                "AND units < 0) OR (kind = 'adjustment' AND units != 0) "
+                "OR (kind = 'reversal' AND reversed_entry_id IS NOT NULL))"
+            ),
+            (
+                "Credits are positive, debits and expiries negative, adjustments "
+                "not zero, and a reversal names the entry it reverses."
+            ),
+        ),
+    ]
+
+    # === COMPUTE METHODS === #
+
+    @api.depends("units", "unit_minutes")
+    def _compute_billed_hours(self):
+        for entry in self:
+            entry.billed_hours = -units_to_hours(entry.units, entry.unit_minutes or 15)
+
+    @api.depends("contract_id", "kind", "units")
+    def _compute_display_name(self):
+        kinds = dict(self._fields["kind"]._description_selection(self.env))
+        for entry in self:
+            entry.display_name = (
+                f"{entry.contract_id.name} {kinds.get(entry.kind, '')} {entry.units:+d}"
+            )
+
+    # === CRUD METHODS === #
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        # The ACL gives nobody create access: rows arrive only through
+        # _post(), which validates them. This guard makes the rule explicit
+        # for superuser code paths too.
+        if (
+            not self.env.context.get("retainer_ledger_post")
+            and not self.env.is_superuser()
+        ):
+            raise UserError(
+                self.env._("Ledger entries are posted, never created by hand.")
+            )
+        return super().create(vals_list)
+
+    def write(self, vals):  # pylint: disable=method-required-super
+        # Append-only: no code path may change an entry, so super() is never
+        # reached on purpose.
+        raise UserError(
+            self.env._(
+                "Ledger entries cannot be changed: post a reversal or an adjustment."
+            )
+        )
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_always(self):
+        raise UserError(
+            self.env._(
+                "Ledger entries cannot be deleted: post a reversal or an adjustment."
+            )
+        )
+
+    # === BUSINESS METHODS === #
+
+    @api.model
+    def _post(self, vals_list):
+        """Append entries to the ledger and return them.
+
+        The only way rows get into the ledger. Callers validate the business
+        side (rights on the source document, overdraft); this checks the
+        shape of each entry and writes the contract rows so that concurrent
+        postings on a contract serialize (see ``_lock_for_posting``).
+        """
+        if not vals_list:
+            return self.browse()
+        contracts = self.env["retainer.contract"].browse(
+            sorted({vals["contract_id"] for vals in vals_list})
+        )
+        source_fields = self._retainer_source_fields()
+        for vals in vals_list:
+            if vals.get("kind") == "reversal":
+                raise ValidationError(self.env._("Reversals are posted by _reverse()."))
+            has_source = any(vals.get(fname) for fname in source_fields)
+            if (
+                vals.get("kind") in ("credit", "adjustment")
+                and not has_source
+                and not (vals.get("reason") or "").strip()
+            ):
+                raise UserError(
+                    self.env._("A manual credit or adjustment needs a reason.")
+                )
+        contracts._lock_for_posting()
+        unit_by_contract = {c.id: c.rounding_unit_minutes for c in contracts}
+        for vals in vals_list:
+            vals.setdefault("unit_minutes", unit_by_contract[vals["contract_id"]])
+        # sudo: nobody holds create access on the ledger (it must not be
+        # writable through the API); the shape was checked above and callers
+        # checked the user's rights on the source document.
+        entries = self.sudo().with_context(retainer_ledger_post=True).create(vals_list)
+        return entries.sudo(False)
+
+    def _reverse(self, reason=None, date=None):
+        """Post one reversal per entry in ``self`` and return them.
+
+        A reversal carries the opposite units and points at its entry; a
+        unique constraint makes a second reversal of the same entry fail.
+        Timesheet debits are reversed on their own date so a period's usage
+        stays right whatever day it is corrected (the usage lock date
+        protects periods already reported).
+        """
+        if not self:
+            return self
+        if self.filtered(lambda e: e.kind == "reversal"):
+            raise UserError(self.env._("A reversal cannot itself be reversed."))
+        already = self.filtered("reversal_entry_ids")
+        if already:
+            raise UserError(
+                self.env._(
+                    "Entry %(entry)s is already reversed.",
+                    entry=already[0].display_name,
+                )
+            )
+        self.contract_id._lock_for_posting()
+        vals_list = [
+            {
+                "contract_id": entry.contract_id.id,
+                "kind": "reversal",
+                "units": -entry.units,
+                "unit_minutes": entry.unit_minutes,
+                "reversed_entry_id": entry.id,
+                "date": date
+                or (
+                    entry.date
+                    if entry.timesheet_id
+                    else fields.Date.context_today(self)
+                ),
+                "reason": reason,
+                "name": entry.name,
+                "timesheet_id": entry.timesheet_id.id,
+                "employee_id": entry.employee_id.id,
+                "project_id": entry.project_id.id,
+                "contact_type": entry.contact_type,
+                "entered_hours": -entry.entered_hours,
+            }
+            for entry in self
+        ]
+        # sudo: see _post(); a reversal copies an existing entry exactly.
+        entries = self.sudo().with_context(retainer_ledger_post=True).create(vals_list)
+        return entries.sudo(False)
+
+    @api.model
+    def _retainer_active_debits(self, timesheets):
+        """Return the debits of ``timesheets`` that are not reversed (one
+        query for the batch)."""
+        if not timesheets:
+            return self.browse()
+        return self.search(
+            [
+                ("timesheet_id", "in", timesheets.ids),
+                ("kind", "=", "debit"),
+                ("reversal_entry_ids", "=", False),
+            ]
+        )
+
+    @api.model
+    def _retainer_source_fields(self):
+        """Fields naming the document a credit comes from (an order line, an
+        invoice...). A credit without one is manual and needs a reason."""
+        return ["timesheet_id"]
+
+    @api.model
+    def _retainer_totals(self, contract_ids):
+        """Return ``{contract_id: {purchased, used, balance, count}}`` in units,
+        from one grouped query whatever the number of contracts."""
+        totals = defaultdict(lambda: defaultdict(int))
+        if not contract_ids:
+            return totals
+        groups = self._read_group(
+            [("contract_id", "in", list(contract_ids))],
+            ["contract_id", "kind", "reversed_kind"],
+            ["units:sum", "__count"],
+        )
+        for contract, kind, reversed_kind, units, count in groups:
+            figures = totals[contract.id]
+            figures["balance"] += units
+            figures["count"] += count
+            effective_kind = reversed_kind if kind == "reversal" else kind
+            if effective_kind == "credit":
+                figures["purchased"] += units
+            elif effective_kind == "debit":
+                figures["used"] -= units
+        return totals

@@ -1,0 +1,60 @@
+"""Turn a logged duration into whole billing units.
+
+Pure Python on purpose (no Odoo import): the rule is the heart of the product
+and is tested exhaustively without a database. See the "Units and rounding"
+section of the business rules.
+"""
+
+METHOD_GRACE = "grace"
+METHOD_UP = "up"
+METHOD_DOWN = "down"
+METHOD_NEAREST = "nearest"
+METHODS = (METHOD_GRACE, METHOD_UP, METHOD_DOWN, METHOD_NEAREST)
+
+SECONDS_PER_HOUR = 3600
+
+
+def duration_to_units(
+    hours, *, unit_minutes=15, grace_minutes=5, min_units=1, method=METHOD_GRACE
+):
+    """Return the whole number of units billed for ``hours`` of work.
+
+    :param float hours: entered duration in hours (``3h37`` is ``217 / 60``).
+    :param int unit_minutes: length of one unit in minutes (> 0).
+    :param int grace_minutes: for ``grace``, a remainder of at most this many
+        minutes is dropped, a longer one counts as one more unit.
+    :param int min_units: least units billed for any positive duration.
+    :param str method: ``grace``, ``up``, ``down`` or ``nearest`` (half-up).
+    :returns: units, an ``int`` >= 0; 0 only for a zero duration.
+    :raises ValueError: on a negative duration or an invalid policy.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown rounding method {method!r}")
+    if unit_minutes <= 0:
+        raise ValueError("the unit length must be positive")
+    if grace_minutes < 0 or grace_minutes >= unit_minutes:
+        raise ValueError("the grace must be at least 0 and shorter than one unit")
+    if min_units < 0:
+        raise ValueError("the minimum units cannot be negative")
+    # Whole seconds first: 3h37 typed as 3.6166... hours must be exactly 217
+    # minutes, never a float compared against a boundary.
+    seconds = round(hours * SECONDS_PER_HOUR)
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    if seconds == 0:
+        return 0
+    unit_seconds = unit_minutes * 60
+    units, remainder = divmod(seconds, unit_seconds)
+    if remainder:
+        if method == METHOD_UP:
+            units += 1
+        elif method == METHOD_GRACE:
+            units += remainder > grace_minutes * 60
+        elif method == METHOD_NEAREST:
+            units += 2 * remainder >= unit_seconds
+    return max(units, min_units)
+
+
+def units_to_hours(units, unit_minutes=15):
+    """Return the hours (float) that ``units`` units of ``unit_minutes`` make."""
+    return units * unit_minutes / 60

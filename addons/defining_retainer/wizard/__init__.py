@@ -1,0 +1,2 @@
+from . import retainer_ledger_post
+from . import retainer_audit_waive
