@@ -1,0 +1,125 @@
+from contextlib import contextmanager
+
+from odoo.tests import TransactionCase, new_test_user
+
+
+class RetainerCommon(TransactionCase):
+    """A company with one customer, a retainer of 2 days (56 units) on a
+    project, a consultant who logs time and a retainer manager."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
+        cls.company = cls.env.company
+        cls.company.write(
+            {
+                "retainer_rounding_method": "grace",
+                "retainer_rounding_unit_minutes": 15,
+                "retainer_rounding_grace_minutes": 5,
+                "retainer_rounding_min_units": 1,
+                "retainer_day_hours": 7.0,
+                "retainer_overdraft_policy": "warn",
+                "retainer_audit_required": False,
+            }
+        )
+        Level = cls.env["retainer.level"]
+        cls.level_phone = Level.create({"name": "Test Telephone", "allow_phone": True})
+        cls.level_onsite = Level.create(
+            {
+                "name": "Test On-site",
+                "allow_phone": True,
+                "allow_remote": True,
+                "allow_onsite": True,
+                "onsite_multiplier": 1.5,
+            }
+        )
+        cls.customer = cls.env["res.partner"].create(
+            {"name": "Quarter Hour Ltd", "is_company": True}
+        )
+        cls.customer_contact = cls.env["res.partner"].create(
+            {"name": "Quinn Contact", "parent_id": cls.customer.id}
+        )
+        cls.other_customer = cls.env["res.partner"].create(
+            {"name": "Elsewhere plc", "is_company": True}
+        )
+        cls.consultant = new_test_user(
+            cls.env,
+            login="retainer_consultant",
+            groups="hr_timesheet.group_hr_timesheet_user",
+            name="Casey Consultant",
+        )
+        cls.manager = new_test_user(
+            cls.env,
+            login="retainer_manager",
+            groups="defining_retainer.group_retainer_manager,"
+            "hr_timesheet.group_hr_timesheet_approver",
+            name="Morgan Manager",
+        )
+        cls.employee = cls.env["hr.employee"].create(
+            {"name": "Casey Consultant", "user_id": cls.consultant.id}
+        )
+        cls.manager_employee = cls.env["hr.employee"].create(
+            {"name": "Morgan Manager", "user_id": cls.manager.id}
+        )
+        cls.contract = cls._create_contract(cls.customer, cls.level_onsite, units=56)
+        cls.project = cls._create_project(cls.contract)
+        cls.plain_project = cls.env["project.project"].create(
+            {"name": "Internal work", "allow_timesheets": True}
+        )
+
+    @classmethod
+    def _create_contract(cls, partner, level, units=0, **vals):
+        contract = cls.env["retainer.contract"].create(
+            {"partner_id": partner.id, "level_id": level.id, "user_id": cls.manager.id}
+            | vals
+        )
+        if units:
+            contract._post_manual_entry("credit", units, "Opening block")
+        return contract
+
+    @classmethod
+    def _create_project(cls, contract):
+        return cls.env["project.project"].create(
+            {
+                "name": f"Support {contract.partner_id.name}",
+                "partner_id": contract.partner_id.id,
+                "allow_timesheets": True,
+                "retainer_id": contract.id,
+                "company_id": contract.company_id.id,
+            }
+        )
+
+    def _log(self, hours, project=None, user=None, **vals):
+        """Create a timesheet as ``user`` (the consultant by default)."""
+        user = user or self.consultant
+        employee = self.env["hr.employee"].search([("user_id", "=", user.id)], limit=1)
+        return (
+            self.env["account.analytic.line"]
+            .with_user(user)
+            .create(
+                {
+                    "project_id": (project or self.project).id,
+                    "name": "Support work",
+                    "unit_amount": hours,
+                    "employee_id": employee.id,
+                }
+                | vals
+            )
+        )
+
+    @contextmanager
+    def assertRaisesRegex(self, exception, regex):
+        """Like Odoo's assertRaises (rolled back to a savepoint, as the
+        request would be), and checks the message."""
+        with self.assertRaises(exception) as caught:
+            yield caught
+        self.assertRegex(str(caught.exception), regex)
+
+    def _ledger_count(self):
+        return self.env["retainer.ledger.entry"].search_count([])
+
+    @staticmethod
+    def hm(hours, minutes=0):
+        """Hours as a person types them: 3h37 -> 3.6166..."""
+        return hours + minutes / 60

@@ -1,0 +1,189 @@
+import sys
+import threading
+import traceback
+from unittest.mock import patch
+
+from psycopg2.errors import SerializationFailure
+
+from odoo import SUPERUSER_ID, api
+from odoo.exceptions import UserError
+from odoo.service.model import retrying
+from odoo.tests import TransactionCase, tagged
+from odoo.tools import SQL, mute_logger
+
+from ..models.retainer_contract import RetainerContract
+
+
+@tagged("post_install", "-at_install", "defining_retainer")
+class TestConcurrentUsage(TransactionCase):
+    """Two clients log time on one retainer at the same moment, each in its
+    own database transaction (REPEATABLE READ, as Odoo runs requests).
+
+    Both take their snapshot and read the balance before either writes
+    (a barrier holds them), then both log an hour. The proof that the
+    contract-row write is what protects the balance is the control test:
+    with that write disabled, the same race overspends.
+    """
+
+    def setUp(self):
+        super().setUp()
+        # Real, separate connections: the fixtures must be committed.
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+            partner = env["res.partner"].create(
+                {"name": "Race Ltd", "is_company": True}
+            )
+            level = env["retainer.level"].create({"name": "Race level"})
+            contract = env["retainer.contract"].create(
+                {"partner_id": partner.id, "level_id": level.id}
+            )
+            contract._post_manual_entry("credit", 4, "One hour")
+            project = env["project.project"].create(
+                {
+                    "name": "Race project",
+                    "partner_id": partner.id,
+                    "allow_timesheets": True,
+                    "retainer_id": contract.id,
+                }
+            )
+            employee = env["hr.employee"].create({"name": "Race consultant"})
+            self.ids = {
+                "partner": partner.id,
+                "level": level.id,
+                "contract": contract.id,
+                "project": project.id,
+                "employee": employee.id,
+            }
+        self.addCleanup(self._drop_fixtures)
+
+    def _drop_fixtures(self):
+        ids = self.ids
+        with self.registry.cursor() as cr:
+            # The ledger refuses deletion through the ORM by design.
+            cr.execute(
+                SQL(
+                    "DELETE FROM retainer_ledger_entry WHERE contract_id = %s",
+                    ids["contract"],
+                )
+            )
+            cr.execute(
+                SQL(
+                    "DELETE FROM account_analytic_line WHERE project_id = %s",
+                    ids["project"],
+                )
+            )
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            env["project.project"].browse(ids["project"]).unlink()
+            env["retainer.contract"].browse(ids["contract"]).unlink()
+            env["retainer.level"].browse(ids["level"]).unlink()
+            env["hr.employee"].browse(ids["employee"]).unlink()
+            env["res.partner"].browse(ids["partner"]).unlink()
+
+    def _race(self, policy):
+        """Run two concurrent one-hour timesheets; return each outcome."""
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            env["retainer.contract"].browse(
+                self.ids["contract"]
+            ).overdraft_policy = policy
+        barrier = threading.Barrier(2, timeout=30)
+        outcomes = {}
+        serialization_failures = []
+        errors = []
+
+        def client(name):
+            with self.registry.cursor() as cr:
+                # The test runner holds the registry lock: give the cursor
+                # its transaction on the loaded registry instead of asking
+                # for it by database name (which would wait for that lock).
+                cr.transaction = api.Transaction(self.registry)
+                env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+                first_try = [True]
+
+                def log_time():
+                    contract = env["retainer.contract"].browse(self.ids["contract"])
+                    contract.balance_units  # noqa: B018 (takes the snapshot)
+                    if first_try[0]:
+                        first_try[0] = False
+                        barrier.wait()
+                    try:
+                        return (
+                            env["account.analytic.line"]
+                            .create(
+                                {
+                                    "project_id": self.ids["project"],
+                                    "employee_id": self.ids["employee"],
+                                    "name": f"Incident for {name}",
+                                    "unit_amount": 1.0,
+                                }
+                            )
+                            .id
+                        )
+                    except SerializationFailure:
+                        serialization_failures.append(name)
+                        raise
+
+                try:
+                    outcomes[name] = ("ok", retrying(log_time, env))
+                    cr.commit()
+                except UserError as error:
+                    cr.rollback()  # as the request would
+                    outcomes[name] = ("refused", str(error))
+                except Exception as error:  # noqa: BLE001 (reported by the test)
+                    cr.rollback()
+                    errors.append(f"{name}: {error!r}")
+                    barrier.abort()
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in ("a", "b")]
+        # Odoo's own retry loop (odoo.service.model.retrying) runs as in a
+        # request; only its registry reload, which would wait for the lock
+        # the test runner holds, is reduced to clearing the transaction.
+        with (
+            patch.object(api.Transaction, "reset", api.Transaction.clear),
+            mute_logger("odoo.sql_db", "odoo.service.model"),
+        ):
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(30)
+        stuck = [t for t in threads if t.is_alive()]
+        if stuck:
+            frames = sys._current_frames()
+            stacks = "\n".join(
+                "".join(traceback.format_stack(frames[t.ident])) for t in stuck
+            )
+            self.fail(f"clients still running:\n{stacks}")
+        self.assertEqual(len(outcomes), 2, f"both clients finished: {errors}")
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            contract = env["retainer.contract"].browse(self.ids["contract"])
+            balance = contract.balance_units
+            debits = contract.ledger_entry_ids.filtered(lambda e: e.kind == "debit")
+        return outcomes, balance, len(debits), serialization_failures
+
+    def test_block_never_overspends(self):
+        outcomes, balance, debits, failures = self._race("block")
+        results = sorted(result for result, _value in outcomes.values())
+        self.assertEqual(results, ["ok", "refused"])
+        self.assertEqual(balance, 0)
+        self.assertEqual(debits, 1)
+        self.assertEqual(len(failures), 1, "the later client was serialized")
+        refusal = next(v for r, v in outcomes.values() if r == "refused")
+        self.assertIn("needs 4 units", refusal)
+
+    def test_no_entry_lost_when_overdraft_allowed(self):
+        outcomes, balance, debits, failures = self._race("warn")
+        self.assertEqual([r for r, _v in outcomes.values()], ["ok", "ok"])
+        self.assertEqual(balance, -4)
+        self.assertEqual(debits, 2)
+        self.assertEqual(len(failures), 1, "the later client was retried")
+
+    def test_control_without_row_write_overspends(self):
+        """Disable the contract-row write: the same race overspends. This
+        shows the test above fails when the protection is missing."""
+        with patch.object(RetainerContract, "_lock_for_posting", lambda self: None):
+            outcomes, balance, debits, failures = self._race("block")
+        self.assertEqual([r for r, _v in outcomes.values()], ["ok", "ok"])
+        self.assertEqual(balance, -4)
+        self.assertEqual(debits, 2)
+        self.assertFalse(failures)

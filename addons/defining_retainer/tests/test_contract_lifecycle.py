@@ -1,0 +1,166 @@
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tests import Form, tagged
+
+from .common import RetainerCommon
+
+
+@tagged("post_install", "-at_install", "defining_retainer")
+class TestContractLifecycle(RetainerCommon):
+    def test_company_defaults_and_overrides(self):
+        self.company.write(
+            {
+                "retainer_rounding_method": "up",
+                "retainer_rounding_unit_minutes": 6,
+                "retainer_rounding_grace_minutes": 0,
+                "retainer_rounding_min_units": 2,
+                "retainer_day_hours": 8.0,
+                "retainer_overdraft_policy": "block",
+            }
+        )
+        contract = self.env["retainer.contract"].create(
+            {"partner_id": self.customer.id, "level_id": self.level_phone.id}
+        )
+        self.assertRecordValues(
+            contract,
+            [
+                {
+                    "rounding_method": "up",
+                    "rounding_unit_minutes": 6,
+                    "rounding_grace_minutes": 0,
+                    "rounding_min_units": 2,
+                    "day_hours": 8.0,
+                    "overdraft_policy": "block",
+                    "state": "active",
+                }
+            ],
+        )
+        self.assertTrue(contract.name.startswith("RET/"))
+        # the contract's own policy applies to its timesheets
+        contract._post_manual_entry("credit", 10, "Block")
+        project = self._create_project(contract)
+        line = self._log(0.25, project=project)
+        self.assertEqual(line.retainer_units, 3)  # 15 min = 2.5 units of 6 -> up 3
+        # a settings change does not touch existing contracts
+        self.company.retainer_rounding_method = "down"
+        self.assertEqual(contract.rounding_method, "up")
+
+    def test_settings_form(self):
+        settings = Form(self.env["res.config.settings"])
+        settings.retainer_day_hours = 7.5
+        settings.retainer_audit_required = True
+        settings.save().execute()
+        self.assertEqual(self.company.retainer_day_hours, 7.5)
+        self.assertTrue(self.company.retainer_audit_required)
+
+    def test_invalid_policy_refused(self):
+        for vals in (
+            {"rounding_unit_minutes": 0},
+            {"rounding_grace_minutes": 15},
+            {"rounding_min_units": -1},
+            {"day_hours": 0},
+        ):
+            with self.subTest(vals=vals), self.assertRaises(ValidationError):
+                self.env["retainer.contract"].create(
+                    {"partner_id": self.customer.id, "level_id": self.level_phone.id}
+                    | vals
+                )
+
+    def test_audit_required_blocks_activation(self):
+        self.company.retainer_audit_required = True
+        contract = self._create_contract(self.customer, self.level_onsite)
+        self.assertEqual(contract.state, "audit")
+        self.assertTrue(contract.audit_required)
+        project = self._create_project(contract)
+        with self.assertRaises(UserError):
+            self._log(1.0, project=project)
+        with self.assertRaises(ValidationError):
+            contract.write({"state": "active"})
+        with self.assertRaisesRegex(UserError, "Record the customer's assets"):
+            contract.with_user(self.manager).action_complete_audit()
+        contract.with_user(self.manager).write(
+            {
+                "audit_line_ids": [
+                    (0, 0, {"name": "Windows Server 2022", "supported": True}),
+                    (0, 0, {"name": "IBM z15 mainframe", "supported": False}),
+                ]
+            }
+        )
+        self.assertEqual(contract.unsupported_audit_line_ids.name, "IBM z15 mainframe")
+        contract.with_user(self.manager).action_complete_audit()
+        self.assertEqual(contract.state, "active")
+        self.assertEqual(contract.audit_state, "done")
+        self.assertIn("IBM z15 mainframe", contract.message_ids[0].body)
+
+    def test_level_overrides_company_audit_setting(self):
+        self.level_phone.audit_policy = "required"
+        self.assertEqual(
+            self._create_contract(self.customer, self.level_phone).state, "audit"
+        )
+        self.company.retainer_audit_required = True
+        self.level_onsite.audit_policy = "not_required"
+        self.assertEqual(
+            self._create_contract(self.customer, self.level_onsite).state, "active"
+        )
+
+    def test_waive_audit(self):
+        self.company.retainer_audit_required = True
+        contract = self._create_contract(self.customer, self.level_onsite)
+        wizard = self.env["retainer.audit.waive"].with_user(self.manager)
+        with self.assertRaises(UserError):
+            wizard.create({"contract_id": contract.id, "reason": "  "}).action_waive()
+        with self.assertRaises(AccessError):
+            contract.with_user(self.consultant)._waive_audit("I say so")
+        self.assertEqual(contract.state, "audit")
+        wizard.create(
+            {"contract_id": contract.id, "reason": "Existing customer, estate known"}
+        ).action_waive()
+        self.assertEqual(contract.state, "active")
+        self.assertEqual(contract.audit_state, "waived")
+        self.assertEqual(contract.audit_waive_reason, "Existing customer, estate known")
+
+    def test_draft_activation(self):
+        contract = self._create_contract(self.customer, self.level_phone, state="draft")
+        self.assertEqual(contract.state, "draft")
+        contract.action_activate()
+        self.assertEqual(contract.state, "active")
+        with self.assertRaises(UserError):
+            contract.action_activate()
+
+    def test_suspend_close_reopen(self):
+        contract = self.contract.with_user(self.manager)
+        contract.action_suspend()
+        self.assertEqual(contract.state, "suspended")
+        with self.assertRaises(UserError):
+            contract.action_suspend()
+        contract.action_reopen()
+        contract.action_close()
+        self.assertEqual(contract.state, "closed")
+        with self.assertRaises(UserError):
+            contract._post_manual_entry("credit", 4, "After closing")
+        contract.action_reopen()
+        self.assertEqual(contract.state, "active")
+        for action in ("action_suspend", "action_close", "action_reopen"):
+            with self.subTest(action), self.assertRaises(AccessError):
+                getattr(self.contract.with_user(self.consultant), action)()
+
+    def test_project_partner_must_match(self):
+        with self.assertRaises(ValidationError):
+            self.project.partner_id = self.other_customer
+        # a contact of the customer is fine
+        self.project.partner_id = self.customer_contact
+        self.assertEqual(self._log(1.0).retainer_id, self.contract)
+
+    def test_smart_button_actions(self):
+        self._log(1.0)
+        action = self.contract.action_view_timesheets()
+        self.assertEqual(
+            self.env["account.analytic.line"].search(action["domain"]),
+            self.contract.timesheet_ids,
+        )
+        self.assertEqual(self.contract.timesheet_count, 1)
+        action = self.contract.action_view_ledger()
+        self.assertEqual(
+            self.env["retainer.ledger.entry"].search(action["domain"]),
+            self.contract.ledger_entry_ids,
+        )
+        self.assertEqual(self.contract.ledger_entry_count, 2)

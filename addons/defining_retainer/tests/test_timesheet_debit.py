@@ -1,0 +1,315 @@
+from datetime import date, timedelta
+
+from odoo import fields
+from odoo.exceptions import UserError, ValidationError
+from odoo.tests import tagged
+
+from .common import RetainerCommon
+
+
+@tagged("post_install", "-at_install", "defining_retainer")
+class TestTimesheetDebit(RetainerCommon):
+    def _live_debits(self, line):
+        return self.env["retainer.ledger.entry"]._retainer_active_debits(line)
+
+    def test_timesheet_debits_its_retainer(self):
+        line = self._log(self.hm(3, 37), retainer_contact_type="remote")
+        self.assertEqual(line.retainer_id, self.contract)
+        self.assertEqual(line.unit_amount, self.hm(3, 37), "entered time is kept")
+        self.assertEqual(line.retainer_units, 15)
+        self.assertEqual(line.retainer_billed_hours, 3.75)
+        debit = self._live_debits(line)
+        self.assertRecordValues(
+            debit,
+            [
+                {
+                    "kind": "debit",
+                    "units": -15,
+                    "contract_id": self.contract.id,
+                    "employee_id": self.employee.id,
+                    "contact_type": "remote",
+                    "date": line.date,
+                    "billed_hours": 3.75,
+                }
+            ],
+        )
+        self.assertAlmostEqual(debit.entered_hours, self.hm(3, 37))
+        self.assertEqual(self.contract.balance_units, 41)
+
+    def test_spec_examples_through_timesheets(self):
+        for (hours, minutes), units in (((3, 5), 12), ((0, 3), 1), ((7, 0), 28)):
+            with self.subTest(entered=f"{hours}h{minutes:02d}"):
+                line = self._log(self.hm(hours, minutes), retainer_contact_type="phone")
+                self.assertEqual(line.retainer_units, units)
+                self.assertEqual(self._live_debits(line).units, -units)
+
+    def test_default_contact_type_and_multiplier(self):
+        line = self._log(1.0)
+        self.assertEqual(line.retainer_contact_type, "remote")
+        self.assertEqual(line.retainer_units, 4)
+        onsite = self._log(1.0, retainer_contact_type="onsite")
+        # 1h at the on-site rate 1.5 = 1h30 billed: 6 units
+        self.assertEqual(onsite.retainer_units, 6)
+        self.assertEqual(onsite.unit_amount, 1.0)
+        phone_contract = self._create_contract(self.customer, self.level_phone, units=8)
+        phone_project = self._create_project(phone_contract)
+        self.assertEqual(
+            self._log(0.5, project=phone_project).retainer_contact_type, "phone"
+        )
+
+    def test_edit_reverses_and_reposts(self):
+        line = self._log(self.hm(3, 37))
+        first = self._live_debits(line)
+        line.with_user(self.consultant).write({"unit_amount": self.hm(3, 5)})
+        second = self._live_debits(line)
+        self.assertNotEqual(first, second)
+        self.assertEqual(first.reversal_entry_ids.units, 15)
+        self.assertEqual(second.units, -12)
+        self.assertEqual(self.contract.balance_units, 56 - 12)
+        kinds = self.contract.ledger_entry_ids.sorted("id").mapped("kind")
+        self.assertEqual(kinds, ["credit", "debit", "reversal", "debit"])
+        # a description change re-prices nothing
+        count = self._ledger_count()
+        line.with_user(self.consultant).write({"name": "Server recovery"})
+        self.assertEqual(self._ledger_count(), count)
+        # a contact type change does
+        line.with_user(self.consultant).write({"retainer_contact_type": "onsite"})
+        self.assertEqual(self._live_debits(line).units, -19)  # 3h05 x 1.5 = 4h37.5
+
+    def test_moving_to_plain_project_and_back(self):
+        line = self._log(2.0)
+        line.with_user(self.consultant).write({"project_id": self.plain_project.id})
+        self.assertFalse(line.retainer_id)
+        self.assertFalse(self._live_debits(line))
+        self.assertEqual(self.contract.balance_units, 56)
+        line.with_user(self.consultant).write({"project_id": self.project.id})
+        self.assertEqual(line.retainer_id, self.contract)
+        self.assertEqual(self._live_debits(line).units, -8)
+
+    def test_delete_reverses(self):
+        line = self._log(1.0)
+        debit = self._live_debits(line)
+        line.with_user(self.consultant).unlink()
+        self.assertEqual(debit.reversal_entry_ids.units, 4)
+        self.assertEqual(debit.reversal_entry_ids.date, debit.date)
+        self.assertEqual(self.contract.balance_units, 56)
+        self.assertEqual(debit.name, "Support work", "history survives deletion")
+
+    def test_zero_duration_costs_nothing(self):
+        line = self._log(0.0)
+        self.assertEqual(line.retainer_units, 0)
+        self.assertFalse(self._live_debits(line))
+        line.with_user(self.consultant).write({"unit_amount": 0.5})
+        self.assertEqual(self._live_debits(line).units, -2)
+
+    def test_history_is_not_repriced(self):
+        line = self._log(self.hm(3, 37))
+        # policy change on the contract, level change, new block, project moved
+        self.contract.write({"rounding_method": "up", "rounding_min_units": 4})
+        self.level_onsite.write({"remote_multiplier": 2.0})
+        self.contract._post_manual_entry("credit", 28, "New block")
+        other = self._create_contract(self.customer, self.level_onsite, units=28)
+        self.project.retainer_id = other
+        self.env.invalidate_all()
+        self.assertEqual(line.retainer_id, self.contract)
+        self.assertEqual(line.retainer_units, 15)
+        self.assertEqual(self._live_debits(line).units, -15)
+        # new time goes to the retainer now on the project, at its policy
+        new_line = self._log(0.25)
+        self.assertEqual(new_line.retainer_id, other)
+
+    def test_plain_timesheets_untouched(self):
+        count = self._ledger_count()
+        line = self._log(self.hm(3, 37), project=self.plain_project)
+        self.assertFalse(line.retainer_id)
+        self.assertFalse(line.retainer_contact_type)
+        self.assertEqual(line.retainer_units, 0)
+        line.write({"unit_amount": 30.0})  # stock Odoo accepts it; so do we
+        line.write({"unit_amount": -1.0})
+        line.unlink()
+        self.assertEqual(self._ledger_count(), count)
+
+    def test_no_double_billing_through_sale_timesheet(self):
+        """A retainer timesheet on a project also sold by the hour never
+        counts as delivered on the order line."""
+        product = self.env["product.product"].create(
+            {
+                "name": "Support hour (prepaid)",
+                "type": "service",
+                "invoice_policy": "delivery",
+                "service_type": "timesheet",
+                "uom_id": self.env.ref("uom.product_uom_hour").id,
+                "uom_po_id": self.env.ref("uom.product_uom_hour").id,
+                "list_price": 100,
+            }
+        )
+        order = self.env["sale.order"].create(
+            {
+                "partner_id": self.customer.id,
+                "order_line": [
+                    (0, 0, {"product_id": product.id, "product_uom_qty": 10})
+                ],
+            }
+        )
+        order.action_confirm()
+        sol = order.order_line
+        self.project.write({"allow_billable": True, "sale_line_id": sol.id})
+        line = self._log(2.0)
+        self.assertFalse(line.so_line)
+        self.assertEqual(self._live_debits(line).units, -8)
+        sol.invalidate_recordset()
+        self.assertEqual(sol.qty_delivered, 0.0)
+        self.assertEqual(sol.qty_to_invoice, 0.0)
+        # the same project without the retainer bills the hours, as stock Odoo
+        self.project.retainer_id = False
+        plain = self._log(2.0)
+        self.assertEqual(plain.so_line, sol)
+        sol.invalidate_recordset()
+        self.assertEqual(sol.qty_delivered, 2.0)
+
+    def test_bad_input_writes_nothing(self):
+        count = self._ledger_count()
+        other_contract = self._create_contract(
+            self.other_customer, self.level_phone, units=8
+        )
+        count = self._ledger_count()
+        cases = [
+            ("negative duration", ValidationError, {"unit_amount": -0.5}),
+            ("over 24 hours", ValidationError, {"unit_amount": 24.02}),
+            (
+                "contact type outside the level",
+                ValidationError,
+                {
+                    "project_id": self._create_project(other_contract).id,
+                    "retainer_contact_type": "onsite",
+                },
+            ),
+            (
+                "retainer of another customer",
+                ValidationError,
+                {"retainer_id": other_contract.id},
+            ),
+        ]
+        for label, error, vals in cases:
+            with self.subTest(label):
+                lines_before = self.env["account.analytic.line"].search_count([])
+                with self.assertRaises(error):
+                    self._log(vals.pop("unit_amount", 1.0), **vals)
+                self.assertEqual(self._ledger_count(), count)
+                self.assertEqual(
+                    self.env["account.analytic.line"].search_count([]), lines_before
+                )
+        # 24h exactly is the longest entry accepted
+        self.assertEqual(self._log(24.0).retainer_units, 96)
+
+    def test_other_company_retainer_refused(self):
+        company_b = self.env["res.company"].create({"name": "Other Co"})
+        contract_b = self.env["retainer.contract"].create(
+            {
+                "partner_id": self.customer.id,
+                "company_id": company_b.id,
+                "level_id": self.level_onsite.id,
+            }
+        )
+        count = self._ledger_count()
+        with self.assertRaises(UserError):
+            self._log(1.0, user=self.env.user, retainer_id=contract_b.id)
+        self.assertEqual(self._ledger_count(), count)
+
+    def test_closed_or_suspended_retainer_refused(self):
+        line = self._log(1.0)
+        for action in ("action_suspend", "action_close"):
+            with self.subTest(action):
+                getattr(self.contract.with_user(self.manager), action)()
+                count = self._ledger_count()
+                with self.assertRaisesRegex(UserError, "cannot be logged"):
+                    self._log(1.0)
+                with self.assertRaises(UserError):
+                    line.with_user(self.consultant).write({"unit_amount": 2.0})
+                with self.assertRaises(UserError):
+                    line.with_user(self.consultant).unlink()
+                self.assertEqual(self._ledger_count(), count)
+                self.contract.with_user(self.manager).action_reopen()
+        self.assertTrue(line.exists())
+
+    def test_overdraft_block(self):
+        self.contract.overdraft_policy = "block"
+        self._log(13.0)  # 52 of 56 units
+        count = self._ledger_count()
+        with self.assertRaisesRegex(
+            UserError, r"4 units \(01:00\) left.*needs 8 units"
+        ):
+            self._log(2.0)
+        self.assertEqual(self._ledger_count(), count)
+        self.assertEqual(self.contract.balance_units, 4)
+        self._log(1.0)  # exactly the balance is fine
+        self.assertEqual(self.contract.balance_units, 0)
+
+    def test_overdraft_warn_notifies_once(self):
+        self.contract.overdraft_policy = "warn"
+        self._log(13.0)
+        self.assertFalse(self.contract.activity_ids)
+        self._log(2.0)
+        self.assertEqual(self.contract.balance_units, -4)
+        activity = self.contract.activity_ids
+        self.assertEqual(len(activity), 1)
+        self.assertEqual(activity.user_id, self.manager)
+        self.assertIn("overdrawn", self.contract.message_ids[0].body)
+        self._log(1.0)
+        self.assertEqual(len(self.contract.activity_ids), 1, "no spam while overdrawn")
+
+    def test_overdraft_allow_records_silently(self):
+        self.contract.overdraft_policy = "allow"
+        self._log(15.0)
+        self.assertEqual(self.contract.balance_units, -4)
+        self.assertFalse(self.contract.activity_ids)
+
+    def test_usage_lock_date(self):
+        old_day = fields.Date.today() - timedelta(days=10)
+        line = self._log(1.0, date=old_day)
+        self.contract.with_user(self.manager).usage_lock_date = (
+            fields.Date.today() - timedelta(days=5)
+        )
+        count = self._ledger_count()
+        with self.assertRaisesRegex(UserError, "locked"):
+            line.with_user(self.consultant).write({"unit_amount": 2.0})
+        with self.assertRaisesRegex(UserError, "locked"):
+            line.with_user(self.consultant).unlink()
+        with self.assertRaisesRegex(UserError, "locked"):
+            self._log(1.0, date=old_day)
+        with self.assertRaisesRegex(UserError, "locked"):
+            self._log(1.0).with_user(self.consultant).write({"date": old_day})
+        self.assertEqual(self._ledger_count(), count)
+        self.assertTrue(line.readonly_timesheet)
+        line.with_user(self.consultant).write({"name": "Typo fixed"})  # no usage change
+        self._log(1.0, date=date.today())
+
+    def test_batch_create_and_write(self):
+        lines = (
+            self.env["account.analytic.line"]
+            .with_user(self.consultant)
+            .create(
+                [
+                    {
+                        "project_id": self.project.id,
+                        "name": f"Call {i}",
+                        "unit_amount": 0.25,
+                        "employee_id": self.employee.id,
+                    }
+                    for i in range(10)
+                ]
+                + [
+                    {
+                        "project_id": self.plain_project.id,
+                        "name": "Internal",
+                        "unit_amount": 1,
+                        "employee_id": self.employee.id,
+                    }
+                ]
+            )
+        )
+        self.assertEqual(self.contract.balance_units, 46)
+        lines.write({"unit_amount": 0.5})
+        self.assertEqual(self.contract.balance_units, 36)
+        lines.unlink()
+        self.assertEqual(self.contract.balance_units, 56)
