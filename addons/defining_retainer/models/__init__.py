@@ -7,3 +7,10 @@ from . import retainer_ledger_entry
 from . import project_project
 from . import account_analytic_line
 from . import sale_order_line
+from . import retainer_contract_sale
+from . import product_template
+from . import sale_order
+from . import account_move
+from . import account_move_line
+from . import account_payment
+from . import account_partial_reconcile

@@ -52,40 +52,49 @@ class AccountAnalyticLine(models.Model):
     # project must not move time already recorded.
     @api.depends("project_id")
     def _compute_retainer_id(self):
-        for line in self:
-            line.retainer_id = line.project_id.retainer_id
+        # Assigned per project, not per line: this runs for every timesheet.
+        for project, lines in self.grouped("project_id").items():
+            lines.retainer_id = project.retainer_id
 
     @api.depends("retainer_id")
     def _compute_retainer_contact_type(self):
-        for line in self:
-            level = line.retainer_id.level_id
+        for contract, lines in self.grouped("retainer_id").items():
+            level = contract.level_id
             if not level:
-                line.retainer_contact_type = False
-            elif line.retainer_contact_type not in level._allowed_contact_types():
-                line.retainer_contact_type = level._default_contact_type()
+                lines.retainer_contact_type = False
+                continue
+            allowed = level._allowed_contact_types()
+            outside = lines.browse(
+                line.id for line in lines if line.retainer_contact_type not in allowed
+            )
+            outside.retainer_contact_type = level._default_contact_type()
 
     # The contract's policy is read when the duration or retainer changes,
     # not tracked: a later policy change never re-prices recorded time.
     @api.depends("unit_amount", "retainer_id", "retainer_contact_type")
     def _compute_retainer_units(self):
-        for line in self:
-            contract = line.retainer_id
-            if contract and line.unit_amount > 0:
-                units = contract._retainer_units_for(
-                    line.unit_amount, line.retainer_contact_type
+        for contract, lines in self.grouped("retainer_id").items():
+            if not contract:
+                lines.retainer_units = 0
+                lines.retainer_billed_hours = 0.0
+                continue
+            for line in lines:
+                units = (
+                    contract._retainer_units_for(
+                        line.unit_amount, line.retainer_contact_type
+                    )
+                    if line.unit_amount > 0
+                    else 0
                 )
                 line.retainer_units = units
                 line.retainer_billed_hours = units_to_hours(
                     units, contract.rounding_unit_minutes
                 )
-            else:
-                line.retainer_units = 0
-                line.retainer_billed_hours = 0.0
 
     @api.depends("retainer_id")
     def _compute_so_line(self):
         # Time paid by a retainer is never billed again through an order line.
-        retainer_lines = self.filtered("retainer_id")
+        retainer_lines = self.filtered(lambda line: line.retainer_id)
         retainer_lines.so_line = False
         return super(AccountAnalyticLine, self - retainer_lines)._compute_so_line()
 
@@ -100,14 +109,16 @@ class AccountAnalyticLine(models.Model):
     def write(self, vals):
         if not RETAINER_USAGE_FIELDS.intersection(vals):
             return super().write(vals)
-        previous = self.filtered("retainer_id")
+        previous = self.filtered(lambda line: line.retainer_id)
         previous._retainer_check_usage_can_change()
         result = super().write(vals)
-        (previous | self.filtered("retainer_id"))._retainer_sync_debits()
+        (
+            previous | self.filtered(lambda line: line.retainer_id)
+        )._retainer_sync_debits()
         return result
 
     def unlink(self):
-        retainer_lines = self.filtered("retainer_id")
+        retainer_lines = self.filtered(lambda line: line.retainer_id)
         if retainer_lines:
             retainer_lines._retainer_check_usage_can_change()
             debits = self.env["retainer.ledger.entry"]._retainer_active_debits(
@@ -163,49 +174,50 @@ class AccountAnalyticLine(models.Model):
     def _retainer_validate(self):
         """Check the new state of retainer timesheets before debiting them."""
         self._retainer_check_usage_can_change()
-        for line in self:
-            contract = line.retainer_id
-            if float_compare(line.unit_amount, 0, precision_digits=6) < 0:
-                raise ValidationError(
-                    self.env._(
-                        "A timesheet on a retainer cannot have a negative duration."
-                    )
-                )
-            if round(line.unit_amount * 3600) > MAX_ENTRY_HOURS * 3600:
-                raise ValidationError(
-                    self.env._(
-                        "A single timesheet cannot last more than %(max)s hours "
-                        "(%(entered)s entered): split it by day.",
-                        max=MAX_ENTRY_HOURS,
-                        entered=format_duration(line.unit_amount),
-                    )
-                )
+        labels = dict(CONTACT_TYPE_SELECTION)
+        max_seconds = MAX_ENTRY_HOURS * 3600
+        for contract, lines in self.grouped("retainer_id").items():
             allowed = contract.level_id._allowed_contact_types()
-            if line.retainer_contact_type not in allowed:
-                labels = dict(CONTACT_TYPE_SELECTION)
-                raise ValidationError(
-                    self.env._(
-                        "Level %(level)s of retainer %(retainer)s does not include "
-                        "%(type)s support (it includes: %(allowed)s).",
-                        level=contract.level_id.name,
-                        retainer=contract.name,
-                        type=labels.get(line.retainer_contact_type, "?"),
-                        allowed=", ".join(labels[t] for t in allowed) or "-",
+            owner = contract.partner_id.commercial_partner_id
+            for line in lines:
+                seconds = round(line.unit_amount * 3600)
+                if seconds < 0:
+                    raise ValidationError(
+                        self.env._(
+                            "A timesheet on a retainer cannot have a negative duration."
+                        )
                     )
-                )
-            customer = (
-                line.partner_id or line.project_id.partner_id
-            ).commercial_partner_id
-            if customer and customer != contract.partner_id.commercial_partner_id:
-                raise ValidationError(
-                    self.env._(
-                        "Retainer %(retainer)s belongs to %(owner)s, not to "
-                        "%(customer)s.",
-                        retainer=contract.name,
-                        owner=contract.partner_id.display_name,
-                        customer=customer.display_name,
+                if seconds > max_seconds:
+                    raise ValidationError(
+                        self.env._(
+                            "A single timesheet cannot last more than %(max)s "
+                            "hours (%(entered)s entered): split it by day.",
+                            max=MAX_ENTRY_HOURS,
+                            entered=format_duration(line.unit_amount),
+                        )
                     )
-                )
+                if line.retainer_contact_type not in allowed:
+                    raise ValidationError(
+                        self.env._(
+                            "Level %(level)s of retainer %(retainer)s does not "
+                            "include %(type)s support (it includes: %(allowed)s).",
+                            level=contract.level_id.name,
+                            retainer=contract.name,
+                            type=labels.get(line.retainer_contact_type, "?"),
+                            allowed=", ".join(labels[t] for t in allowed) or "-",
+                        )
+                    )
+                partner = line.partner_id or line.project_id.partner_id
+                if partner and partner.commercial_partner_id != owner:
+                    raise ValidationError(
+                        self.env._(
+                            "Retainer %(retainer)s belongs to %(owner)s, not to "
+                            "%(customer)s.",
+                            retainer=contract.name,
+                            owner=owner.display_name,
+                            customer=partner.commercial_partner_id.display_name,
+                        )
+                    )
 
     def _retainer_prepare_debit_vals(self):
         self.ensure_one()
@@ -239,7 +251,7 @@ class AccountAnalyticLine(models.Model):
         of ``self``, matching its current state: an outdated debit is
         reversed and a new one posted. Runs in a constant number of queries
         for the whole batch."""
-        retainer_lines = self.filtered("retainer_id")
+        retainer_lines = self.filtered(lambda line: line.retainer_id)
         if not retainer_lines and new:
             return
         Ledger = self.env["retainer.ledger.entry"]

@@ -1,4 +1,5 @@
 from odoo import fields, models
+from odoo.exceptions import UserError
 
 ROUNDING_METHOD_SELECTION = [
     ("grace", "Grace (drop a short remainder)"),
@@ -10,6 +11,19 @@ OVERDRAFT_POLICY_SELECTION = [
     ("allow", "Allow"),
     ("warn", "Allow and warn"),
     ("block", "Block"),
+]
+CREDIT_TRIGGER_SELECTION = [
+    ("confirm", "When the order is confirmed"),
+    ("posted", "When the invoice is posted"),
+    ("paid", "When the invoice is paid in full"),
+]
+TOPUP_DOCUMENT_SELECTION = [
+    ("quotation", "Quotation"),
+    ("invoice", "Draft invoice"),
+]
+OVERDRAFT_MODE_SELECTION = [
+    ("invoice", "Invoice the overdraft"),
+    ("net", "Net it against the next top-up"),
 ]
 
 
@@ -30,3 +44,58 @@ class ResCompany(models.Model):
         help="New retainers start with an audit and health-check of the "
         "customer's IT estate, unless their level says otherwise."
     )
+    # Selling and invoicing retainers.
+    retainer_credit_trigger = fields.Selection(
+        CREDIT_TRIGGER_SELECTION,
+        default="confirm",
+        required=True,
+        help="When the units sold on an order become usable. Each order keeps "
+        "the rule in force when it was confirmed.",
+    )
+    retainer_topup_document = fields.Selection(
+        TOPUP_DOCUMENT_SELECTION, default="quotation", required=True
+    )
+    retainer_overdraft_mode = fields.Selection(
+        OVERDRAFT_MODE_SELECTION, default="invoice", required=True
+    )
+    retainer_overdraft_auto_invoice = fields.Boolean(
+        help="At the start of each month, invoice the overdrafts of the "
+        "previous month (only when overdrafts are invoiced)."
+    )
+    retainer_day_product_id = fields.Many2one(
+        "product.product",
+        domain="[('retainer_units', '>', 0)]",
+        help='Product sold by "Top up N days". Empty: the default Retainer day.',
+    )
+    retainer_hour_product_id = fields.Many2one(
+        "product.product",
+        domain="[('retainer_units', '>', 0)]",
+        help='Product sold by "Top up N hours". Empty: the default Retainer hour.',
+    )
+    retainer_overage_product_id = fields.Many2one(
+        "product.product",
+        domain="[('type', '=', 'service'), ('retainer_units', '=', 0)]",
+        help="Product invoiced, in hours, for an overdraft. Empty: the default "
+        "Retainer overage hour.",
+    )
+
+    def _retainer_product(self, kind):
+        """Return the product this company sells for ``kind`` ('day', 'hour'
+        or 'overage'): the configured one, else the default data product.
+
+        :raises UserError: when neither exists.
+        """
+        self.ensure_one()
+        product = self[f"retainer_{kind}_product_id"] or self.env.ref(
+            f"defining_retainer.product_retainer_{kind}", raise_if_not_found=False
+        )
+        if not product or not product.active:
+            raise UserError(
+                self.env._(
+                    "No retainer %(kind)s product is set for %(company)s: choose "
+                    "one in the Retainers settings.",
+                    kind=kind,
+                    company=self.name,
+                )
+            )
+        return product

@@ -25,3 +25,24 @@ class ResConfigSettings(models.TransientModel):
     retainer_audit_required = fields.Boolean(
         related="company_id.retainer_audit_required", readonly=False
     )
+    retainer_credit_trigger = fields.Selection(
+        related="company_id.retainer_credit_trigger", readonly=False
+    )
+    retainer_topup_document = fields.Selection(
+        related="company_id.retainer_topup_document", readonly=False
+    )
+    retainer_overdraft_mode = fields.Selection(
+        related="company_id.retainer_overdraft_mode", readonly=False
+    )
+    retainer_overdraft_auto_invoice = fields.Boolean(
+        related="company_id.retainer_overdraft_auto_invoice", readonly=False
+    )
+    retainer_day_product_id = fields.Many2one(
+        related="company_id.retainer_day_product_id", readonly=False
+    )
+    retainer_hour_product_id = fields.Many2one(
+        related="company_id.retainer_hour_product_id", readonly=False
+    )
+    retainer_overage_product_id = fields.Many2one(
+        related="company_id.retainer_overage_product_id", readonly=False
+    )

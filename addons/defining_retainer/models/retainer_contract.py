@@ -144,22 +144,6 @@ class RetainerContract(models.Model):
     timesheet_count = fields.Integer(compute="_compute_timesheet_count")
     ledger_entry_count = fields.Integer(compute="_compute_balances")
 
-    _sql_constraints = [
-        (
-            "rounding_positive",
-            (
-                "CHECK(rounding_unit_minutes > 0 AND rounding_grace_minutes >= 0 "
-                "AND rounding_grace_minutes < rounding_unit_minutes "
-                "AND rounding_min_units >= 0)"
-            ),
-            (
-                "The unit must be positive, the grace shorter than one unit and "
-                "the minimum units not negative."
-            ),
-        ),
-        ("day_hours_positive", "CHECK(day_hours > 0)", "A day must last hours."),
-    ]
-
     # === DEFAULTS === #
 
     def _default_level_id(self):
@@ -173,7 +157,6 @@ class RetainerContract(models.Model):
         super()._compute_access_url()
         for contract in self:
             contract.access_url = f"/my/retainers/{contract.id}"
-        return None
 
     @api.depends("ledger_entry_ids.units", "rounding_unit_minutes", "day_hours")
     def _compute_balances(self):
@@ -221,6 +204,33 @@ class RetainerContract(models.Model):
                         "completed or waived.",
                         name=contract.name,
                     )
+                )
+
+    @api.constrains(
+        "rounding_unit_minutes",
+        "rounding_grace_minutes",
+        "rounding_min_units",
+        "day_hours",
+    )
+    def _check_policy(self):
+        for contract in self:
+            if contract.rounding_unit_minutes <= 0:
+                raise ValidationError(self.env._("A unit must last at least a minute."))
+            if (
+                not 0
+                <= contract.rounding_grace_minutes
+                < contract.rounding_unit_minutes
+            ):
+                raise ValidationError(
+                    self.env._("The grace must be at least 0 and shorter than a unit.")
+                )
+            if contract.rounding_min_units < 0:
+                raise ValidationError(
+                    self.env._("The minimum units per entry cannot be negative.")
+                )
+            if contract.day_hours <= 0 or contract.day_hours > 24:
+                raise ValidationError(
+                    self.env._("A retainer day lasts more than 0 and at most 24 hours.")
                 )
 
     # === CRUD METHODS === #
@@ -457,9 +467,12 @@ class RetainerContract(models.Model):
             customer=self.partner_id.display_name,
             balance=self._format_units(balance),
         )
-        self.message_post(body=message, subtype_xmlid="mail.mt_note")
+        # sudo: whoever logged the time may only read the contract; the note
+        # and the manager's activity are the system's reaction, not an edit.
+        contract_sudo = self.sudo()
+        contract_sudo.message_post(body=message, subtype_xmlid="mail.mt_note")
         if self.user_id:
-            self.activity_schedule(
+            contract_sudo.activity_schedule(
                 "mail.mail_activity_data_todo",
                 summary=self.env._("Retainer overdrawn"),
                 note=message,

@@ -1,2 +1,3 @@
 from . import retainer_ledger_post
 from . import retainer_audit_waive
+from . import retainer_topup

@@ -1,0 +1,208 @@
+from collections import defaultdict
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+from .res_company import CREDIT_TRIGGER_SELECTION
+
+
+class SaleOrder(models.Model):
+    _inherit = "sale.order"
+
+    # === FIELDS === #
+
+    retainer_id = fields.Many2one(
+        "retainer.contract",
+        check_company=True,
+        index="btree_not_null",
+        tracking=True,
+        domain="[('partner_id', 'parent_of', partner_id), ('state', '!=', 'closed')]",
+        help="Retainer topped up by the retainer products of this order. Empty: "
+        "the customer's only open retainer in this company, created on "
+        "confirmation if there is none. Required when the customer has several.",
+    )
+    retainer_credit_trigger = fields.Selection(
+        CREDIT_TRIGGER_SELECTION,
+        string="Retainer credit",
+        readonly=True,
+        copy=False,
+        help="When the units of this order become usable: the company rule in "
+        "force when the order was confirmed.",
+    )
+    retainer_recurring_period_start = fields.Date(
+        readonly=True,
+        copy=False,
+        help="Start of the period of a recurring top-up this order was made for.",
+    )
+
+    _sql_constraints = [
+        (
+            "retainer_recurring_period_unique",
+            "UNIQUE(retainer_id, retainer_recurring_period_start)",
+            "A recurring top-up already exists for this retainer and period.",
+        ),
+    ]
+
+    # === ONCHANGE METHODS === #
+
+    @api.onchange("partner_id")
+    def _onchange_partner_id_retainer(self):
+        customer = self.partner_id.commercial_partner_id
+        if self.retainer_id and self.retainer_id.partner_id != customer:
+            self.retainer_id = False
+
+    # === CONSTRAINT METHODS === #
+
+    @api.constrains("retainer_id", "partner_id")
+    def _check_retainer_partner(self):
+        for order in self.filtered("retainer_id"):
+            owner = order.retainer_id.partner_id.commercial_partner_id
+            if owner != order.partner_id.commercial_partner_id:
+                raise ValidationError(
+                    self.env._(
+                        "Order %(order)s is for %(customer)s but retainer "
+                        "%(retainer)s belongs to %(owner)s.",
+                        order=order.name,
+                        customer=order.partner_id.display_name,
+                        retainer=order.retainer_id.name,
+                        owner=owner.display_name,
+                    )
+                )
+
+    # === CRUD METHODS === #
+
+    def write(self, vals):
+        result = super().write(vals)
+        if "retainer_id" in vals and not self.env.context.get("retainer_assigning"):
+            # Moving a confirmed order to another retainer moves its credits.
+            confirmed = self.filtered(lambda o: o.state == "sale")
+            confirmed._retainer_assign_contracts()
+            confirmed.order_line._retainer_sync_credits()
+        return result
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_retainer_ledger(self):
+        self.order_line._unlink_except_retainer_ledger()
+
+    # === ACTION METHODS === #
+
+    def _action_confirm(self):
+        self._retainer_assign_contracts()
+        result = super()._action_confirm()
+        self.order_line._retainer_sync_credits()
+        return result
+
+    def _action_cancel(self):
+        result = super()._action_cancel()
+        self.order_line._retainer_sync_credits()
+        return result
+
+    def action_view_retainer(self):
+        self.ensure_one()
+        return self.retainer_id._get_records_action(name=self.env._("Retainer"))
+
+    # === BUSINESS METHODS === #
+
+    def _retainer_assign_contracts(self):
+        """Give each order of ``self`` that sells retainer products the
+        retainer they top up, and snapshot the company's credit trigger.
+
+        The order's own retainer wins; else the customer's only open retainer
+        in the order's company; else a new one is created. Runs one search for
+        the whole batch.
+
+        :raises UserError: the chosen retainer is closed or of another
+            company, or the customer has several open retainers and the order
+            does not say which one.
+        """
+        orders = self.filtered(
+            lambda o: any(line.retainer_product_units for line in o.order_line)
+        )
+        if not orders:
+            return
+        # sudo: finding the customer's retainers must not depend on the
+        # salesperson's active companies; only their ids are used, to fill
+        # the order the user is allowed to confirm.
+        Contract = self.env["retainer.contract"].sudo()
+        candidates = defaultdict(lambda: Contract)
+        for contract in Contract.search(
+            [
+                ("partner_id", "in", orders.partner_id.commercial_partner_id.ids),
+                ("company_id", "in", orders.company_id.ids),
+                ("state", "!=", "closed"),
+            ]
+        ):
+            candidates[contract.partner_id, contract.company_id] |= contract
+        for order in orders:
+            customer = order.partner_id.commercial_partner_id
+            contract = order.retainer_id
+            if contract:
+                order._retainer_check_contract(contract)
+            else:
+                found = candidates[customer, order.company_id]
+                if len(found) > 1:
+                    raise UserError(
+                        self.env._(
+                            "%(customer)s has several open retainers in "
+                            "%(company)s (%(retainers)s). Choose the one order "
+                            "%(order)s tops up in its Retainer field.",
+                            customer=customer.display_name,
+                            company=order.company_id.name,
+                            retainers=", ".join(found.mapped("name")),
+                            order=order.name,
+                        )
+                    )
+                contract = found or order._retainer_create_contract()
+                candidates[customer, order.company_id] = contract
+            order.with_context(retainer_assigning=True).write(
+                {
+                    "retainer_id": contract.id,
+                    "retainer_credit_trigger": (
+                        order.retainer_credit_trigger
+                        or order.company_id.retainer_credit_trigger
+                    ),
+                }
+            )
+
+    def _retainer_check_contract(self, contract):
+        self.ensure_one()
+        if contract.company_id != self.company_id:
+            raise UserError(
+                self.env._(
+                    "Order %(order)s is in %(company)s but retainer %(retainer)s "
+                    "belongs to %(other)s.",
+                    order=self.name,
+                    company=self.company_id.name,
+                    retainer=contract.name,
+                    other=contract.company_id.name,
+                )
+            )
+        if contract.state == "closed":
+            raise UserError(
+                self.env._(
+                    "Retainer %(retainer)s is closed: it cannot be topped up.",
+                    retainer=contract.name,
+                )
+            )
+
+    def _retainer_create_contract(self):
+        """Create the retainer of this order's customer, with the level of
+        its first retainer product that names one, else the default level."""
+        self.ensure_one()
+        Contract = self.env["retainer.contract"].with_company(self.company_id)
+        level = self.order_line.product_id.product_tmpl_id.retainer_level_id[:1]
+        level = level or Contract._default_level_id()
+        if not level:
+            raise UserError(
+                self.env._("Create a retainer level before selling retainers.")
+            )
+        # sudo: salespeople may not create retainers by hand; this one only
+        # records the customer and company of the order being confirmed.
+        return Contract.sudo().create(
+            {
+                "partner_id": self.partner_id.commercial_partner_id.id,
+                "company_id": self.company_id.id,
+                "level_id": level.id,
+                "user_id": (self.user_id or self.env.user).id,
+            }
+        )

@@ -1,0 +1,11 @@
+from . import test_rounding
+from . import test_ledger
+from . import test_timesheet_debit
+from . import test_contract_lifecycle
+from . import test_security
+from . import test_concurrency
+
+from . import test_performance
+from . import test_sale_topup
+from . import test_invoicing
+from . import test_recurring
