@@ -1,7 +1,8 @@
 {
     "name": "Retained Support Contracts - Customer Portal",
-    "summary": "Customers see their retainers' balance and usage on the portal",
-    "version": "18.0.1.0.0",
+    "summary": "Customers see their retainers' balance, usage, forecast and "
+    "statements on the portal and ask for top-ups",
+    "version": "18.0.1.1.0",
     "category": "Services/Timesheets",
     "license": "LGPL-3",
     "author": "Defining Retainer",
@@ -13,5 +14,15 @@
         "security/ir.model.access.csv",
         "security/retainer_portal_security.xml",
         "views/retainer_contract_portal_templates.xml",
+        "wizard/retainer_statement_print_views.xml",
+        "report/retainer_statement_report.xml",
     ],
+    "assets": {
+        "web.assets_frontend": [
+            "defining_retainer_portal/static/src/scss/retainer_portal.scss",
+        ],
+        "web.assets_tests": [
+            "defining_retainer_portal/static/tests/tours/**/*",
+        ],
+    },
 }

@@ -1,13 +1,30 @@
-from odoo import http
-from odoo.exceptions import AccessError, MissingError
+from werkzeug.urls import url_encode
+
+from odoo import fields, http
+from odoo.exceptions import AccessError, MissingError, UserError
 from odoo.http import request
+from odoo.osv import expression
 
 from odoo.addons.portal.controllers.portal import CustomerPortal
 from odoo.addons.portal.controllers.portal import pager as portal_pager
 
+from ..tools.statement import default_period, parse_date
+from ..tools.topup import UNIT_DAY, parse_quantity
+
+STATEMENT_REPORT = "defining_retainer_portal.action_report_retainer_statement"
+TOPUP_SESSION_KEY = "defining_retainer_portal_topup"
+SEARCH_MAX_LENGTH = 100
+
+
+def _parse_page(page):
+    """A page number from the URL: a positive int, else 1."""
+    return int(page) if str(page).isdigit() and int(page) > 0 else 1
+
 
 class RetainerPortal(CustomerPortal):
     _retainer_usage_per_page = 40
+
+    # === HOME AND LIST === #
 
     def _retainer_domain(self):
         partner = request.env.user.partner_id
@@ -30,9 +47,32 @@ class RetainerPortal(CustomerPortal):
     def _retainer_searchbar_sortings(self):
         env = request.env
         return {
-            "name": {"label": env._("Reference"), "order": "name desc, id desc"},
+            "newest": {"label": env._("Newest"), "order": "id desc"},
+            "name": {"label": env._("Reference"), "order": "name, id desc"},
             "state": {"label": env._("Status"), "order": "state, id desc"},
         }
+
+    def _retainer_searchbar_filters(self):
+        env = request.env
+        return {
+            "all": {"label": env._("All"), "domain": []},
+            "active": {"label": env._("Active"), "domain": [("state", "=", "active")]},
+            "ended": {
+                "label": env._("Suspended or closed"),
+                "domain": [("state", "in", ("suspended", "closed"))],
+            },
+        }
+
+    def _retainer_searchbar_inputs(self):
+        env = request.env
+        return {
+            "name": {"input": "name", "label": env._("Search in Reference")},
+            "level": {"input": "level", "label": env._("Search in Level")},
+        }
+
+    def _retainer_search_domain(self, search_in, search):
+        field = {"name": "name", "level": "level_id.name"}[search_in]
+        return [(field, "ilike", search)]
 
     @http.route(
         ["/my/retainers", "/my/retainers/page/<int:page>"],
@@ -40,26 +80,46 @@ class RetainerPortal(CustomerPortal):
         auth="user",
         website=True,
     )
-    def portal_my_retainers(self, page=1, sortby=None, **kw):
+    def portal_my_retainers(
+        self, page=1, sortby=None, filterby=None, search=None, search_in="name", **kw
+    ):
         Contract = request.env["retainer.contract"]
         sortings = self._retainer_searchbar_sortings()
-        if sortby not in sortings:
-            sortby = "name"
-        domain = self._retainer_domain()
-        total = Contract.search_count(domain)
+        filters = self._retainer_searchbar_filters()
+        inputs = self._retainer_searchbar_inputs()
+        sortby = sortby if sortby in sortings else "newest"
+        filterby = filterby if filterby in filters else "all"
+        search_in = search_in if search_in in inputs else "name"
+        search = (search or "").strip()[:SEARCH_MAX_LENGTH]
+        domain = expression.AND([self._retainer_domain(), filters[filterby]["domain"]])
+        if search:
+            domain = expression.AND(
+                [domain, self._retainer_search_domain(search_in, search)]
+            )
+        readable = Contract.has_access("read")
         pager = portal_pager(
             url="/my/retainers",
-            url_args={"sortby": sortby},
-            total=total,
-            page=page,
+            url_args={
+                "sortby": sortby,
+                "filterby": filterby,
+                "search_in": search_in,
+                "search": search,
+            },
+            total=Contract.search_count(domain) if readable else 0,
+            page=_parse_page(page),
             step=self._items_per_page,
         )
-        retainers = Contract.search(
-            domain,
-            order=sortings[sortby]["order"],
-            limit=self._items_per_page,
-            offset=pager["offset"],
+        retainers = (
+            Contract.search(
+                domain,
+                order=sortings[sortby]["order"],
+                limit=self._items_per_page,
+                offset=pager["offset"],
+            )
+            if readable
+            else Contract
         )
+        request.session["my_retainers_history"] = retainers.ids[:100]
         values = self._prepare_portal_layout_values()
         values.update(
             retainers=retainers,
@@ -68,44 +128,240 @@ class RetainerPortal(CustomerPortal):
             default_url="/my/retainers",
             searchbar_sortings=sortings,
             sortby=sortby,
+            searchbar_filters=filters,
+            filterby=filterby,
+            searchbar_inputs=inputs,
+            search_in=search_in,
+            search=search,
         )
         return request.render("defining_retainer_portal.portal_my_retainers", values)
 
-    @http.route(
-        ["/my/retainers/<int:retainer_id>"], type="http", auth="public", website=True
-    )
-    def portal_my_retainer(self, retainer_id, access_token=None, page=1, **kw):
-        try:
-            retainer_sudo = self._document_check_access(
-                "retainer.contract", retainer_id, access_token
-            )
-        except (AccessError, MissingError):
-            return request.redirect("/my")
-        Ledger = request.env["retainer.ledger.entry"]
-        # sudo: access to the retainer was checked just above; the entries
-        # are read only through its id and shown with customer-safe fields.
-        usage_domain = [("contract_id", "=", retainer_sudo.id)]
-        total = Ledger.sudo().search_count(usage_domain)
-        pager = portal_pager(
-            url=f"/my/retainers/{retainer_sudo.id}",
-            url_args={"access_token": access_token} if access_token else {},
-            total=total,
-            page=page,
+    # === DETAIL === #
+
+    def _retainer_check_access(self, retainer_id, access_token):
+        """Return the retainer (sudo) if the visitor may see it.
+
+        :raises AccessError, MissingError: otherwise.
+        """
+        retainer_sudo = self._document_check_access(
+            "retainer.contract", retainer_id, access_token
+        )
+        # A draft is internal, even for someone holding a share link.
+        if retainer_sudo.state == "draft" and request.env.user.share:
+            raise MissingError(request.env._("This document does not exist."))
+        return retainer_sudo
+
+    def _retainer_url(self, retainer_sudo, access_token, suffix="", **params):
+        params = {key: value for key, value in params.items() if value}
+        if access_token:
+            params["access_token"] = access_token
+        url = f"/my/retainers/{retainer_sudo.id}{suffix}"
+        return f"{url}?{url_encode(params)}" if params else url
+
+    def _retainer_page_values(
+        self,
+        retainer_sudo,
+        access_token,
+        page=1,
+        date_from=None,
+        date_to=None,
+        search=None,
+        groupby=None,
+        **extra,
+    ):
+        date_from, date_to = parse_date(date_from), parse_date(date_to)
+        if date_from and date_to and date_from > date_to:
+            date_from, date_to = date_to, date_from
+        groupby = groupby if groupby in ("none", "month") else "none"
+        search = (search or "").strip()[:SEARCH_MAX_LENGTH]
+        detail = retainer_sudo._portal_detail_values(
+            date_from=date_from,
+            date_to=date_to,
+            search=search,
+            group_by_month=groupby == "month",
+            page=_parse_page(page),
             step=self._retainer_usage_per_page,
         )
-        entries = Ledger.sudo().search(
-            usage_domain, limit=self._retainer_usage_per_page, offset=pager["offset"]
+        filters = {
+            "date_from": date_from and date_from.isoformat(),
+            "date_to": date_to and date_to.isoformat(),
+            "search": search,
+            "groupby": groupby if groupby != "none" else None,
+        }
+        url_args = {key: value for key, value in filters.items() if value}
+        if access_token:
+            url_args["access_token"] = access_token
+        pager = portal_pager(
+            url=f"/my/retainers/{retainer_sudo.id}",
+            url_args=url_args,
+            total=detail["usage_total"],
+            page=detail["page"],
+            step=self._retainer_usage_per_page,
         )
-        values = self._get_page_view_values(
+        statement_from, statement_to = default_period(
+            fields.Date.context_today(retainer_sudo)
+        )
+        statement_period = {
+            "date_from": (date_from or statement_from).isoformat(),
+            "date_to": (date_to or statement_to).isoformat(),
+        }
+        topup_done = request.session.get(TOPUP_SESSION_KEY)
+        if topup_done and topup_done.get("retainer_id") == retainer_sudo.id:
+            request.session.pop(TOPUP_SESSION_KEY)
+        else:
+            topup_done = None
+        values = {
+            **detail,
+            "retainer": retainer_sudo,
+            "page_name": "retainer",
+            "pager": pager,
+            "filters": filters,
+            "date_from": date_from,
+            "date_to": date_to,
+            "search": search,
+            "groupby": groupby,
+            "base_url": self._retainer_url(retainer_sudo, None),
+            "statement_url": self._retainer_url(
+                retainer_sudo,
+                access_token,
+                suffix="/statement",
+                report_type="pdf",
+                download="true",
+                **statement_period,
+            ),
+            "statement_period": statement_period,
+            "topup_done": topup_done,
+            "topup_form": {"quantity": "", "unit": UNIT_DAY, "note": ""},
+            "topup_units": retainer_sudo._portal_topup_unit_selection(),
+            **extra,
+        }
+        return self._get_page_view_values(
+            retainer_sudo, access_token, values, "my_retainers_history", False
+        )
+
+    def _retainer_show_statement(
+        self, retainer_sudo, report_type, date_from, date_to, download
+    ):
+        date_from, date_to = parse_date(date_from), parse_date(date_to)
+        # _show_report forwards only report_type to the report: the period
+        # goes through the context (see the report model).
+        request.update_context(
+            retainer_statement_period=(
+                date_from and date_from.isoformat(),
+                date_to and date_to.isoformat(),
+            )
+        )
+        return self._show_report(
+            model=retainer_sudo,
+            report_type=report_type,
+            report_ref=STATEMENT_REPORT,
+            download=download in (True, "true", "1"),
+        )
+
+    @http.route(
+        [
+            "/my/retainers/<int:retainer_id>",
+            "/my/retainers/<int:retainer_id>/page/<int:page>",
+        ],
+        type="http",
+        auth="public",
+        website=True,
+    )
+    def portal_my_retainer(
+        self, retainer_id, access_token=None, report_type=None, download=None, **kw
+    ):
+        try:
+            retainer_sudo = self._retainer_check_access(retainer_id, access_token)
+        except (AccessError, MissingError):
+            return request.redirect("/my")
+        if report_type in ("html", "pdf"):
+            return self._retainer_show_statement(
+                retainer_sudo,
+                report_type,
+                kw.get("date_from"),
+                kw.get("date_to"),
+                download,
+            )
+        values = self._retainer_page_values(
             retainer_sudo,
             access_token,
-            {
-                "retainer": retainer_sudo,
-                "entries": entries,
-                "pager": pager,
-                "page_name": "retainer",
-            },
-            "my_retainers_history",
-            False,
+            page=kw.get("page", 1),
+            date_from=kw.get("date_from"),
+            date_to=kw.get("date_to"),
+            search=kw.get("search"),
+            groupby=kw.get("groupby"),
         )
         return request.render("defining_retainer_portal.portal_my_retainer", values)
+
+    @http.route(
+        ["/my/retainers/<int:retainer_id>/statement"],
+        type="http",
+        auth="public",
+        website=True,
+    )
+    def portal_my_retainer_statement(
+        self,
+        retainer_id,
+        access_token=None,
+        report_type="pdf",
+        date_from=None,
+        date_to=None,
+        download=None,
+        **kw,
+    ):
+        try:
+            retainer_sudo = self._retainer_check_access(retainer_id, access_token)
+        except (AccessError, MissingError):
+            return request.redirect("/my")
+        return self._retainer_show_statement(
+            retainer_sudo,
+            report_type if report_type in ("html", "pdf") else "pdf",
+            date_from,
+            date_to,
+            download,
+        )
+
+    # === TOP-UP REQUEST === #
+
+    @http.route(
+        ["/my/retainers/<int:retainer_id>/topup"],
+        type="http",
+        auth="public",
+        website=True,
+        methods=["POST"],
+    )
+    def portal_my_retainer_topup(
+        self, retainer_id, access_token=None, quantity=None, unit=None, note=None, **kw
+    ):
+        try:
+            retainer_sudo = self._retainer_check_access(retainer_id, access_token)
+        except (AccessError, MissingError):
+            return request.redirect("/my")
+        user = request.env.user
+        try:
+            order = retainer_sudo._portal_request_topup(
+                parse_quantity(quantity),
+                unit,
+                note=note,
+                requester=None if user._is_public() else user.partner_id,
+            )
+        except UserError as error:
+            values = self._retainer_page_values(
+                retainer_sudo,
+                access_token,
+                topup_error=error.args[0],
+                topup_form={
+                    "quantity": (quantity or "")[:20],
+                    "unit": unit,
+                    "note": (note or "")[:2000],
+                },
+            )
+            return request.render("defining_retainer_portal.portal_my_retainer", values)
+        request.session[TOPUP_SESSION_KEY] = {
+            "retainer_id": retainer_sudo.id,
+            "order_name": order.name if order else False,
+            "order_url": order.get_portal_url() if order else False,
+        }
+        return request.redirect(
+            self._retainer_url(retainer_sudo, access_token) + "#retainer_topup"
+        )

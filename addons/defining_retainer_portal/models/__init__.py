@@ -1,0 +1,2 @@
+from . import retainer_contract
+from . import retainer_ledger_entry

@@ -1,0 +1,429 @@
+import math
+
+from markupsafe import Markup
+
+from odoo import fields, models
+from odoo.exceptions import UserError
+from odoo.fields import Command
+from odoo.osv import expression
+from odoo.tools import groupby
+
+from odoo.addons.defining_retainer.tools.rounding import units_to_hours
+
+from ..tools import forecast as forecast_tools
+from ..tools import topup as topup_tools
+from ..tools.statement import running_balances
+
+PORTAL_TOPUP_LIMIT = 10
+TOPUP_NOTE_MAX_LENGTH = 1000
+
+
+class RetainerContract(models.Model):
+    _inherit = "retainer.contract"
+
+    # === PORTAL: DOMAINS === #
+
+    def _portal_usage_domain(self, date_from=None, date_to=None, search=None):
+        """Domain of the entries of ``self`` listed as usage on the portal:
+        every entry but the top-ups (credits and their reversals), dated
+        within ``date_from``..``date_to`` (dates, both optional), whose
+        customer-facing text contains ``search``.
+
+        Reversal and debit reasons are internal: the search only looks at a
+        reason where the portal shows it (adjustments and expiries).
+        """
+        self.ensure_one()
+        domain = [
+            ("contract_id", "=", self.id),
+            ("kind", "!=", "credit"),
+            ("reversed_kind", "!=", "credit"),
+        ]
+        if date_from:
+            domain.append(("date", ">=", date_from))
+        if date_to:
+            domain.append(("date", "<=", date_to))
+        if search:
+            domain += [
+                "|",
+                ("name", "ilike", search),
+                "&",
+                ("kind", "in", ("adjustment", "expiry")),
+                ("reason", "ilike", search),
+            ]
+        return domain
+
+    def _portal_topup_domain(self):
+        """Domain of the top-ups of ``self``: credits and their reversals."""
+        self.ensure_one()
+        return [
+            ("contract_id", "=", self.id),
+            "|",
+            ("kind", "=", "credit"),
+            ("reversed_kind", "=", "credit"),
+        ]
+
+    # === PORTAL: PAGE VALUES === #
+
+    def _portal_detail_values(
+        self,
+        *,
+        date_from=None,
+        date_to=None,
+        search=None,
+        group_by_month=False,
+        page=1,
+        step=40,
+        today=None,
+    ):
+        """Return what the portal page of ``self`` shows, in a number of
+        queries that does not depend on the size of the ledger.
+
+        Called on the record returned by the portal's access check (sudo):
+        it reads the ledger of ``self`` only.
+
+        :param date_from, date_to: optional ``date`` bounds of the usage.
+        :param str search: optional text searched in the descriptions.
+        :param bool group_by_month: also return the page's entries grouped
+            by month with the totals of each whole month.
+        :param int page: usage page, clamped to the pages that exist.
+        :param int step: usage entries per page.
+        :returns: dict with ``usage_entries`` (this page), ``usage_total``
+            (matching entries), ``usage_units``, ``usage_entered_hours``,
+            ``usage_hours`` (totals of the matching entries), ``page`` (the
+            clamped page), ``month_groups``, ``topups``, ``topup_total``,
+            ``topup_documents`` and ``forecast``.
+        """
+        self.ensure_one()
+        Ledger = self.env["retainer.ledger.entry"]
+        domain = self._portal_usage_domain(date_from, date_to, search)
+        [(count, units, entered)] = Ledger._read_group(
+            domain, [], ["__count", "units:sum", "entered_hours:sum"]
+        )
+        page_count = math.ceil(count / step)
+        page = max(1, min(page, page_count))
+        entries = Ledger.search(domain, limit=step, offset=(page - 1) * step)
+        topup_domain = self._portal_topup_domain()
+        topups = Ledger.search(topup_domain, limit=PORTAL_TOPUP_LIMIT)
+        return {
+            "usage_entries": entries,
+            "usage_total": count,
+            "usage_units": units or 0,
+            "usage_entered_hours": entered or 0.0,
+            "usage_hours": self._portal_units_to_hours(-(units or 0)),
+            "page": page,
+            "month_groups": (
+                self._portal_month_groups(domain, entries) if group_by_month else []
+            ),
+            "topups": topups,
+            "topup_total": Ledger.search_count(topup_domain),
+            "topup_documents": topups._portal_documents(),
+            "forecast": self._portal_forecast(today=today),
+        }
+
+    def _portal_month_groups(self, domain, entries):
+        """Group ``entries`` (one page, newest first) by month, each month
+        with the totals of all its entries matching ``domain`` (one grouped
+        query, whatever the number of rows)."""
+        if not entries:
+            return []
+        Ledger = self.env["retainer.ledger.entry"]
+        dates = entries.mapped("date")
+        month_domain = expression.AND(
+            [
+                domain,
+                [("date", ">=", min(dates).replace(day=1)), ("date", "<=", max(dates))],
+            ]
+        )
+        totals = {
+            month: (count, units or 0, entered or 0.0)
+            for month, count, units, entered in Ledger._read_group(
+                month_domain,
+                ["date:month"],
+                ["__count", "units:sum", "entered_hours:sum"],
+            )
+        }
+        groups = []
+        for month, month_entries in groupby(
+            entries, key=lambda entry: entry.date.replace(day=1)
+        ):
+            count, units, entered = totals.get(month, (0, 0, 0.0))
+            groups.append(
+                {
+                    "month": month,
+                    # Keep the page's prefetch set: one query per field
+                    # for the whole page, not one per month.
+                    "entries": Ledger.concat(*month_entries).with_prefetch(
+                        entries._prefetch_ids
+                    ),
+                    "count": count,
+                    "units": units,
+                    "entered_hours": entered,
+                    "hours": self._portal_units_to_hours(-units),
+                }
+            )
+        return groups
+
+    def _portal_forecast(self, today=None):
+        """Forecast when the balance of ``self`` runs out at the average net
+        use of the last ``forecast.WINDOW_DAYS`` days (debits minus their
+        reversals, one grouped query).
+
+        :param datetime.date today: last day of the window (default: today
+            in the user's timezone).
+        :returns: a ``forecast.Forecast``.
+        """
+        self.ensure_one()
+        today = today or fields.Date.context_today(self)
+        [(units,)] = self.env["retainer.ledger.entry"]._read_group(
+            [
+                ("contract_id", "=", self.id),
+                ("date", ">=", forecast_tools.window_start(today)),
+                ("date", "<=", today),
+                "|",
+                ("kind", "=", "debit"),
+                ("reversed_kind", "=", "debit"),
+            ],
+            [],
+            ["units:sum"],
+        )
+        return forecast_tools.forecast_depletion(
+            self.balance_units, -(units or 0), today
+        )
+
+    def _portal_units_to_hours(self, units):
+        """Hours (float) that ``units`` units of this contract make."""
+        self.ensure_one()
+        return units_to_hours(units, self.rounding_unit_minutes)
+
+    def _portal_units_to_days(self, units):
+        """Days (float) that ``units`` units of this contract make."""
+        self.ensure_one()
+        hours = self._portal_units_to_hours(units)
+        return hours / self.day_hours if self.day_hours else 0.0
+
+    # === PORTAL: STATEMENT === #
+
+    def _portal_statement_values(self, date_from, date_to):
+        """Return the statement of ``self`` for ``date_from``..``date_to``
+        (dates, both included).
+
+        :returns: dict with ``opening`` (units before ``date_from``),
+            ``lines`` (list of ``(entry, balance after it)``, oldest first),
+            ``topup_units`` and ``usage_units`` (movements of the period)
+            and ``closing`` (units at the end of ``date_to``).
+        """
+        self.ensure_one()
+        Ledger = self.env["retainer.ledger.entry"]
+        [(opening,)] = Ledger._read_group(
+            [("contract_id", "=", self.id), ("date", "<", date_from)],
+            [],
+            ["units:sum"],
+        )
+        opening = opening or 0
+        entries = Ledger.search(
+            [
+                ("contract_id", "=", self.id),
+                ("date", ">=", date_from),
+                ("date", "<=", date_to),
+            ],
+            order="date asc, id asc",
+        )
+        units = entries.mapped("units")
+        balances = running_balances(opening, units)
+        topup_units = sum(
+            entry.units
+            for entry in entries
+            if "credit" in (entry.kind, entry.reversed_kind)
+        )
+        return {
+            "date_from": date_from,
+            "date_to": date_to,
+            "opening": opening,
+            "lines": list(zip(entries, balances, strict=True)),
+            "topup_units": topup_units,
+            "usage_units": sum(units) - topup_units,
+            "closing": balances[-1] if balances else opening,
+        }
+
+    # === PORTAL: TOP-UP REQUEST === #
+
+    def _portal_request_topup(self, quantity, unit, note=None, requester=None):
+        """Ask for a top-up of ``quantity`` ``unit`` on behalf of the customer.
+
+        Checks the request, then schedules an activity for the account
+        manager, posts on the retainer's chatter and, when a retainer product
+        fits, creates a draft quotation for the customer.
+
+        Called on the record returned by the portal's access check (sudo):
+        the caller proved the right to see this retainer; everything written
+        concerns this retainer and its customer only.
+
+        :param float quantity: how many days or hours (``None`` if the form
+            value was not a number).
+        :param str unit: ``day`` or ``hour``.
+        :param str note: optional message from the customer.
+        :param requester: ``res.partner`` asking (``None`` for a visitor
+            using a share link: the customer then).
+        :returns: the draft quotation (``sale.order``, empty when none fits).
+        :raises UserError: on an invalid request; nothing is written then.
+        """
+        self.ensure_one()
+        note = (note or "").strip()
+        units = self._portal_check_topup_request(quantity, unit, note)
+        customer = self.partner_id.commercial_partner_id
+        if not requester or requester.commercial_partner_id != customer:
+            requester = self.partner_id
+        order = self._portal_create_topup_order(quantity, unit, units, requester)
+        unit_label = dict(self._portal_topup_unit_selection())[unit]
+        # Formatted outside the translated calls: the term extractor cannot
+        # read f-strings among their arguments.
+        quantity_label = f"{quantity:g}"
+        summary = self.env._(
+            "Top-up requested: %(quantity)s %(unit)s",
+            quantity=quantity_label,
+            unit=unit_label,
+        )
+        body = Markup("<p>%s</p>") % self.env._(
+            "%(requester)s asked on the portal for %(quantity)s %(unit)s "
+            "(%(units)s units).",
+            requester=requester.display_name,
+            quantity=quantity_label,
+            unit=unit_label,
+            units=units,
+        )
+        if order:
+            body += Markup("<p>%s</p>") % self.env._(
+                "Draft quotation %(order)s prepared.", order=order.name
+            )
+        if note:
+            body += Markup("<p>%s</p>") % self.env._("Note: %(note)s", note=note)
+        self.message_post(
+            body=body,
+            author_id=requester.id,
+            message_type="comment",
+            subtype_xmlid="mail.mt_note",
+        )
+        if order and note:
+            order.message_post(
+                body=body, author_id=requester.id, subtype_xmlid="mail.mt_note"
+            )
+        if self.user_id:
+            self.activity_schedule(
+                "mail.mail_activity_data_todo",
+                summary=summary,
+                note=body,
+                user_id=self.user_id.id,
+            )
+        return order
+
+    def _portal_topup_unit_selection(self):
+        return [
+            (topup_tools.UNIT_DAY, self.env._("day(s)")),
+            (topup_tools.UNIT_HOUR, self.env._("hour(s)")),
+        ]
+
+    def _portal_check_topup_request(self, quantity, unit, note):
+        """Validate a top-up request and return the units it asks for.
+
+        :raises UserError: with a message for the customer.
+        """
+        self.ensure_one()
+        if self.state == "closed":
+            raise UserError(
+                self.env._(
+                    "This retainer is closed: please contact your account manager."
+                )
+            )
+        if unit not in topup_tools.UNITS:
+            raise UserError(self.env._("Choose days or hours."))
+        if quantity is None or quantity <= 0:
+            raise UserError(self.env._("Enter a quantity greater than zero."))
+        maximum = topup_tools.max_quantity(unit, day_hours=self.day_hours)
+        maximum_label = f"{maximum:g}"
+        if quantity > maximum:
+            raise UserError(
+                self.env._(
+                    "You can request at most %(maximum)s %(unit)s at a time.",
+                    maximum=maximum_label,
+                    unit=dict(self._portal_topup_unit_selection())[unit],
+                )
+            )
+        units = topup_tools.requested_units(
+            quantity,
+            unit,
+            unit_minutes=self.rounding_unit_minutes,
+            day_hours=self.day_hours,
+        )
+        if not units:
+            raise UserError(
+                self.env._(
+                    "The quantity must make whole %(minutes)s-minute units.",
+                    minutes=self.rounding_unit_minutes,
+                )
+            )
+        if len(note) > TOPUP_NOTE_MAX_LENGTH:
+            raise UserError(
+                self.env._(
+                    "The note is too long (%(maximum)s characters at most).",
+                    maximum=TOPUP_NOTE_MAX_LENGTH,
+                )
+            )
+        return units
+
+    def _portal_create_topup_order(self, quantity, unit, units, requester):
+        """Create the draft quotation of a top-up request, or return an empty
+        ``sale.order`` when no retainer product can express it."""
+        self.ensure_one()
+        SaleOrder = self.env["sale.order"].with_company(self.company_id)
+        # The sales addon provides the quotation values (the company's
+        # products, the link to the retainer); use them when it is there.
+        if hasattr(self, "_prepare_topup_order_vals"):
+            try:
+                vals = self._prepare_topup_order_vals(quantity, unit)
+            except UserError:
+                # No product set up for this unit: the account manager
+                # prepares the quotation from the activity.
+                return SaleOrder
+            return SaleOrder.create({**vals, "partner_id": requester.id})
+        product, product_qty = self._portal_topup_product(unit, units)
+        if not product:
+            return SaleOrder
+        line_vals = {"product_id": product.id, "product_uom_qty": product_qty}
+        if "retainer_id" in self.env["sale.order.line"]._fields:
+            line_vals["retainer_id"] = self.id
+        order_vals = {
+            "partner_id": requester.id,
+            "company_id": self.company_id.id,
+            "origin": self.name,
+            "order_line": [Command.create(line_vals)],
+        }
+        if self.user_id:
+            order_vals["user_id"] = self.user_id.id
+        return SaleOrder.create(order_vals)
+
+    def _portal_topup_product(self, unit, units):
+        """Return ``(product, quantity)`` selling exactly ``units`` units, or
+        ``(empty, 0)``; see ``topup.pick_product``. Retainer products carry
+        ``retainer_units`` (units per product unit) from the sales addon."""
+        self.ensure_one()
+        Product = self.env["product.product"]
+        if "retainer_units" not in self.env["product.template"]._fields:
+            return Product, 0
+        products = Product.search(
+            [
+                ("retainer_units", ">", 0),
+                ("sale_ok", "=", True),
+                ("company_id", "in", [False, self.company_id.id]),
+            ],
+            order="id",
+            limit=50,
+        )
+        per_unit = topup_tools.units_per(
+            unit, unit_minutes=self.rounding_unit_minutes, day_hours=self.day_hours
+        )
+        product_id, quantity = topup_tools.pick_product(
+            [(product.id, product.retainer_units) for product in products],
+            units,
+            per_unit,
+        )
+        return Product.browse(product_id), quantity

@@ -1,0 +1,63 @@
+from odoo import models
+
+
+class RetainerLedgerEntry(models.Model):
+    _inherit = "retainer.ledger.entry"
+
+    def _portal_description(self):
+        """Customer-facing text of the entry.
+
+        Usage shows the work description. Credits, adjustments and expiries
+        show their reason: a manager writes it for the customer. The reasons
+        of debits and reversals are internal ("Timesheet changed") and never
+        shown.
+        """
+        self.ensure_one()
+        if self.kind in ("credit", "adjustment", "expiry"):
+            return self.reason or self.name or ""
+        return self.name or ""
+
+    def _portal_kind_label(self):
+        """Customer-facing name of the kind of the entry."""
+        self.ensure_one()
+        if self.kind == "reversal":
+            if self.reversed_kind == "credit":
+                return self.env._("Top-up cancelled")
+            return self.env._("Correction")
+        return {
+            "credit": self.env._("Top-up"),
+            "debit": self.env._("Usage"),
+            "adjustment": self.env._("Adjustment"),
+            "expiry": self.env._("Expiry"),
+        }.get(self.kind, "")
+
+    def _portal_documents(self):
+        """Return ``{entry id: {"order": sale.order, "invoice": account.move}}``
+        for the entries of ``self`` that come from an order or an invoice of
+        their retainer's customer (posted invoices only).
+
+        The ledger gets ``sale_line_id`` / ``invoice_id`` from the sales
+        addon; without them this returns an empty dict. Records are returned
+        as read by ``self`` (sudo on the portal, after its access check).
+        """
+        has_order = "sale_line_id" in self._fields
+        has_invoice = "invoice_id" in self._fields
+        documents = {}
+        if not (has_order or has_invoice):
+            return documents
+        for entry in self:
+            customer = entry.contract_id.partner_id.commercial_partner_id
+            found = {}
+            order = entry.sale_line_id.order_id if has_order else None
+            if order and order.partner_id.commercial_partner_id == customer:
+                found["order"] = order
+            invoice = entry.invoice_id if has_invoice else None
+            if (
+                invoice
+                and invoice.state == "posted"
+                and invoice.partner_id.commercial_partner_id == customer
+            ):
+                found["invoice"] = invoice
+            if found:
+                documents[entry.id] = found
+        return documents

@@ -1,0 +1,122 @@
+import base64
+import os
+import struct
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from odoo.tests import tagged
+from odoo.tests.common import ChromeBrowser
+
+from .common import RetainerPortalCommon
+
+SCREENSHOTS_ENV = "RETAINER_SCREENSHOTS_DIR"
+SIZES = {"desktop": (1366, 900, False), "phone": (390, 844, True)}
+MAX_HEIGHT = 4000
+
+
+@tagged("post_install", "-at_install", "defining_retainer_portal")
+class TestPortalScreenshots(RetainerPortalCommon):
+    """Screenshots of the list and detail pages at desktop and phone width,
+    from a demo-like dataset, in headless Chromium.
+
+    Always taken and checked; written to ``$RETAINER_SCREENSHOTS_DIR`` (the
+    repository's ``docs/screenshots``) only when that variable is set.
+    """
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._post_credit(cls.retainer, 140, "5-day pack", days_ago=75)
+        cls._post_credit(cls.retainer, 56, "Top-up of 2 days", days_ago=20)
+        cls._post_usage(cls.retainer, 18, first_days_ago=110, step_days=6)
+        cls.env["retainer.ledger.entry"]._post(
+            [
+                {
+                    "contract_id": cls.retainer.id,
+                    "kind": "adjustment",
+                    "units": 4,
+                    "reason": "Goodwill: one hour after the mail outage",
+                    "date": cls.today - timedelta(days=8),
+                }
+            ]
+        )
+        cls.old_retainer = cls._create_retainer(cls.customer)
+        cls._post_credit(cls.old_retainer, 28, "Pilot day", days_ago=400)
+        cls._post_usage(cls.old_retainer, 3, first_days_ago=380, step_days=20)
+        cls.old_retainer.action_close()
+
+    def _capture(self, browser, url, width, height, mobile):
+        browser._websocket_request(
+            "Emulation.setDeviceMetricsOverride",
+            params={
+                "width": width,
+                "height": height,
+                "deviceScaleFactor": 1,
+                "mobile": mobile,
+            },
+        )
+        browser.navigate_to(self.base_url() + url, wait_stop=True)
+        self.assertTrue(
+            browser._wait_ready(
+                "document.readyState === 'complete' && "
+                "!!document.querySelector('.o_portal_wrap')"
+            )
+        )
+        browser._websocket_request(
+            "Runtime.evaluate",
+            params={
+                "expression": "document.fonts.ready.then(() => true)",
+                "awaitPromise": True,
+            },
+        )
+        time.sleep(0.5)
+        metrics = browser._websocket_request("Page.getLayoutMetrics")
+        full_height = min(int(metrics["cssContentSize"]["height"]), MAX_HEIGHT)
+        shot = browser._websocket_request(
+            "Page.captureScreenshot",
+            params={
+                "format": "png",
+                "captureBeyondViewport": True,
+                "clip": {
+                    "x": 0,
+                    "y": 0,
+                    "width": width,
+                    "height": max(full_height, height),
+                    "scale": 1,
+                },
+            },
+            timeout=30,
+        )
+        return base64.b64decode(shot["data"])
+
+    def test_screenshots(self):
+        out_dir = os.environ.get(SCREENSHOTS_ENV)
+        pages = {
+            "retainer_list": "/my/retainers",
+            "retainer_detail": f"/my/retainers/{self.retainer.id}",
+            "retainer_detail_by_month": f"/my/retainers/{self.retainer.id}"
+            "?groupby=month",
+        }
+        browser = ChromeBrowser(self)
+        try:
+            self.authenticate(
+                self.portal_user.login, self.portal_user.login, browser=browser
+            )
+            self.cr.flush()
+            for page, url in pages.items():
+                for size, (width, height, mobile) in SIZES.items():
+                    with self.subTest(page=page, size=size):
+                        png = self._capture(browser, url, width, height, mobile)
+                        self.assertTrue(png.startswith(b"\x89PNG\r\n\x1a\n"))
+                        png_width, png_height = struct.unpack(">II", png[16:24])
+                        self.assertEqual(png_width, width)
+                        self.assertGreaterEqual(png_height, height)
+                        self.assertGreater(len(png), 10000)
+                        if out_dir:
+                            path = Path(out_dir)
+                            path.mkdir(parents=True, exist_ok=True)
+                            (path / f"{page}_{size}.png").write_bytes(png)
+        finally:
+            browser.stop()
+            self._wait_remaining_requests()

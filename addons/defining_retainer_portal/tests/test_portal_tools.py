@@ -1,0 +1,110 @@
+from datetime import date
+
+from odoo.tests import BaseCase, tagged
+
+from ..tools.statement import (
+    default_period,
+    normalise_period,
+    parse_date,
+    running_balances,
+)
+from ..tools.topup import (
+    max_quantity,
+    parse_quantity,
+    pick_product,
+    requested_units,
+    units_per,
+)
+
+TODAY = date(2025, 3, 15)
+
+
+@tagged("post_install", "-at_install", "defining_retainer_portal")
+class TestPortalTools(BaseCase):
+    """The pure helpers behind URL parameters, statements and top-up
+    requests (no database)."""
+
+    def test_parse_date(self):
+        self.assertEqual(parse_date("2025-01-31"), date(2025, 1, 31))
+        self.assertEqual(parse_date(date(2025, 1, 31)), date(2025, 1, 31))
+        for value in [
+            None,
+            "",
+            "garbage",
+            "2025-02-30",
+            "2025-13-01",
+            "2025-1-1",
+            "20250101",
+            "0001-01-01",
+            "9999-12-31",
+            "2025-01-31T10:00",
+            ["2025-01-31"],
+            20250131,
+        ]:
+            with self.subTest(value=value):
+                self.assertIsNone(parse_date(value))
+
+    def test_periods(self):
+        self.assertEqual(default_period(TODAY), (date(2025, 2, 1), TODAY))
+        self.assertEqual(
+            default_period(date(2025, 1, 1)), (date(2024, 12, 1), date(2025, 1, 1))
+        )
+        self.assertEqual(normalise_period(None, None, TODAY), default_period(TODAY))
+        self.assertEqual(
+            normalise_period(date(2025, 3, 1), date(2025, 1, 1), TODAY),
+            (date(2025, 1, 1), date(2025, 3, 1)),
+        )
+        self.assertEqual(
+            normalise_period(None, date(2024, 6, 10), TODAY),
+            (date(2024, 5, 1), date(2024, 6, 10)),
+        )
+        self.assertEqual(
+            normalise_period(date(2024, 6, 10), None, TODAY),
+            (date(2024, 6, 10), TODAY),
+        )
+        self.assertEqual(
+            normalise_period(date(2026, 1, 1), None, TODAY),
+            (date(2026, 1, 1), date(2026, 1, 1)),
+        )
+
+    def test_running_balances(self):
+        self.assertEqual(running_balances(10, []), [])
+        self.assertEqual(running_balances(10, [-3, 28, -40]), [7, 35, -5])
+
+    def test_parse_quantity(self):
+        self.assertEqual(parse_quantity("2"), 2.0)
+        self.assertEqual(parse_quantity(" 1.5 "), 1.5)
+        self.assertEqual(parse_quantity("0.25"), 0.25)
+        for value in [None, "", "abc", "1,5", "nan", "inf", "-inf", True, "1e999"]:
+            with self.subTest(value=value):
+                self.assertIsNone(parse_quantity(value))
+
+    def test_units(self):
+        policy = {"unit_minutes": 15, "day_hours": 7}
+        self.assertEqual(units_per("day", **policy), 28)
+        self.assertEqual(units_per("hour", **policy), 4)
+        self.assertEqual(requested_units(2, "day", **policy), 56)
+        self.assertEqual(requested_units(0.5, "day", **policy), 14)
+        self.assertEqual(requested_units(1.25, "hour", **policy), 5)
+        self.assertIsNone(requested_units(0.1, "day", **policy))
+        self.assertIsNone(requested_units(1.1, "hour", **policy))
+        self.assertEqual(requested_units(1, "day", unit_minutes=30, day_hours=8), 16)
+        with self.assertRaises(ValueError):
+            units_per("week", **policy)
+        with self.assertRaises(ValueError):
+            units_per("day", unit_minutes=0, day_hours=7)
+        self.assertEqual(max_quantity("day", day_hours=7), 100)
+        self.assertEqual(max_quantity("hour", day_hours=7), 700)
+
+    def test_pick_product(self):
+        products = [("day", 28), ("hour", 4), ("pack", 140), ("broken", 0)]
+        self.assertEqual(pick_product(products, 56, 28), ("day", 2))
+        self.assertEqual(pick_product(products, 24, 4), ("hour", 6))
+        # 5 days asked in days: the day product, not the 5-day pack.
+        self.assertEqual(pick_product(products, 140, 28), ("day", 5))
+        # Hours making whole days with no hour product: the largest fit.
+        self.assertEqual(pick_product(products[:1], 28, 4), ("day", 1))
+        self.assertEqual(pick_product(products[2:], 280, 28), ("pack", 2))
+        # Nothing sells exactly 10 units.
+        self.assertEqual(pick_product(products[:1] + products[2:], 10, 4), (None, 0))
+        self.assertEqual(pick_product([], 28, 28), (None, 0))

@@ -1,0 +1,204 @@
+from odoo.tests import tagged
+
+from .common import RetainerPortalCommon
+
+
+@tagged("post_install", "-at_install", "defining_retainer_portal")
+class TestPortalTopup(RetainerPortalCommon):
+    """The "Request a top-up" form: valid requests reach the account manager
+    (activity, chatter, draft quotation when a retainer product exists);
+    invalid ones re-render the page with an error and write nothing."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.has_products = "retainer_units" in cls.env["product.template"]._fields
+        if cls.has_products:
+            cls._setup_retainer_products()
+
+    @classmethod
+    def _setup_retainer_products(cls):
+        """Our own retainer products (28 units a day, 4 an hour), made the
+        company's choice when the sales addon lets companies choose."""
+        Product = cls.env["product.product"]
+        # Only our products may match: archive the others.
+        Product.search([("retainer_units", ">", 0)]).action_archive()
+        values = {
+            "type": "service",
+            "invoice_policy": "order",
+            "service_tracking": "no",
+            "service_type": "manual",
+            "list_price": 100.0,
+        }
+        cls.product_day = Product.create(
+            {**values, "name": "Test retainer day", "retainer_units": 28}
+        )
+        cls.product_hour = Product.create(
+            {**values, "name": "Test retainer hour", "retainer_units": 4}
+        )
+        company = cls.retainer.company_id
+        if "retainer_day_product_id" in company._fields:
+            company.retainer_day_product_id = cls.product_day
+            company.retainer_hour_product_id = cls.product_hour
+
+    def _post_topup(self, retainer=None, **form):
+        retainer = retainer or self.retainer
+        token = form.pop("access_token", None)
+        page = self._detail_url(retainer, **({"access_token": token} if token else {}))
+        data = {"csrf_token": self._csrf_token(page), **form}
+        if token:
+            data["access_token"] = token
+        return self.url_open(self._detail_url(retainer, suffix="/topup"), data=data)
+
+    def _state(self, retainer=None):
+        retainer = retainer or self.retainer
+        self.env.invalidate_all()
+        return (
+            self.env["sale.order"].search([("origin", "=", retainer.name)]),
+            retainer.activity_ids,
+            retainer.message_ids.filtered(lambda m: m.message_type == "comment"),
+        )
+
+    def test_request_topup(self):
+        orders, activities, messages = self._state()
+        self.authenticate(self.portal_user.login, self.portal_user.login)
+        response = self._post_topup(quantity="2", unit="day", note="Busy <b>month</b>")
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(
+            response.url.split("#")[0],
+            self.base_url() + "/my/retainers/" + str(self.retainer.id),
+        )
+        self.assertIn("o_retainer_topup_done", response.text)
+
+        new_orders, new_activities, new_messages = self._state()
+        activity = new_activities - activities
+        self.assertEqual(len(activity), 1)
+        self.assertEqual(activity.user_id, self.manager)
+        self.assertIn("2", activity.summary)
+        message = new_messages - messages
+        self.assertEqual(len(message), 1)
+        self.assertEqual(message.author_id, self.portal_user.partner_id)
+        self.assertIn("56 units", message.body)
+        # The customer's note is text, never markup.
+        self.assertIn("Busy &lt;b&gt;month&lt;/b&gt;", message.body)
+
+        order = new_orders - orders
+        if not self.has_products:
+            self.assertFalse(order)
+            self.assertNotIn("o_retainer_topup_order", response.text)
+            return
+        self.assertEqual(len(order), 1)
+        self.assertEqual(order.state, "draft")
+        self.assertEqual(order.partner_id, self.portal_user.partner_id)
+        self.assertEqual(order.order_line.product_id, self.product_day)
+        self.assertEqual(order.order_line.product_uom_qty, 2)
+        self.assertIn(order.name, response.text)
+        self.assertIn(f"/my/orders/{order.id}?access_token=", response.text)
+        # The link opens the quotation on the sale portal.
+        order_page = self.url_open(order.get_portal_url())
+        self.assertEqual(order_page.status_code, 200)
+        self.assertIn(order.name, order_page.text)
+        # The confirmation is shown once.
+        again = self.url_open(self._detail_url(self.retainer))
+        self.assertNotIn("o_retainer_topup_done", again.text)
+
+    def test_request_topup_in_hours(self):
+        if not self.has_products:
+            self.skipTest("no retainer products before the sales addon")
+        self.authenticate(self.portal_user.login, self.portal_user.login)
+        orders = self._state()[0]
+        self._post_topup(quantity="6", unit="hour")
+        order = self._state()[0] - orders
+        self.assertEqual(order.order_line.product_id, self.product_hour)
+        self.assertEqual(order.order_line.product_uom_qty, 6)
+
+    def test_topup_product_choice(self):
+        """Without the sales addon's quotation values, the portal picks the
+        retainer product itself, never selling another amount."""
+        if not self.has_products:
+            self.skipTest("no retainer products before the sales addon")
+        retainer = self.retainer
+        self.assertEqual(
+            retainer._portal_topup_product("day", 56), (self.product_day, 2)
+        )
+        self.assertEqual(
+            retainer._portal_topup_product("hour", 24), (self.product_hour, 6)
+        )
+        self.product_hour.action_archive()
+        self.assertEqual(
+            retainer._portal_topup_product("hour", 28), (self.product_day, 1)
+        )
+        product, quantity = retainer._portal_topup_product("hour", 8)
+        self.assertFalse(product)
+        self.assertEqual(quantity, 0)
+
+    def test_request_topup_without_product(self):
+        """No retainer product: the account manager still gets the activity
+        and the chatter message, the customer a confirmation without link."""
+        Product = self.env["product.product"]
+        if self.has_products:
+            Product.search([("retainer_units", ">", 0)]).action_archive()
+        orders, activities, messages = self._state()
+        self.authenticate(self.portal_user.login, self.portal_user.login)
+        response = self._post_topup(quantity="1", unit="day")
+        self.assertIn("o_retainer_topup_done", response.text)
+        self.assertNotIn("o_retainer_topup_order", response.text)
+        new_orders, new_activities, new_messages = self._state()
+        self.assertEqual(new_orders, orders)
+        self.assertEqual(len(new_activities - activities), 1)
+        self.assertEqual(len(new_messages - messages), 1)
+
+    def test_request_topup_share_link(self):
+        """A visitor with the share link asks in the customer's name."""
+        token = self.retainer._portal_ensure_token()
+        messages = self._state()[2]
+        response = self._post_topup(quantity="1", unit="day", access_token=token)
+        self.assertEqual(response.status_code, 200)
+        self.assertIn("o_retainer_topup_done", response.text)
+        self.assertIn(f"access_token={token}", response.url)
+        message = self._state()[2] - messages
+        self.assertEqual(message.author_id, self.customer)
+
+    def test_request_topup_bad_input(self):
+        self.authenticate(self.portal_user.login, self.portal_user.login)
+        before = self._state()
+        for form, error in [
+            ({"quantity": "abc", "unit": "day"}, "greater than zero"),
+            ({"quantity": "", "unit": "day"}, "greater than zero"),
+            ({"quantity": "-2", "unit": "day"}, "greater than zero"),
+            ({"quantity": "0", "unit": "hour"}, "greater than zero"),
+            ({"quantity": "nan", "unit": "day"}, "greater than zero"),
+            ({"quantity": "inf", "unit": "day"}, "greater than zero"),
+            ({"quantity": "101", "unit": "day"}, "at most 100"),
+            ({"quantity": "1e9", "unit": "hour"}, "at most 700"),
+            ({"quantity": "0.1", "unit": "day"}, "whole 15-minute units"),
+            ({"quantity": "0.3", "unit": "hour"}, "whole 15-minute units"),
+            ({"quantity": "2", "unit": "week"}, "days or hours"),
+            ({"quantity": "2"}, "days or hours"),
+            ({"quantity": "2", "unit": "day", "note": "x" * 1001}, "too long"),
+        ]:
+            with self.subTest(form=form):
+                response = self._post_topup(**form)
+                self.assertEqual(response.status_code, 200)
+                self.assertIn("o_retainer_topup_error", response.text)
+                self.assertIn(error, response.text)
+                self.assertNotIn("o_retainer_topup_done", response.text)
+        self.assertEqual(self._state(), before)
+
+    def test_request_topup_closed_retainer(self):
+        self.retainer.action_close()
+        self.authenticate(self.portal_user.login, self.portal_user.login)
+        before = self._state()
+        page = self.url_open(self._detail_url(self.retainer))
+        self.assertNotIn("o_retainer_topup_form", page.text)
+        # The page has no form any more: any page's token of the session.
+        response = self.url_open(
+            self._detail_url(self.retainer, suffix="/topup"),
+            data={
+                "csrf_token": self._csrf_token("/my/security"),
+                "quantity": "1",
+                "unit": "day",
+            },
+        )
+        self.assertIn("is closed", response.text)
+        self.assertEqual(self._state(), before)

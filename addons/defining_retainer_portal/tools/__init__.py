@@ -1,0 +1,3 @@
+from . import forecast
+from . import statement
+from . import topup
