@@ -154,7 +154,8 @@ class RetainerContract(models.Model):
     # === COMPUTE METHODS === #
 
     def _compute_access_url(self):
-        super()._compute_access_url()
+        # Every retainer has its own portal page: portal.mixin's '#' default
+        # is not needed.
         for contract in self:
             contract.access_url = f"/my/retainers/{contract.id}"
 
