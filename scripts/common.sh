@@ -15,6 +15,14 @@ PGUSER="${PGUSER:-$(id -un)}"
 export PGHOST PGPORT PGUSER ODOO_PATH
 ODOO_REPO_URL="${ODOO_REPO_URL:-https://github.com/odoo/odoo.git}"
 ADDONS="defining_retainer,defining_retainer_portal"
+# Odoo's default data directory (filestore, sessions), as Odoo computes it;
+# ODOO_DATA_DIR moves it (and is then passed to Odoo as --data-dir).
+DATA_DIR="${ODOO_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/Odoo}"
+
+# Print the comment block at the top of script $1 (its usage).
+print_usage() {
+    sed -n '2,/^[^#]/{ /^# shellcheck/d; s/^# \{0,1\}//p; }' "$1"
+}
 
 die() {
     echo "ERROR: $*" >&2
@@ -36,6 +44,11 @@ ensure_odoo_tree() {
     if is_odoo18_tree "$ODOO_PATH"; then
         return 0
     fi
+    if [ -f "$ODOO_PATH/odoo/release.py" ]; then
+        local found
+        found="$(sed -nE 's/^version_info = \(([0-9]+), ([0-9]+),.*/\1.\2/p' "$ODOO_PATH/odoo/release.py")"
+        die "ODOO_PATH=$ODOO_PATH holds Odoo ${found:-of an unknown version}, not 18.0: point ODOO_PATH at an Odoo 18.0 source tree."
+    fi
     if [ -e "$ODOO_PATH" ] && [ -n "$(ls -A "$ODOO_PATH" 2>/dev/null)" ]; then
         die "ODOO_PATH=$ODOO_PATH is not an Odoo 18.0 source tree (no odoo-bin with version 18.0): point ODOO_PATH at one."
     fi
@@ -48,6 +61,8 @@ ensure_odoo_tree() {
 }
 
 ensure_postgres() {
+    command -v psql >/dev/null 2>&1 \
+        || die "psql not found: install the PostgreSQL client (Debian: apt-get install postgresql-client) and run again."
     if ! "$PY" - <<'PY' 2>/dev/null; then
 import os, psycopg2
 psycopg2.connect(dbname="postgres", host=os.environ["PGHOST"], port=os.environ["PGPORT"],
@@ -57,10 +72,13 @@ PY
     fi
 }
 
+# Free means nobody listens there. SO_REUSEADDR, as Odoo's server sets it:
+# connections of a previous run lingering in TIME_WAIT do not make it busy.
 port_is_free() {
     "$PY" - "$1" <<'PY'
 import socket, sys
 s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try:
     s.bind(("127.0.0.1", int(sys.argv[1])))
 except OSError:
@@ -70,25 +88,104 @@ finally:
 PY
 }
 
+# Database names go into SQL and regular expressions unquoted: accept only
+# what Odoo itself accepts for a database name.
+check_db_name() {
+    [[ "$1" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]*$ ]] \
+        || die "invalid database name '$1': use letters, digits, '_', '.' or '-' (set ODOO_DB)."
+}
+
 psql_q() {
-    psql -X -q -t -A -d postgres -c "$1"
+    PGOPTIONS="-c client_min_messages=warning" psql -X -q -t -A -d postgres -c "$1"
+}
+
+# Run one query in database $1 (quiet, unaligned, no header).
+psql_db() {
+    PGOPTIONS="-c client_min_messages=warning" psql -X -q -t -A -d "$1" -c "$2"
 }
 
 db_exists() {
     [ "$(psql_q "SELECT 1 FROM pg_database WHERE datname = '$1'")" = "1" ]
 }
 
-drop_db() {
-    psql_q "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" >/dev/null
-    rm -rf "${ODOO_DATA_DIR:-$HOME/.local/share/Odoo}/filestore/$1"
+filestore_dir() {
+    echo "$DATA_DIR/filestore/$1"
 }
 
-# odoo-bin with the project's odoo.conf, run from the project root (the
-# conf's addons path is relative to it). Settings given by environment
-# variables override the conf's defaults.
+drop_db() {
+    psql_q "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" >/dev/null
+    rm -rf "$(filestore_dir "$1")"
+}
+
+# How many of the project's addons (0-2) are installed in database $1;
+# "none" when it has no module table (not an Odoo database) or is missing.
+installed_addon_count() {
+    local count
+    count="$(psql_db "$1" "SELECT count(*) FROM ir_module_module
+        WHERE state = 'installed' AND name = ANY(string_to_array('$ADDONS', ','))" 2>/dev/null)" \
+        || count=none
+    echo "$count"
+}
+
+# The odoo-bin command line (as the array ODOO_ARGV) with the project's
+# odoo.conf; settings given by environment variables override the conf's
+# defaults. It must run from the project root: the conf's addons path is
+# relative to it.
+odoo_argv() {
+    ODOO_ARGV=("$PY" "$ODOO_PATH/odoo-bin" -c "$ROOT/odoo.conf"
+        --db_host="$PGHOST" --db_port="$PGPORT")
+    [ "$PGUSER" != "$(id -un)" ] && ODOO_ARGV+=(--db_user="$PGUSER")
+    [ "$ODOO_PATH" != /opt/odoo ] && ODOO_ARGV+=(--addons-path="$ODOO_PATH/addons,$ROOT/addons")
+    [ -n "${ODOO_DATA_DIR:-}" ] && ODOO_ARGV+=(--data-dir="$ODOO_DATA_DIR")
+    return 0
+}
+
+# odoo-bin with the project's odoo.conf, run from the project root.
 odoo_bin() {
-    local overrides=(--db_host="$PGHOST" --db_port="$PGPORT")
-    [ "$PGUSER" != "$(id -un)" ] && overrides+=(--db_user="$PGUSER")
-    [ "$ODOO_PATH" != /opt/odoo ] && overrides+=(--addons-path="$ODOO_PATH/addons,$ROOT/addons")
-    (cd "$ROOT" && exec "$PY" "$ODOO_PATH/odoo-bin" -c "$ROOT/odoo.conf" "${overrides[@]}" "$@")
+    odoo_argv
+    (cd "$ROOT" && exec "${ODOO_ARGV[@]}" "$@")
+}
+
+# run_child [--log FILE] COMMAND...: run an external command in the
+# background (its output to FILE) and wait for it. A script's INT/TERM trap
+# then runs at once: bash defers traps while a foreground command runs, and
+# skips them when that command handles the signal itself, as Odoo does.
+# The redirection stays on the command, so the trap's messages still reach
+# the terminal; CHILD is the command's own pid, for the trap to stop it.
+CHILD=""
+run_child() {
+    if [ "$1" = --log ]; then
+        local log="$2"
+        shift 2
+        "$@" > "$log" 2>&1 &
+    else
+        "$@" &
+    fi
+    CHILD=$!
+    wait "$CHILD"
+    local rc=$?
+    CHILD=""
+    return $rc
+}
+
+# Stop process $1: SIGTERM, then SIGKILL if it still runs after 30 s.
+stop_pid() {
+    local pid="$1" waited=0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    while kill -0 "$pid" 2>/dev/null && [ $waited -lt 30 ]; do
+        sleep 1
+        waited=$((waited + 1))
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
+# Print the ERROR/CRITICAL records of an Odoo log (with their tracebacks)
+# and the FAIL blocks of the test runner, at most $2 lines (default 200).
+odoo_log_errors() {
+    awk '
+        /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9:,]+ [0-9]+ [A-Z]+ / {
+            show = ($4 == "ERROR" || $4 == "CRITICAL" || $0 ~ / FAIL: /)
+        }
+        show
+    ' "$1" | head -n "${2:-200}"
 }

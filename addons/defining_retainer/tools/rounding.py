@@ -12,6 +12,7 @@ METHOD_NEAREST = "nearest"
 METHODS = (METHOD_GRACE, METHOD_UP, METHOD_DOWN, METHOD_NEAREST)
 
 SECONDS_PER_HOUR = 3600
+MAX_HOURS = 1e6  # far beyond any timesheet; keeps the integer maths exact
 
 
 def duration_to_units(
@@ -36,6 +37,8 @@ def duration_to_units(
         raise ValueError("the grace must be at least 0 and shorter than one unit")
     if min_units < 0:
         raise ValueError("the minimum units cannot be negative")
+    if not -MAX_HOURS <= hours <= MAX_HOURS:  # also refuses NaN and infinities
+        raise ValueError(f"{hours!r} is not a duration in hours")
     # Whole seconds first: 3h37 typed as 3.6166... hours must be exactly 217
     # minutes, never a float compared against a boundary.
     seconds = round(hours * SECONDS_PER_HOUR)

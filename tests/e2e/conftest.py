@@ -1,0 +1,127 @@
+"""Fixtures of the end-to-end tests: one real Odoo server for the session.
+
+Database: RETAINER_E2E_DB when set (scripts/test passes the odoo tier's
+database: demo data, both addons installed); otherwise a fresh database
+with both addons and their demo data is built here and dropped at the end.
+Nothing is ever skipped: a missing Odoo, browser or database fails.
+"""
+
+import datetime
+import os
+import re
+import signal
+from pathlib import Path
+
+import pytest
+from odoo_e2e import (
+    ODOO_PATH,
+    OdooServer,
+    Rpc,
+    database_exists,
+    drop_database,
+    install_database,
+    installed_addons,
+    login_form,
+)
+
+ADMIN = ("admin", "admin")
+PORTAL = ("portal", "portal")
+DEMO_CUSTOMERS = ("Acme Dental Group", "Brightwater Accountants", "Castle Legal LLP")
+START_TIMEOUT = int(os.environ.get("RETAINER_E2E_START_TIMEOUT", "180"))
+INSTALL_TIMEOUT = int(os.environ.get("RETAINER_TEST_TIMEOUT", "1800"))
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def pytest_configure(config):
+    # scripts/test stops pytest with SIGTERM; as an interrupt, pytest still
+    # runs the fixtures' teardown (stop the server, drop the database).
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
+@pytest.fixture(scope="session")
+def work_dir(tmp_path_factory):
+    """Where logs go: scripts/test's temporary directory, else pytest's."""
+    if os.environ.get("RETAINER_TEST_TMPDIR"):
+        return Path(os.environ["RETAINER_TEST_TMPDIR"])
+    return tmp_path_factory.mktemp("odoo")
+
+
+@pytest.fixture(scope="session")
+def odoo_db(work_dir):
+    if not (ODOO_PATH / "odoo-bin").is_file():
+        pytest.fail(f"no Odoo 18 tree at {ODOO_PATH}: set ODOO_PATH")
+    given = os.environ.get("RETAINER_E2E_DB")
+    if given:
+        if not database_exists(given) or installed_addons(given) != {
+            "defining_retainer",
+            "defining_retainer_portal",
+        }:
+            pytest.fail(f"RETAINER_E2E_DB={given} is not a database with both addons")
+        yield given
+        return
+    prefix = os.environ.get("RETAINER_TEST_DB_PREFIX", "retainer_test")
+    name = f"{prefix}_e2e_{datetime.date.today():%Y%m%d}_{os.getpid()}"
+    drop_database(name)
+    try:
+        install_database(name, work_dir / "e2e-install.log", INSTALL_TIMEOUT)
+        yield name
+    finally:
+        drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def server(odoo_db, work_dir):
+    pid_file = work_dir / "e2e-server.pid"
+    server = OdooServer.start(
+        odoo_db, work_dir / "e2e-server.log", START_TIMEOUT, pid_file=pid_file
+    )
+    try:
+        yield server
+    finally:
+        server.stop()
+        pid_file.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def admin(server):
+    """XML-RPC as the administrator."""
+    return Rpc(server.url, server.db, *ADMIN)
+
+
+@pytest.fixture(scope="session")
+def demo_retainers(admin):
+    """``{customer name: retainer}`` of the demo customers, read as admin."""
+    records = admin(
+        "retainer.contract",
+        "search_read",
+        [("partner_id.name", "in", list(DEMO_CUSTOMERS))],
+        fields=["name", "partner_id", "balance_units", "state"],
+    )
+    by_customer = {record["partner_id"][1]: record for record in records}
+    assert set(by_customer) == set(DEMO_CUSTOMERS), by_customer
+    assert len(records) == len(DEMO_CUSTOMERS), "one retainer per demo customer"
+    return by_customer
+
+
+@pytest.fixture(scope="module")
+def portal_session(server):
+    """A browser-like session logged in as the demo portal user."""
+    session = server.session()
+    page = session.get(f"{server.url}/web/login", timeout=30)
+    form = login_form(page.text)
+    assert form, "no login form on /web/login"
+    response = session.post(
+        f"{server.url}/web/login",
+        data={
+            "login": PORTAL[0],
+            "password": PORTAL[1],
+            "csrf_token": form["inputs"]["csrf_token"],
+        },
+        timeout=30,
+    )
+    assert response.status_code == 200
+    assert not re.search(r"/web/login", response.url), "portal login refused"
+    return session

@@ -1,0 +1,353 @@
+"""Helpers for the end-to-end tests: start and stop a real Odoo server, create
+and drop its database, talk to it over HTTP and XML-RPC.
+
+No Odoo import: the tests see Odoo only from outside, as a browser or a
+client program would.
+"""
+
+import getpass
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import xmlrpc.client
+from contextlib import contextmanager
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+import psycopg2
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+ODOO_PATH = Path(os.environ.get("ODOO_PATH", "/opt/odoo"))
+ADDONS = ("defining_retainer", "defining_retainer_portal")
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d [\d:,]+ \d+ (ERROR|CRITICAL) ")
+BROWSERS = ("google-chrome", "chromium", "chromium-browser", "google-chrome-stable")
+
+
+# === Environment ===
+
+
+def pg_settings():
+    """PostgreSQL host, port and user, with the same defaults as the scripts."""
+    return (
+        os.environ.get("PGHOST", "127.0.0.1"),
+        os.environ.get("PGPORT", "5432"),
+        os.environ.get("PGUSER", getpass.getuser()),
+    )
+
+
+def data_dir():
+    """Odoo's data directory (filestore), as scripts/common.sh computes it."""
+    if os.environ.get("ODOO_DATA_DIR"):
+        return Path(os.environ["ODOO_DATA_DIR"])
+    xdg = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(xdg) / "Odoo"
+
+
+def odoo_command(*args):
+    """odoo-bin with the project's odoo.conf, as scripts/common.sh runs it
+    (to be run with cwd=ROOT: the conf's addons path is relative to it)."""
+    host, port, user = pg_settings()
+    command = [
+        sys.executable,
+        str(ODOO_PATH / "odoo-bin"),
+        "-c",
+        str(ROOT / "odoo.conf"),
+        f"--db_host={host}",
+        f"--db_port={port}",
+    ]
+    if user != getpass.getuser():
+        command.append(f"--db_user={user}")
+    if ODOO_PATH != Path("/opt/odoo"):
+        command.append(f"--addons-path={ODOO_PATH / 'addons'},{ROOT / 'addons'}")
+    if os.environ.get("ODOO_DATA_DIR"):
+        command.append(f"--data-dir={os.environ['ODOO_DATA_DIR']}")
+    return command + list(args)
+
+
+def free_port():
+    """A free port on 127.0.0.1 in RETAINER_TEST_PORTS ("first-last")."""
+    first, _, last = os.environ.get("RETAINER_TEST_PORTS", "18069-18168").partition("-")
+    for port in range(int(first), int(last or first) + 1):
+        with socket.socket() as sock:
+            # As Odoo's server does: lingering TIME_WAIT connections of a
+            # previous run do not make the port busy.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {first}-{last}: set RETAINER_TEST_PORTS")
+
+
+def find_browser():
+    """Path of the Chrome/Chromium Odoo would use, or None."""
+    for name in BROWSERS:
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def error_lines(log_path, limit=60):
+    """The ERROR/CRITICAL records of an Odoo log, with their tracebacks."""
+    lines, showing = [], False
+    for line in Path(log_path).read_text(errors="replace").splitlines():
+        if re.match(r"^\d{4}-\d\d-\d\d ", line):
+            showing = bool(LOG_LINE.match(line))
+        if showing:
+            lines.append(line)
+    return "\n".join(lines[:limit])
+
+
+# === Databases ===
+
+
+@contextmanager
+def _cursor(dbname="postgres"):
+    """A cursor on ``dbname`` in autocommit mode; closes the connection."""
+    host, port, user = pg_settings()
+    connection = psycopg2.connect(dbname=dbname, host=host, port=port, user=user)
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cr:
+            yield cr
+    finally:
+        connection.close()
+
+
+def database_exists(name):
+    with _cursor() as cr:
+        cr.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        return bool(cr.fetchone())
+
+
+def installed_addons(name):
+    """Which of our addons are installed in database ``name``."""
+    with _cursor(name) as cr:
+        cr.execute(
+            "SELECT name FROM ir_module_module WHERE state = 'installed' "
+            "AND name = ANY(%s)",
+            [list(ADDONS)],
+        )
+        return {row[0] for row in cr.fetchall()}
+
+
+def drop_database(name):
+    with _cursor() as cr:
+        cr.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    shutil.rmtree(data_dir() / "filestore" / name, ignore_errors=True)
+
+
+def install_database(name, log_path, timeout):
+    """Create database ``name`` with both addons and their demo data."""
+    with open(log_path, "w") as log:
+        result = subprocess.run(
+            odoo_command("-d", name, "-i", ",".join(ADDONS), "--stop-after-init"),
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+            check=False,
+        )
+    if result.returncode != 0 or installed_addons(name) != set(ADDONS):
+        raise RuntimeError(
+            f"installing {', '.join(ADDONS)} into {name} failed "
+            f"(exit code {result.returncode}, log {log_path}):\n{error_lines(log_path)}"
+        )
+
+
+# === Server ===
+
+
+@dataclass
+class OdooServer:
+    url: str
+    db: str
+    log_path: Path
+    process: subprocess.Popen
+
+    @classmethod
+    def start(cls, db, log_path, timeout, pid_file=None):
+        """Start Odoo on a free port and wait until /web/health answers."""
+        port = free_port()
+        with open(log_path, "w") as log:
+            process = subprocess.Popen(
+                odoo_command(
+                    "-d",
+                    db,
+                    f"--db-filter=^{re.escape(db)}$",
+                    "--http-interface=127.0.0.1",
+                    f"--http-port={port}",
+                    # No scheduled job may change balances while tests read them.
+                    "--max-cron-threads=0",
+                ),
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                # Its own session: a Ctrl-C reaches pytest, which stops it.
+                start_new_session=True,
+            )
+        if pid_file:
+            Path(pid_file).write_text(str(process.pid))
+        server = cls(f"http://127.0.0.1:{port}", db, Path(log_path), process)
+        try:
+            server._wait_until_healthy(timeout)
+        except BaseException:
+            server.stop()
+            raise
+        return server
+
+    def _wait_until_healthy(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"Odoo exited with code {self.process.returncode} while starting "
+                    f"(log {self.log_path}):\n{error_lines(self.log_path)}"
+                )
+            try:
+                if requests.get(f"{self.url}/web/health", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"Odoo did not answer /web/health within {timeout} s")
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def session(self):
+        """A requests session that never goes through a proxy."""
+        session = requests.Session()
+        session.trust_env = False
+        return session
+
+
+# === XML-RPC ===
+
+
+class Rpc:
+    """Odoo's external API as a client program uses it."""
+
+    def __init__(self, url, db, login, password):
+        self.db, self.password = db, password
+        common = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/common")
+        self.uid = common.authenticate(db, login, password, {})
+        if not self.uid:
+            raise RuntimeError(f"XML-RPC login {login!r} refused on {db}")
+        self.object = xmlrpc.client.ServerProxy(
+            f"{url}/xmlrpc/2/object", allow_none=True
+        )
+
+    def __call__(self, model, method, *args, **kwargs):
+        return self.object.execute_kw(
+            self.db, self.uid, self.password, model, method, list(args), kwargs
+        )
+
+
+# === HTML ===
+
+
+class _TableParser(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.rows, self._row, self._cell = [], None, None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr":
+            self._row = []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self._row.append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self.rows.append(self._row)
+            self._row = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def table_rows(html):
+    """Every table row of ``html`` as the list of its cells' texts."""
+    parser = _TableParser()
+    parser.feed(html)
+    return parser.rows
+
+
+class _FormParser(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.forms, self._form = [], None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self._form = {"action": attrs.get("action", ""), "inputs": {}}
+            self.forms.append(self._form)
+        elif tag == "input" and self._form is not None and attrs.get("name"):
+            self._form["inputs"][attrs["name"]] = attrs.get("value", "")
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._form = None
+
+
+def forms(html):
+    """Every form of ``html``: ``{"action": ..., "inputs": {name: value}}``."""
+    parser = _FormParser()
+    parser.feed(html)
+    return parser.forms
+
+
+def login_form(html):
+    """The Odoo login form of ``html``, or None."""
+    for form in forms(html):
+        inputs = form["inputs"]
+        if (
+            form["action"].split("?")[0].endswith("/web/login")
+            and {"login", "password", "csrf_token"} <= inputs.keys()
+        ):
+            return form
+    return None
+
+
+class _TextParser(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.parts, self._skip = [], 0
+
+    def handle_starttag(self, tag, attrs):
+        self._skip += tag in ("script", "style")
+
+    def handle_endtag(self, tag):
+        self._skip -= tag in ("script", "style") and self._skip > 0
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.parts.append(data)
+
+
+def page_text(html):
+    """The visible text of ``html``, whitespace collapsed."""
+    parser = _TextParser()
+    parser.feed(html)
+    return " ".join(" ".join(parser.parts).split())
