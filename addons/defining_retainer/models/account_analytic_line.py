@@ -48,13 +48,14 @@ class AccountAnalyticLine(models.Model):
 
     # === COMPUTE METHODS === #
 
-    # Only the project: a retainer later linked to, or removed from, the
-    # project must not move time already recorded.
+    # Saved timesheets get their retainer in create() and write() only: a
+    # recompute (a task moved to another project, a retainer later linked to
+    # or removed from the project) never moves time already recorded. The
+    # compute serves the form, where an unsaved line follows its project.
     @api.depends("project_id")
     def _compute_retainer_id(self):
-        # Assigned per project, not per line: this runs for every timesheet.
         for project, lines in self.grouped("project_id").items():
-            lines.retainer_id = project.retainer_id
+            lines.filtered(lambda line: not line.id).retainer_id = project.retainer_id
 
     @api.depends("retainer_id")
     def _compute_retainer_contact_type(self):
@@ -102,6 +103,7 @@ class AccountAnalyticLine(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        self._retainer_fill_from_project(vals_list)
         lines = super().create(vals_list)
         lines._retainer_sync_debits(new=True)
         return lines
@@ -109,6 +111,9 @@ class AccountAnalyticLine(models.Model):
     def write(self, vals):
         if not RETAINER_USAGE_FIELDS.intersection(vals):
             return super().write(vals)
+        if "project_id" in vals or "task_id" in vals:
+            # A timesheet moved by hand follows its new project's retainer.
+            self._retainer_fill_from_project([vals])
         previous = self.filtered(lambda line: line.retainer_id)
         previous._retainer_check_usage_can_change()
         result = super().write(vals)
@@ -126,6 +131,38 @@ class AccountAnalyticLine(models.Model):
             )
             debits._reverse(reason=self.env._("Timesheet deleted"))
         return super().unlink()
+
+    @api.model
+    def _retainer_fill_from_project(self, vals_list):
+        """Set ``retainer_id`` in each of ``vals_list`` that names a project
+        or task but no retainer: the retainer of that project (batched)."""
+        todo = [vals for vals in vals_list if "retainer_id" not in vals]
+        if not todo:
+            return
+        # sudo: only reads which retainer covers a project the caller logs
+        # time on; hr_timesheet reads projects and tasks the same way.
+        tasks = (
+            self.env["project.task"]
+            .sudo()
+            .browse({vals["task_id"] for vals in todo if vals.get("task_id")})
+        )
+        project_by_task = {task.id: task.project_id for task in tasks}
+        projects = (
+            self.env["project.project"]
+            .sudo()
+            .browse({vals["project_id"] for vals in todo if vals.get("project_id")})
+        )
+        project_by_id = {project.id: project for project in projects}
+        for vals in todo:
+            if vals.get("project_id"):
+                project = project_by_id[vals["project_id"]]
+            elif vals.get("task_id"):
+                project = project_by_task[vals["task_id"]]
+            elif "project_id" in vals:
+                project = projects.browse()  # no longer a timesheet
+            else:
+                continue
+            vals["retainer_id"] = project.retainer_id.id
 
     # === HOOKS === #
 

@@ -118,6 +118,32 @@ class TestTimesheetDebit(RetainerCommon):
         new_line = self._log(0.25)
         self.assertEqual(new_line.retainer_id, other)
 
+    def test_task_moved_to_another_project_keeps_recorded_time(self):
+        task = self.env["project.task"].create(
+            {"name": "Printer fleet", "project_id": self.project.id}
+        )
+        line = self._log(2.0, task_id=task.id, project_id=False)
+        self.assertEqual(line.project_id, self.project)
+        self.assertEqual(line.retainer_id, self.contract, "task only: retainer found")
+        debit = self._live_debits(line)
+        other = self._create_contract(self.customer, self.level_onsite, units=28)
+        other_project = self._create_project(other)
+        for target in (self.plain_project, other_project):
+            with self.subTest(target=target.name):
+                task.project_id = target
+                self.env.flush_all()
+                self.env.invalidate_all()
+                self.assertEqual(line.project_id, target, "stock Odoo moves the line")
+                self.assertEqual(line.retainer_id, self.contract)
+                self.assertEqual(self._live_debits(line), debit)
+        self.assertEqual(self.contract.balance_units, 48)
+        self.assertEqual(other.balance_units, 28)
+        # moving the timesheet itself does move it, with its debit
+        line.with_user(self.consultant).write({"project_id": other_project.id})
+        self.assertEqual(line.retainer_id, other)
+        self.assertEqual(other.balance_units, 20)
+        self.assertEqual(self.contract.balance_units, 56)
+
     def test_plain_timesheets_untouched(self):
         count = self._ledger_count()
         line = self._log(self.hm(3, 37), project=self.plain_project)
