@@ -4,7 +4,6 @@ from markupsafe import Markup
 
 from odoo import fields, models
 from odoo.exceptions import UserError
-from odoo.fields import Command
 from odoo.osv import expression
 from odoo.tools import groupby
 
@@ -251,8 +250,9 @@ class RetainerContract(models.Model):
         """Ask for a top-up of ``quantity`` ``unit`` on behalf of the customer.
 
         Checks the request, then schedules an activity for the account
-        manager, posts on the retainer's chatter and, when a retainer product
-        fits, creates a draft quotation for the customer.
+        manager, posts on the retainer's chatter and, when the company has a
+        retainer product for ``unit``, creates a draft quotation for the
+        customer.
 
         Called on the record returned by the portal's access check (sudo):
         the caller proved the right to see this retainer; everything written
@@ -264,7 +264,8 @@ class RetainerContract(models.Model):
         :param str note: optional message from the customer.
         :param requester: ``res.partner`` asking (``None`` for a visitor
             using a share link: the customer then).
-        :returns: the draft quotation (``sale.order``, empty when none fits).
+        :returns: the draft quotation (``sale.order``, empty when there is
+            no retainer product for ``unit``).
         :raises UserError: on an invalid request; nothing is written then.
         """
         self.ensure_one()
@@ -273,7 +274,7 @@ class RetainerContract(models.Model):
         customer = self.partner_id.commercial_partner_id
         if not requester or requester.commercial_partner_id != customer:
             requester = self.partner_id
-        order = self._portal_create_topup_order(quantity, unit, units, requester)
+        order = self._portal_create_topup_order(quantity, unit, requester)
         unit_label = dict(self._portal_topup_unit_selection())[unit]
         # Formatted outside the translated calls: the term extractor cannot
         # read f-strings among their arguments.
@@ -370,60 +371,15 @@ class RetainerContract(models.Model):
             )
         return units
 
-    def _portal_create_topup_order(self, quantity, unit, units, requester):
-        """Create the draft quotation of a top-up request, or return an empty
-        ``sale.order`` when no retainer product can express it."""
+    def _portal_create_topup_order(self, quantity, unit, requester):
+        """Create the draft quotation of a top-up request for ``requester``,
+        or return an empty ``sale.order`` when the company has no retainer
+        product for ``unit``: the account manager then prepares it from the
+        activity."""
         self.ensure_one()
         SaleOrder = self.env["sale.order"].with_company(self.company_id)
-        # The sales addon provides the quotation values (the company's
-        # products, the link to the retainer); use them when it is there.
-        if hasattr(self, "_prepare_topup_order_vals"):
-            try:
-                vals = self._prepare_topup_order_vals(quantity, unit)
-            except UserError:
-                # No product set up for this unit: the account manager
-                # prepares the quotation from the activity.
-                return SaleOrder
-            return SaleOrder.create({**vals, "partner_id": requester.id})
-        product, product_qty = self._portal_topup_product(unit, units)
-        if not product:
+        try:
+            vals = self._prepare_topup_order_vals(quantity, unit)
+        except UserError:
             return SaleOrder
-        line_vals = {"product_id": product.id, "product_uom_qty": product_qty}
-        if "retainer_id" in self.env["sale.order.line"]._fields:
-            line_vals["retainer_id"] = self.id
-        order_vals = {
-            "partner_id": requester.id,
-            "company_id": self.company_id.id,
-            "origin": self.name,
-            "order_line": [Command.create(line_vals)],
-        }
-        if self.user_id:
-            order_vals["user_id"] = self.user_id.id
-        return SaleOrder.create(order_vals)
-
-    def _portal_topup_product(self, unit, units):
-        """Return ``(product, quantity)`` selling exactly ``units`` units, or
-        ``(empty, 0)``; see ``topup.pick_product``. Retainer products carry
-        ``retainer_units`` (units per product unit) from the sales addon."""
-        self.ensure_one()
-        Product = self.env["product.product"]
-        if "retainer_units" not in self.env["product.template"]._fields:
-            return Product, 0
-        products = Product.search(
-            [
-                ("retainer_units", ">", 0),
-                ("sale_ok", "=", True),
-                ("company_id", "in", [False, self.company_id.id]),
-            ],
-            order="id",
-            limit=50,
-        )
-        per_unit = topup_tools.units_per(
-            unit, unit_minutes=self.rounding_unit_minutes, day_hours=self.day_hours
-        )
-        product_id, quantity = topup_tools.pick_product(
-            [(product.id, product.retainer_units) for product in products],
-            units,
-            per_unit,
-        )
-        return Product.browse(product_id), quantity
+        return SaleOrder.create({**vals, "partner_id": requester.id})

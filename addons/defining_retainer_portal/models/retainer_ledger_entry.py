@@ -36,22 +36,17 @@ class RetainerLedgerEntry(models.Model):
         for the entries of ``self`` that come from an order or an invoice of
         their retainer's customer (posted invoices only).
 
-        The ledger gets ``sale_line_id`` / ``invoice_id`` from the sales
-        addon; without them this returns an empty dict. Records are returned
-        as read by ``self`` (sudo on the portal, after its access check).
+        Records are returned as read by ``self`` (sudo on the portal, after
+        its access check).
         """
-        has_order = "sale_line_id" in self._fields
-        has_invoice = "invoice_id" in self._fields
         documents = {}
-        if not (has_order or has_invoice):
-            return documents
         for entry in self:
             customer = entry.contract_id.partner_id.commercial_partner_id
             found = {}
-            order = entry.sale_line_id.order_id if has_order else None
+            order = entry.sale_line_id.order_id
             if order and order.partner_id.commercial_partner_id == customer:
                 found["order"] = order
-            invoice = entry.invoice_id if has_invoice else None
+            invoice = entry.invoice_id
             if (
                 invoice
                 and invoice.state == "posted"

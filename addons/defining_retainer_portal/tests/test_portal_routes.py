@@ -1,6 +1,8 @@
 from odoo.fields import Command
 from odoo.tests import new_test_user, tagged
 
+from odoo.addons.account.tests.common import AccountTestInvoicingCommon
+
 from .common import RetainerPortalCommon
 
 
@@ -184,62 +186,6 @@ class TestPortalRoutes(RetainerPortalCommon):
         self.assertEqual(response.status_code, 200)
         self.assertNotIn(self.retainer.name, response.text)
 
-    def test_topup_document_links(self):
-        """Top-ups link to their order and posted invoice on the portal, only
-        when those belong to the retainer's customer."""
-        Ledger = self.env["retainer.ledger.entry"]
-        if "sale_line_id" not in Ledger._fields:
-            self.skipTest("ledger entries name their order from the sales addon on")
-        product = self.env["product.product"].create(
-            {"name": "Link test service", "type": "service", "list_price": 10.0}
-        )
-        own_order, foreign_order = self.env["sale.order"].create(
-            [
-                {
-                    "partner_id": partner.id,
-                    "order_line": [Command.create({"product_id": product.id})],
-                }
-                for partner in (self.customer, self.other_customer)
-            ]
-        )
-        if not self.env["account.journal"].search_count(
-            [("type", "=", "sale"), ("company_id", "=", self.env.company.id)], limit=1
-        ):
-            self.skipTest("no sales journal: the company has no chart of accounts")
-        invoice = self.env["account.move"].create(
-            {
-                "move_type": "out_invoice",
-                "partner_id": self.customer.id,
-                "invoice_line_ids": [
-                    Command.create({"product_id": product.id, "price_unit": 10.0})
-                ],
-            }
-        )
-        invoice.action_post()
-        Ledger._post(
-            [
-                {
-                    "contract_id": self.retainer.id,
-                    "kind": "credit",
-                    "units": 28,
-                    "sale_line_id": own_order.order_line.id,
-                    "invoice_id": invoice.id,
-                },
-                {
-                    "contract_id": self.retainer.id,
-                    "kind": "credit",
-                    "units": 4,
-                    "sale_line_id": foreign_order.order_line.id,
-                },
-            ]
-        )
-        self.authenticate(self.portal_user.login, self.portal_user.login)
-        text = self.url_open(self._detail_url(self.retainer)).text
-        self.assertIn(f"/my/orders/{own_order.id}?access_token=", text)
-        self.assertIn(f"/my/invoices/{invoice.id}?access_token=", text)
-        self.assertNotIn(f"/my/orders/{foreign_order.id}?", text)
-        self.assertNotIn(foreign_order.name, text)
-
     # === /my/retainers/<id>/statement === #
 
     def test_statement_access(self):
@@ -328,3 +274,66 @@ class TestPortalRoutes(RetainerPortalCommon):
         self.authenticate(self.portal_user.login, self.portal_user.login)
         response = self.url_open(self._detail_url(self.retainer, suffix="/topup"))
         self.assertEqual(response.status_code, 405)
+
+
+@tagged("post_install", "-at_install", "defining_retainer_portal")
+class TestPortalDocumentLinks(RetainerPortalCommon, AccountTestInvoicingCommon):
+    """Top-ups link to their order and invoice on the portal. The fixture
+    lives in a company of its own with a chart of accounts, so invoices can
+    always be posted."""
+
+    @classmethod
+    def setup_independent_user(cls):
+        # Build the portal fixture as the superuser, like the other portal
+        # tests; only the company is independent.
+        return None
+
+    def test_topup_document_links(self):
+        """Top-ups link to their order and posted invoice on the portal, only
+        when those belong to the retainer's customer."""
+        self.assertEqual(self.retainer.company_id, self.company_data["company"])
+        product = self._create_product(
+            name="Link test service", type="service", list_price=10.0
+        )
+        own_order, foreign_order = self.env["sale.order"].create(
+            [
+                {
+                    "partner_id": partner.id,
+                    "order_line": [Command.create({"product_id": product.id})],
+                }
+                for partner in (self.customer, self.other_customer)
+            ]
+        )
+        invoice = self.env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": self.customer.id,
+                "invoice_line_ids": [
+                    Command.create({"product_id": product.id, "price_unit": 10.0})
+                ],
+            }
+        )
+        invoice.action_post()
+        self.env["retainer.ledger.entry"]._post(
+            [
+                {
+                    "contract_id": self.retainer.id,
+                    "kind": "credit",
+                    "units": 28,
+                    "sale_line_id": own_order.order_line.id,
+                    "invoice_id": invoice.id,
+                },
+                {
+                    "contract_id": self.retainer.id,
+                    "kind": "credit",
+                    "units": 4,
+                    "sale_line_id": foreign_order.order_line.id,
+                },
+            ]
+        )
+        self.authenticate(self.portal_user.login, self.portal_user.login)
+        text = self.url_open(self._detail_url(self.retainer)).text
+        self.assertIn(f"/my/orders/{own_order.id}?access_token=", text)
+        self.assertIn(f"/my/invoices/{invoice.id}?access_token=", text)
+        self.assertNotIn(f"/my/orders/{foreign_order.id}?", text)
+        self.assertNotIn(foreign_order.name, text)

@@ -11,7 +11,6 @@ from ..tools.statement import (
 from ..tools.topup import (
     max_quantity,
     parse_quantity,
-    pick_product,
     requested_units,
     units_per,
 )
@@ -95,16 +94,3 @@ class TestPortalTools(BaseCase):
             units_per("day", unit_minutes=0, day_hours=7)
         self.assertEqual(max_quantity("day", day_hours=7), 100)
         self.assertEqual(max_quantity("hour", day_hours=7), 700)
-
-    def test_pick_product(self):
-        products = [("day", 28), ("hour", 4), ("pack", 140), ("broken", 0)]
-        self.assertEqual(pick_product(products, 56, 28), ("day", 2))
-        self.assertEqual(pick_product(products, 24, 4), ("hour", 6))
-        # 5 days asked in days: the day product, not the 5-day pack.
-        self.assertEqual(pick_product(products, 140, 28), ("day", 5))
-        # Hours making whole days with no hour product: the largest fit.
-        self.assertEqual(pick_product(products[:1], 28, 4), ("day", 1))
-        self.assertEqual(pick_product(products[2:], 280, 28), ("pack", 2))
-        # Nothing sells exactly 10 units.
-        self.assertEqual(pick_product(products[:1] + products[2:], 10, 4), (None, 0))
-        self.assertEqual(pick_product([], 28, 28), (None, 0))

@@ -12,17 +12,13 @@ class TestPortalTopup(RetainerPortalCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.has_products = "retainer_units" in cls.env["product.template"]._fields
-        if cls.has_products:
-            cls._setup_retainer_products()
+        cls._setup_retainer_products()
 
     @classmethod
     def _setup_retainer_products(cls):
         """Our own retainer products (28 units a day, 4 an hour), made the
-        company's choice when the sales addon lets companies choose."""
+        company's top-up products."""
         Product = cls.env["product.product"]
-        # Only our products may match: archive the others.
-        Product.search([("retainer_units", ">", 0)]).action_archive()
         values = {
             "type": "service",
             "invoice_policy": "order",
@@ -36,10 +32,12 @@ class TestPortalTopup(RetainerPortalCommon):
         cls.product_hour = Product.create(
             {**values, "name": "Test retainer hour", "retainer_units": 4}
         )
-        company = cls.retainer.company_id
-        if "retainer_day_product_id" in company._fields:
-            company.retainer_day_product_id = cls.product_day
-            company.retainer_hour_product_id = cls.product_hour
+        cls.retainer.company_id.write(
+            {
+                "retainer_day_product_id": cls.product_day.id,
+                "retainer_hour_product_id": cls.product_hour.id,
+            }
+        )
 
     def _post_topup(self, retainer=None, **form):
         retainer = retainer or self.retainer
@@ -83,10 +81,6 @@ class TestPortalTopup(RetainerPortalCommon):
         self.assertIn("Busy &lt;b&gt;month&lt;/b&gt;", message.body)
 
         order = new_orders - orders
-        if not self.has_products:
-            self.assertFalse(order)
-            self.assertNotIn("o_retainer_topup_order", response.text)
-            return
         self.assertEqual(len(order), 1)
         self.assertEqual(order.state, "draft")
         self.assertEqual(order.partner_id, self.portal_user.partner_id)
@@ -103,8 +97,6 @@ class TestPortalTopup(RetainerPortalCommon):
         self.assertNotIn("o_retainer_topup_done", again.text)
 
     def test_request_topup_in_hours(self):
-        if not self.has_products:
-            self.skipTest("no retainer products before the sales addon")
         self.authenticate(self.portal_user.login, self.portal_user.login)
         orders = self._state()[0]
         self._post_topup(quantity="6", unit="hour")
@@ -112,32 +104,12 @@ class TestPortalTopup(RetainerPortalCommon):
         self.assertEqual(order.order_line.product_id, self.product_hour)
         self.assertEqual(order.order_line.product_uom_qty, 6)
 
-    def test_topup_product_choice(self):
-        """Without the sales addon's quotation values, the portal picks the
-        retainer product itself, never selling another amount."""
-        if not self.has_products:
-            self.skipTest("no retainer products before the sales addon")
-        retainer = self.retainer
-        self.assertEqual(
-            retainer._portal_topup_product("day", 56), (self.product_day, 2)
-        )
-        self.assertEqual(
-            retainer._portal_topup_product("hour", 24), (self.product_hour, 6)
-        )
-        self.product_hour.action_archive()
-        self.assertEqual(
-            retainer._portal_topup_product("hour", 28), (self.product_day, 1)
-        )
-        product, quantity = retainer._portal_topup_product("hour", 8)
-        self.assertFalse(product)
-        self.assertEqual(quantity, 0)
-
     def test_request_topup_without_product(self):
         """No retainer product: the account manager still gets the activity
         and the chatter message, the customer a confirmation without link."""
-        Product = self.env["product.product"]
-        if self.has_products:
-            Product.search([("retainer_units", ">", 0)]).action_archive()
+        self.env["product.product"].search(
+            [("retainer_units", ">", 0)]
+        ).action_archive()
         orders, activities, messages = self._state()
         self.authenticate(self.portal_user.login, self.portal_user.login)
         response = self._post_topup(quantity="1", unit="day")

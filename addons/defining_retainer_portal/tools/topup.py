@@ -56,22 +56,3 @@ def requested_units(quantity, unit, *, unit_minutes, day_hours):
 def max_quantity(unit, *, day_hours, max_days=MAX_DAYS):
     """Return the largest quantity of ``unit`` one request may ask for."""
     return max_days if unit == UNIT_DAY else max_days * day_hours
-
-
-def pick_product(products, units, per_unit):
-    """Choose the product that sells exactly ``units`` units.
-
-    :param products: ``(key, units per product unit)`` pairs.
-    :param int units: units requested.
-    :param float per_unit: units of one requested day or hour; the product
-        of that size is preferred (28 for a day, 4 for an hour by default).
-    :returns: ``(key, quantity)``: the preferred product, else the largest
-        one dividing ``units``; ``(None, 0)`` when none divides it. Never a
-        product that would sell another amount than the one requested.
-    """
-    fitting = [(key, size) for key, size in products if size > 0 and not units % size]
-    if not fitting:
-        return None, 0
-    preferred = [pair for pair in fitting if pair[1] == per_unit]
-    key, size = preferred[0] if preferred else max(fitting, key=lambda pair: pair[1])
-    return key, units // size
