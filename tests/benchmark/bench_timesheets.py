@@ -19,6 +19,7 @@ Usage (from the project root, after ``scripts/bootstrap``)::
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -65,6 +66,7 @@ def install(db, modules):
 
 def drop(db):
     subprocess.run(["dropdb", "--if-exists", "--force", db], check=False)
+    shutil.rmtree(Path(odoo.tools.config.filestore(db)), ignore_errors=True)
 
 
 def measure(db, lines, repeat, with_retainer):

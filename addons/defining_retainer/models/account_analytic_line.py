@@ -79,18 +79,13 @@ class AccountAnalyticLine(models.Model):
                 lines.retainer_units = 0
                 lines.retainer_billed_hours = 0.0
                 continue
+            count = contract._retainer_unit_counter()
+            unit_minutes = contract.rounding_unit_minutes
             for line in lines:
-                units = (
-                    contract._retainer_units_for(
-                        line.unit_amount, line.retainer_contact_type
-                    )
-                    if line.unit_amount > 0
-                    else 0
-                )
+                hours = line.unit_amount
+                units = count(hours, line.retainer_contact_type) if hours > 0 else 0
                 line.retainer_units = units
-                line.retainer_billed_hours = units_to_hours(
-                    units, contract.rounding_unit_minutes
-                )
+                line.retainer_billed_hours = units_to_hours(units, unit_minutes)
 
     @api.depends("retainer_id")
     def _compute_so_line(self):
@@ -182,8 +177,7 @@ class AccountAnalyticLine(models.Model):
     def _retainer_check_usage_can_change(self):
         """Raise unless the usage these lines record on their retainer may
         change: the retainer is active and the date is after its lock date."""
-        for line in self:
-            contract = line.retainer_id
+        for contract, lines in self.grouped("retainer_id").items():
             if contract.state != "active":
                 state = dict(
                     contract._fields["state"]._description_selection(self.env)
@@ -196,15 +190,19 @@ class AccountAnalyticLine(models.Model):
                         state=state.lower(),
                     )
                 )
-            if line._retainer_date_locked():
+            lock = contract.usage_lock_date
+            locked = lock and next(
+                (line for line in lines if line.date and line.date <= lock), None
+            )
+            if locked:
                 raise UserError(
                     self.env._(
                         "Usage of retainer %(retainer)s is locked up to %(date)s: "
                         "time dated %(line_date)s cannot be logged, changed or "
                         "deleted.",
                         retainer=contract.name,
-                        date=contract.usage_lock_date,
-                        line_date=line.date,
+                        date=lock,
+                        line_date=locked.date,
                     )
                 )
 

@@ -4,6 +4,7 @@ from odoo.tools import SQL, format_duration
 
 from ..tools.rounding import duration_to_units, units_to_hours
 from .res_company import OVERDRAFT_POLICY_SELECTION, ROUNDING_METHOD_SELECTION
+from .retainer_level import CONTACT_TYPES
 
 LEDGER_BOUND_FIELDS = {"rounding_unit_minutes", "partner_id", "company_id"}
 
@@ -415,14 +416,25 @@ class RetainerContract(models.Model):
         """Units this contract bills for ``hours`` (float) of work of
         ``contact_type``: the level's rate for the type is applied to the
         duration, then the contract's rounding policy."""
+        return self._retainer_unit_counter()(hours, contact_type)
+
+    def _retainer_unit_counter(self):
+        """Return ``count(hours, contact_type) -> units`` with this contract's
+        policy and rates read once, for loops over many timesheets."""
         self.ensure_one()
-        return duration_to_units(
-            hours * self.level_id._multiplier(contact_type),
-            unit_minutes=self.rounding_unit_minutes,
-            grace_minutes=self.rounding_grace_minutes,
-            min_units=self.rounding_min_units,
-            method=self.rounding_method,
-        )
+        policy = {
+            "unit_minutes": self.rounding_unit_minutes,
+            "grace_minutes": self.rounding_grace_minutes,
+            "min_units": self.rounding_min_units,
+            "method": self.rounding_method,
+        }
+        level = self.level_id
+        rates = {ctype: level._multiplier(ctype) for ctype in CONTACT_TYPES}
+
+        def count(hours, contact_type):
+            return duration_to_units(hours * rates.get(contact_type, 1.0), **policy)
+
+        return count
 
     def _format_units(self, units):
         """``units`` as text with the matching hours, e.g. ``6 units (1:30)``."""
