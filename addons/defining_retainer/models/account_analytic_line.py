@@ -242,15 +242,18 @@ class AccountAnalyticLine(models.Model):
                             allowed=", ".join(labels[t] for t in allowed) or "-",
                         )
                     )
-                partner = line.partner_id or line.project_id.partner_id
-                if partner and partner.commercial_partner_id != owner:
+            # The customer of a line is its partner, else its project's.
+            for partner, by_partner in lines.grouped("partner_id").items():
+                customers = partner or by_partner.project_id.partner_id
+                foreign = customers.commercial_partner_id - owner
+                if foreign:
                     raise ValidationError(
                         self.env._(
                             "Retainer %(retainer)s belongs to %(owner)s, not to "
                             "%(customer)s.",
                             retainer=contract.name,
                             owner=owner.display_name,
-                            customer=partner.commercial_partner_id.display_name,
+                            customer=foreign[0].display_name,
                         )
                     )
 
