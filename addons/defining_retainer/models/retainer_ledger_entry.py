@@ -153,13 +153,11 @@ class RetainerLedgerEntry(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        # The ACL gives nobody create access: rows arrive only through
-        # _post(), which validates them. This guard makes the rule explicit
-        # for superuser code paths too.
-        if (
-            not self.env.context.get("retainer_ledger_post")
-            and not self.env.is_superuser()
-        ):
+        # Rows arrive through _post() and _reverse(), which validate them
+        # and insert below the ORM. create() stays for data files (run as
+        # superuser); the ACL gives nobody else create access, and this
+        # guard says so clearly.
+        if not self.env.is_superuser():
             raise UserError(
                 self.env._("Ledger entries are posted, never created by hand.")
             )
