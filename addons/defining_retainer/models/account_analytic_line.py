@@ -214,8 +214,13 @@ class AccountAnalyticLine(models.Model):
         for contract, lines in self.grouped("retainer_id").items():
             allowed = contract.level_id._allowed_contact_types()
             owner = contract.partner_id.commercial_partner_id
-            for line in lines:
-                seconds = round(line.unit_amount * 3600)
+            hours_and_types = zip(
+                lines.mapped("unit_amount"),
+                lines.mapped("retainer_contact_type"),
+                strict=True,
+            )
+            for hours, contact_type in hours_and_types:
+                seconds = round(hours * 3600)
                 if seconds < 0:
                     raise ValidationError(
                         self.env._(
@@ -228,17 +233,17 @@ class AccountAnalyticLine(models.Model):
                             "A single timesheet cannot last more than %(max)s "
                             "hours (%(entered)s entered): split it by day.",
                             max=MAX_ENTRY_HOURS,
-                            entered=format_duration(line.unit_amount),
+                            entered=format_duration(hours),
                         )
                     )
-                if line.retainer_contact_type not in allowed:
+                if contact_type not in allowed:
                     raise ValidationError(
                         self.env._(
                             "Level %(level)s of retainer %(retainer)s does not "
                             "include %(type)s support (it includes: %(allowed)s).",
                             level=contract.level_id.name,
                             retainer=contract.name,
-                            type=labels.get(line.retainer_contact_type, "?"),
+                            type=labels.get(contact_type, "?"),
                             allowed=", ".join(labels[t] for t in allowed) or "-",
                         )
                     )
@@ -257,20 +262,34 @@ class AccountAnalyticLine(models.Model):
                         )
                     )
 
-    def _retainer_prepare_debit_vals(self):
-        self.ensure_one()
-        return {
-            "contract_id": self.retainer_id.id,
-            "kind": "debit",
-            "units": -self.retainer_units,
-            "date": self.date,
-            "name": self.name,
-            "timesheet_id": self.id,
-            "employee_id": self.employee_id.id,
-            "project_id": self.project_id.id,
-            "contact_type": self.retainer_contact_type,
-            "entered_hours": self.unit_amount,
-        }
+    def _retainer_prepare_debit_vals_list(self):
+        """Debit values of each line of ``self``, in order. Scalar fields are
+        read a column at a time: this runs for every timesheet of a batch."""
+        columns = zip(
+            self.mapped("retainer_units"),
+            self.mapped("date"),
+            self.mapped("name"),
+            self.mapped("retainer_contact_type"),
+            self.mapped("unit_amount"),
+            strict=True,
+        )
+        return [
+            {
+                "contract_id": line.retainer_id.id,
+                "kind": "debit",
+                "units": -units,
+                "date": date,
+                "name": name,
+                "timesheet_id": line.id,
+                "employee_id": line.employee_id.id,
+                "project_id": line.project_id.id,
+                "contact_type": contact_type,
+                "entered_hours": hours,
+            }
+            for line, (units, date, name, contact_type, hours) in zip(
+                self, columns, strict=True
+            )
+        ]
 
     @api.model
     def _retainer_debit_matches(self, debit, vals):
@@ -296,20 +315,27 @@ class AccountAnalyticLine(models.Model):
         retainer_lines._retainer_validate()
         live = Ledger if new else Ledger._retainer_active_debits(self)
         live_by_line = {debit.timesheet_id.id: debit for debit in live}
-        to_reverse = Ledger
-        new_vals = []
-        for line in self:
-            debit = live_by_line.get(line.id, Ledger)
-            vals = (
-                line._retainer_prepare_debit_vals()
-                if line.retainer_id and line.retainer_units
-                else None
+        vals_by_line = dict(
+            zip(
+                retainer_lines.ids,
+                retainer_lines._retainer_prepare_debit_vals_list(),
+                strict=True,
             )
+        )
+        reverse_ids = []
+        new_vals = []
+        for line_id in self.ids:
+            debit = live_by_line.get(line_id)
+            vals = vals_by_line.get(line_id)
+            if vals and not vals["units"]:
+                vals = None  # a zero duration costs nothing
             if debit and vals and self._retainer_debit_matches(debit, vals):
                 continue
-            to_reverse |= debit
+            if debit:
+                reverse_ids.append(debit.id)
             if vals:
                 new_vals.append(vals)
+        to_reverse = Ledger.browse(reverse_ids)
         if not to_reverse and not new_vals:
             return
         deltas = defaultdict(int)
