@@ -8,10 +8,10 @@ from odoo.osv import expression
 from odoo.addons.portal.controllers.portal import CustomerPortal
 from odoo.addons.portal.controllers.portal import pager as portal_pager
 
+from ..report.retainer_statement_report import PERIOD_CONTEXT_KEY, STATEMENT_REPORT
 from ..tools.statement import default_period, parse_date
 from ..tools.topup import UNIT_DAY, parse_quantity
 
-STATEMENT_REPORT = "defining_retainer_portal.action_report_retainer_statement"
 TOPUP_SESSION_KEY = "defining_retainer_portal_topup"
 SEARCH_MAX_LENGTH = 100
 
@@ -246,10 +246,12 @@ class RetainerPortal(CustomerPortal):
         # _show_report forwards only report_type to the report: the period
         # goes through the context (see the report model).
         request.update_context(
-            retainer_statement_period=(
-                date_from and date_from.isoformat(),
-                date_to and date_to.isoformat(),
-            )
+            **{
+                PERIOD_CONTEXT_KEY: (
+                    date_from and date_from.isoformat(),
+                    date_to and date_to.isoformat(),
+                )
+            }
         )
         return self._show_report(
             model=retainer_sudo,

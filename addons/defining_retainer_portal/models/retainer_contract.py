@@ -194,14 +194,6 @@ class RetainerContract(models.Model):
         self.ensure_one()
         return units_to_hours(units, self.rounding_unit_minutes)
 
-    def _portal_units_to_days(self, units):
-        """Days (float) that ``units`` units of this contract make."""
-        self.ensure_one()
-        hours = self._portal_units_to_hours(units)
-        return hours / self.day_hours if self.day_hours else 0.0
-
-    # === PORTAL: STATEMENT === #
-
     def _portal_statement_values(self, date_from, date_to):
         """Return the statement of ``self`` for ``date_from``..``date_to``
         (dates, both included).
@@ -275,6 +267,13 @@ class RetainerContract(models.Model):
         if not requester or requester.commercial_partner_id != customer:
             requester = self.partner_id
         order = self._portal_create_topup_order(quantity, unit, requester)
+        if order:
+            # What the quotation will credit (its products' units), which is
+            # what the customer buys whatever the retainer's day length.
+            units = sum(
+                round(line.product_uom_qty * line.retainer_product_units)
+                for line in order.order_line
+            )
         unit_label = dict(self._portal_topup_unit_selection())[unit]
         # Formatted outside the translated calls: the term extractor cannot
         # read f-strings among their arguments.
@@ -372,14 +371,14 @@ class RetainerContract(models.Model):
         return units
 
     def _portal_create_topup_order(self, quantity, unit, requester):
-        """Create the draft quotation of a top-up request for ``requester``,
-        or return an empty ``sale.order`` when the company has no retainer
+        """Create the draft quotation of a top-up request for ``requester``
+        through the retainer's own top-up (``_create_topup_quotation``), or
+        return an empty ``sale.order`` when the company has no retainer
         product for ``unit``: the account manager then prepares it from the
         activity."""
         self.ensure_one()
-        SaleOrder = self.env["sale.order"].with_company(self.company_id)
         try:
-            vals = self._prepare_topup_order_vals(quantity, unit)
+            self.company_id._retainer_product(unit)
         except UserError:
-            return SaleOrder
-        return SaleOrder.create({**vals, "partner_id": requester.id})
+            return self.env["sale.order"]
+        return self._create_topup_quotation(quantity, unit, partner_id=requester.id)

@@ -5,6 +5,7 @@ from ..tools.statement import normalise_period, parse_date
 # Context key through which the portal passes the period: its report route
 # (``CustomerPortal._show_report``) only forwards ``report_type`` as data.
 PERIOD_CONTEXT_KEY = "retainer_statement_period"
+STATEMENT_REPORT = "defining_retainer_portal.action_report_retainer_statement"
 
 
 class ReportRetainerStatement(models.AbstractModel):

@@ -1,9 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from ..report.retainer_statement_report import STATEMENT_REPORT
 from ..tools.statement import default_period
-
-STATEMENT_REPORT = "defining_retainer_portal.action_report_retainer_statement"
 
 
 class RetainerStatementPrint(models.TransientModel):
