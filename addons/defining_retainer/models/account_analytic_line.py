@@ -192,7 +192,7 @@ class AccountAnalyticLine(models.Model):
                 )
             lock = contract.usage_lock_date
             locked = lock and next(
-                (line for line in lines if line.date and line.date <= lock), None
+                (line for line in lines if line._retainer_date_locked()), None
             )
             if locked:
                 raise UserError(

@@ -451,8 +451,14 @@ class RetainerContract(models.Model):
         :param dict deltas: contract id -> net units the posting added.
         :raises UserError: for a ``block`` contract the posting takes below 0.
         """
-        totals = self.env["retainer.ledger.entry"]._retainer_totals(self.ids)
-        for contract in self:
+        # Only a posting that lowers a policed balance needs the totals.
+        policed = self.filtered(
+            lambda c: deltas.get(c.id, 0) < 0 and c.overdraft_policy != "allow"
+        )
+        if not policed:
+            return
+        totals = self.env["retainer.ledger.entry"]._retainer_totals(policed.ids)
+        for contract in policed:
             delta = deltas.get(contract.id, 0)
             after = totals[contract.id]["balance"]
             before = after - delta
@@ -500,8 +506,6 @@ class RetainerContract(models.Model):
             raise UserError(
                 self.env._("Only credits and adjustments are posted by hand.")
             )
-        if not (reason or "").strip():
-            raise UserError(self.env._("A manual credit or adjustment needs a reason."))
         if kind == "credit" and units <= 0:
             raise UserError(self.env._("A credit must add a positive number of units."))
         if not units:

@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 
-CONTACT_TYPES = ("phone", "remote", "onsite")
+from .retainer_ledger_entry import CONTACT_TYPE_SELECTION
+
+CONTACT_TYPES = tuple(key for key, _label in CONTACT_TYPE_SELECTION)
 
 
 class RetainerLevel(models.Model):

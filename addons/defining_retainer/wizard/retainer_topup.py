@@ -1,4 +1,8 @@
+import contextlib
+
 from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import float_round
 
 from ..models.res_company import TOPUP_DOCUMENT_SELECTION
 
@@ -35,13 +39,19 @@ class RetainerTopup(models.TransientModel):
         for wizard in self:
             product = self.env["product.product"]
             if wizard.unit and wizard.company_id:
-                field = f"retainer_{wizard.unit}_product_id"
-                product = wizard.company_id[field] or self.env.ref(
-                    f"defining_retainer.product_retainer_{wizard.unit}",
-                    raise_if_not_found=False,
-                )
+                # No product for this unit leaves the field empty: the form
+                # says so, and creating the document explains what to set.
+                with contextlib.suppress(UserError):
+                    product = wizard.company_id._retainer_product(wizard.unit)
             wizard.product_id = product
-            wizard.units = round((wizard.quantity or 0.0) * product.retainer_units)
+            # Rounded as the order line will credit them (half up).
+            wizard.units = int(
+                float_round(
+                    (wizard.quantity or 0.0) * product.retainer_units,
+                    precision_digits=0,
+                    rounding_method="HALF-UP",
+                )
+            )
 
     def action_create_document(self):
         """Prepare the quotation or draft invoice and open it."""
