@@ -196,45 +196,57 @@ class RetainerContract(models.Model):
 
     def _portal_statement_values(self, date_from, date_to):
         """Return the statement of ``self`` for ``date_from``..``date_to``
-        (dates, both included).
-
-        :returns: dict with ``opening`` (units before ``date_from``),
-            ``lines`` (list of ``(entry, balance after it)``, oldest first),
-            ``topup_units`` and ``usage_units`` (movements of the period)
-            and ``closing`` (units at the end of ``date_to``).
-        """
+        (dates, both included); see ``_portal_statements``."""
         self.ensure_one()
+        return self._portal_statements(date_from, date_to)[self.id]
+
+    def _portal_statements(self, date_from, date_to):
+        """Return ``{contract id: statement}`` for the retainers of ``self``
+        for ``date_from``..``date_to`` (dates, both included), in two queries
+        whatever their number.
+
+        Each statement is a dict with ``opening`` (units before
+        ``date_from``), ``lines`` (list of ``(entry, balance after it)``,
+        oldest first), ``topup_units`` and ``usage_units`` (movements of the
+        period) and ``closing`` (units at the end of ``date_to``).
+        """
         Ledger = self.env["retainer.ledger.entry"]
-        [(opening,)] = Ledger._read_group(
-            [("contract_id", "=", self.id), ("date", "<", date_from)],
-            [],
-            ["units:sum"],
+        openings = dict(
+            Ledger._read_group(
+                [("contract_id", "in", self.ids), ("date", "<", date_from)],
+                ["contract_id"],
+                ["units:sum"],
+            )
         )
-        opening = opening or 0
-        entries = Ledger.search(
+        entries_by_contract = Ledger.search(
             [
-                ("contract_id", "=", self.id),
+                ("contract_id", "in", self.ids),
                 ("date", ">=", date_from),
                 ("date", "<=", date_to),
             ],
             order="date asc, id asc",
-        )
-        units = entries.mapped("units")
-        balances = running_balances(opening, units)
-        topup_units = sum(
-            entry.units
-            for entry in entries
-            if "credit" in (entry.kind, entry.reversed_kind)
-        )
-        return {
-            "date_from": date_from,
-            "date_to": date_to,
-            "opening": opening,
-            "lines": list(zip(entries, balances, strict=True)),
-            "topup_units": topup_units,
-            "usage_units": sum(units) - topup_units,
-            "closing": balances[-1] if balances else opening,
-        }
+        ).grouped("contract_id")
+        statements = {}
+        for contract in self:
+            opening = openings.get(contract, 0) or 0
+            entries = entries_by_contract.get(contract, Ledger)
+            units = entries.mapped("units")
+            balances = running_balances(opening, units)
+            topup_units = sum(
+                entry.units
+                for entry in entries
+                if "credit" in (entry.kind, entry.reversed_kind)
+            )
+            statements[contract.id] = {
+                "date_from": date_from,
+                "date_to": date_to,
+                "opening": opening,
+                "lines": list(zip(entries, balances, strict=True)),
+                "topup_units": topup_units,
+                "usage_units": sum(units) - topup_units,
+                "closing": balances[-1] if balances else opening,
+            }
+        return statements
 
     # === PORTAL: TOP-UP REQUEST === #
 

@@ -42,8 +42,5 @@ class ReportRetainerStatement(models.AbstractModel):
             "docs": contracts_sudo,
             "date_from": date_from,
             "date_to": date_to,
-            "statements": {
-                contract.id: contract._portal_statement_values(date_from, date_to)
-                for contract in contracts_sudo
-            },
+            "statements": contracts_sudo._portal_statements(date_from, date_to),
         }

@@ -57,6 +57,27 @@ class TestPortalStatement(RetainerPortalCommon):
         self.assertEqual(empty["opening"], empty["closing"])
         self.assertEqual(empty["closing"], 56 - 15 - 6 - 1 - 8)
 
+    def test_statements_of_many_retainers_in_constant_queries(self):
+        retainers = self.statement_retainer
+        for _index in range(5):
+            retainer = self._create_retainer(self.customer)
+            self._post_credit(retainer, 28, "Block", days_ago=3)
+            retainers |= retainer
+        counts = []
+        for batch in (retainers[:2], retainers):
+            self.env.invalidate_all()
+            before = self.cr.sql_log_count
+            statements = batch._portal_statements(date(2020, 1, 1), date(2040, 1, 1))
+            counts.append(self.cr.sql_log_count - before)
+            self.assertEqual(set(statements), set(batch.ids))
+        self.assertEqual(counts[0], counts[1], "2 and 6 retainers: same queries")
+        self.assertEqual(
+            statements[self.statement_retainer.id],
+            self.statement_retainer._portal_statement_values(
+                date(2020, 1, 1), date(2040, 1, 1)
+            ),
+        )
+
     def test_statement_html_on_portal(self):
         january_debit = self.env["retainer.ledger.entry"].search(
             [
