@@ -9,7 +9,7 @@ from odoo.addons.portal.controllers.portal import CustomerPortal
 from odoo.addons.portal.controllers.portal import pager as portal_pager
 
 from ..report.retainer_statement_report import PERIOD_CONTEXT_KEY, STATEMENT_REPORT
-from ..tools.statement import default_period, parse_date
+from ..tools.statement import normalise_period, parse_date
 from ..tools.topup import UNIT_DAY, parse_quantity
 
 TOPUP_SESSION_KEY = "defining_retainer_portal_topup"
@@ -198,12 +198,13 @@ class RetainerPortal(CustomerPortal):
             page=detail["page"],
             step=self._retainer_usage_per_page,
         )
-        statement_from, statement_to = default_period(
-            fields.Date.context_today(retainer_sudo)
+        # The same rule as the statement itself, so the link matches it.
+        statement_from, statement_to = normalise_period(
+            date_from, date_to, fields.Date.context_today(retainer_sudo)
         )
         statement_period = {
-            "date_from": (date_from or statement_from).isoformat(),
-            "date_to": (date_to or statement_to).isoformat(),
+            "date_from": statement_from.isoformat(),
+            "date_to": statement_to.isoformat(),
         }
         topup_done = request.session.get(TOPUP_SESSION_KEY)
         if topup_done and topup_done.get("retainer_id") == retainer_sudo.id:

@@ -78,6 +78,16 @@ class TestPortalStatement(RetainerPortalCommon):
             ),
         )
 
+    def test_statement_link_follows_the_statement_period_rule(self):
+        """Only an end date filtered: the link offers the statement the
+        report prints for it (the default period ending then)."""
+        self.authenticate(self.portal_user.login, self.portal_user.login)
+        page = self.url_open(
+            self._detail_url(self.statement_retainer, date_to="2025-01-31")
+        )
+        self.assertEqual(page.status_code, 200)
+        self.assertIn("date_from=2024-12-01&amp;date_to=2025-01-31", page.text)
+
     def test_statement_html_on_portal(self):
         january_debit = self.env["retainer.ledger.entry"].search(
             [
