@@ -2,6 +2,8 @@ from . import res_company
 from . import res_config_settings
 from . import retainer_level
 from . import retainer_contract
+from . import retainer_contract_ledger
+from . import retainer_contract_block
 from . import retainer_audit_line
 from . import retainer_ledger_entry
 from . import project_project

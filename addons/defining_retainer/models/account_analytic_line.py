@@ -1,5 +1,3 @@
-from collections import defaultdict
-
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import float_compare, format_duration
@@ -322,29 +320,27 @@ class AccountAnalyticLine(models.Model):
                 strict=True,
             )
         )
-        reverse_ids = []
+        to_reverse = Ledger
         new_vals = []
         for line_id in self.ids:
-            debit = live_by_line.get(line_id)
             vals = vals_by_line.get(line_id)
-            if vals and not vals["units"]:
-                vals = None  # a zero duration costs nothing
-            if debit and vals and self._retainer_debit_matches(debit, vals):
+            debit = live_by_line.get(line_id)
+            if not debit:
+                # New time (the usual case, thousands per batch): no helper.
+                if vals and vals["units"]:
+                    new_vals.append(vals)
                 continue
-            if debit:
-                reverse_ids.append(debit.id)
-            if vals:
-                new_vals.append(vals)
-        to_reverse = Ledger.browse(reverse_ids)
-        if not to_reverse and not new_vals:
-            return
-        deltas = defaultdict(int)
-        for debit in to_reverse:
-            deltas[debit.contract_id.id] -= debit.units
-        for vals in new_vals:
-            deltas[vals["contract_id"]] += vals["units"]
-        to_reverse._reverse(reason=self.env._("Timesheet changed"))
-        Ledger._post(new_vals)
-        self.env["retainer.contract"].browse(deltas)._retainer_apply_overdraft_policy(
-            deltas
-        )
+            reverse, post = Ledger._retainer_reconcile(
+                debit,
+                vals["units"] if vals else 0,
+                lambda _units, vals=vals: vals,
+                stale=lambda entry, vals=vals: (
+                    not vals or not self._retainer_debit_matches(entry, vals)
+                ),
+            )
+            to_reverse |= reverse
+            new_vals += post
+        if to_reverse or new_vals:
+            Ledger._post(
+                new_vals, reverse=to_reverse, reason=self.env._("Timesheet changed")
+            )

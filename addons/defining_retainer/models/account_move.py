@@ -134,21 +134,20 @@ class AccountMove(models.Model):
         to_reverse = Ledger
         new_vals = []
         for move in self:
-            move_credits = live_by_move[move.id]
-            target = move._retainer_overdraft_target_units()
-            credited = sum(move_credits.mapped("units"))
-            if credited == target:
-                continue
-            if credited > target:
-                to_reverse |= move_credits
-                credited = 0
-            if target > credited:
-                new_vals.append(
+            reverse, vals = Ledger._retainer_reconcile(
+                live_by_move[move.id],
+                move._retainer_overdraft_target_units(),
+                lambda units, move=move: (
                     move.retainer_overdraft_id._retainer_prepare_overdraft_credit_vals(
-                        move, target - credited
+                        move, units
                     )
-                )
+                ),
+            )
+            to_reverse |= reverse
+            new_vals += vals
+        # Taking back an overdraft's credit is never refused by the policy.
         to_reverse._reverse(
-            reason=self.env._("Overdraft invoice cancelled or refunded")
+            reason=self.env._("Overdraft invoice cancelled or refunded"),
+            apply_overdraft_policy=False,
         )
-        Ledger._post(new_vals)
+        Ledger._post(new_vals, apply_overdraft_policy=False)

@@ -20,6 +20,11 @@ class ProductTemplate(models.Model):
         "sold (a 7-hour day of 15-minute units is 28). 0: not a retainer "
         "product.",
     )
+    retainer_validity_months = fields.Integer(
+        string="Retainer validity (months)",
+        help="Units sold with this product expire this many months after "
+        "they are credited. 0: they never expire.",
+    )
     retainer_level_id = fields.Many2one(
         "retainer.level",
         string="Retainer level",
@@ -58,6 +63,18 @@ class ProductTemplate(models.Model):
                         "Retainer product %(product)s must be a service invoiced "
                         "on ordered quantities that creates no project or task "
                         "and is not tracked by timesheets.",
+                        product=product.display_name,
+                    )
+                )
+
+    @api.constrains("retainer_validity_months")
+    def _check_retainer_validity_months(self):
+        for product in self:
+            if product.retainer_validity_months < 0:
+                raise ValidationError(
+                    self.env._(
+                        "The retainer validity of %(product)s cannot be negative "
+                        "(0 means the units never expire).",
                         product=product.display_name,
                     )
                 )

@@ -1,5 +1,5 @@
-from odoo import fields, models
-from odoo.exceptions import UserError
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
 
 ROUNDING_METHOD_SELECTION = [
     ("grace", "Grace (drop a short remainder)"),
@@ -40,6 +40,15 @@ class ResCompany(models.Model):
     retainer_overdraft_policy = fields.Selection(
         OVERDRAFT_POLICY_SELECTION, default="warn", required=True
     )
+    retainer_rollover_max_units = fields.Integer(
+        help="Default for new retainers: when a block expires, up to this many "
+        "of its unused units roll over into a new block (0: none)."
+    )
+    retainer_rollover_validity_months = fields.Integer(
+        default=3,
+        help="Default for new retainers: months a rolled-over block stays "
+        "valid after the block it comes from expired (0: never expires).",
+    )
     retainer_audit_required = fields.Boolean(
         help="New retainers start with an audit and health-check of the "
         "customer's IT estate, unless their level says otherwise."
@@ -78,6 +87,21 @@ class ResCompany(models.Model):
         help="Product invoiced, in hours, for an overdraft. Empty: the default "
         "Retainer overage hour.",
     )
+
+    @api.constrains("retainer_rollover_max_units", "retainer_rollover_validity_months")
+    def _check_retainer_rollover(self):
+        for company in self:
+            if (
+                company.retainer_rollover_max_units < 0
+                or company.retainer_rollover_validity_months < 0
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "The rollover units and months of %(company)s cannot be "
+                        "negative.",
+                        company=company.name,
+                    )
+                )
 
     def _retainer_product(self, kind):
         """Return the product this company sells for ``kind`` ('day', 'hour'

@@ -22,6 +22,12 @@ class ResConfigSettings(models.TransientModel):
     retainer_overdraft_policy = fields.Selection(
         related="company_id.retainer_overdraft_policy", readonly=False
     )
+    retainer_rollover_max_units = fields.Integer(
+        related="company_id.retainer_rollover_max_units", readonly=False
+    )
+    retainer_rollover_validity_months = fields.Integer(
+        related="company_id.retainer_rollover_validity_months", readonly=False
+    )
     retainer_audit_required = fields.Boolean(
         related="company_id.retainer_audit_required", readonly=False
     )

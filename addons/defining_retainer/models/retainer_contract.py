@@ -1,6 +1,6 @@
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools import SQL, format_duration
+from odoo.tools import format_duration
 
 from ..tools.rounding import duration_to_units, units_to_hours
 from .res_company import OVERDRAFT_POLICY_SELECTION, ROUNDING_METHOD_SELECTION
@@ -130,8 +130,8 @@ class RetainerContract(models.Model):
         "retainer.ledger.entry", "contract_id", string="Ledger"
     )
     timesheet_ids = fields.One2many("account.analytic.line", "retainer_id")
-    # Bumped by every posting: makes concurrent postings on one contract
-    # write the same row, so one of them fails and is retried.
+    # Bumped by postings whose outcome depends on the others' (see
+    # _lock_for_posting): a concurrent one then fails and is retried.
     ledger_version = fields.Integer(readonly=True, copy=False, default=0)
 
     purchased_units = fields.Integer(compute="_compute_balances")
@@ -391,27 +391,6 @@ class RetainerContract(models.Model):
         ):
             raise AccessError(self.env._("Only a retainer manager can do this."))
 
-    def _lock_for_posting(self):
-        """Write every contract row about to get ledger entries.
-
-        Under REPEATABLE READ a balance check followed by an insert is not
-        enough: two transactions could both see the old balance. Writing the
-        contract row makes the later of two concurrent postings fail with a
-        serialization error, which Odoo's request handler retries against
-        the new balance. Rows are taken in id order to avoid deadlocks.
-        """
-        if not self:
-            return
-        self.env.cr.execute(
-            SQL(
-                "UPDATE retainer_contract SET ledger_version = ledger_version + 1 "
-                "WHERE id IN (SELECT id FROM retainer_contract WHERE id IN %s "
-                "ORDER BY id FOR NO KEY UPDATE)",
-                tuple(self.ids),
-            )
-        )
-        self.invalidate_recordset(["ledger_version"])
-
     def _retainer_units_for(self, hours, contact_type):
         """Units this contract bills for ``hours`` (float) of work of
         ``contact_type``: the level's rate for the type is applied to the
@@ -445,61 +424,12 @@ class RetainerContract(models.Model):
             hours=format_duration(units_to_hours(units, self.rounding_unit_minutes)),
         )
 
-    def _retainer_apply_overdraft_policy(self, deltas):
-        """Apply each contract's overdraft policy after a posting.
+    def _post_manual_entry(self, kind, units, reason, date=None, expiry_date=None):
+        """Post a manager's credit or signed adjustment with its reason.
 
-        :param dict deltas: contract id -> net units the posting added.
-        :raises UserError: for a ``block`` contract the posting takes below 0.
+        A manager's correction is never refused by the overdraft policy.
+        ``expiry_date`` (credits only) makes the credit a dated block.
         """
-        # Only a posting that lowers a policed balance needs the totals.
-        policed = self.filtered(
-            lambda c: deltas.get(c.id, 0) < 0 and c.overdraft_policy != "allow"
-        )
-        if not policed:
-            return
-        totals = self.env["retainer.ledger.entry"]._retainer_totals(policed.ids)
-        for contract in policed:
-            delta = deltas.get(contract.id, 0)
-            after = totals[contract.id]["balance"]
-            before = after - delta
-            if delta >= 0 or after >= 0:
-                continue
-            if contract.overdraft_policy == "block":
-                raise UserError(
-                    self.env._(
-                        "Retainer %(retainer)s has %(balance)s left and this time "
-                        "needs %(needed)s. Ask the customer for a top-up, or a "
-                        "retainer manager can change its overdraft policy.",
-                        retainer=contract.name,
-                        balance=contract._format_units(max(before, 0)),
-                        needed=contract._format_units(-delta),
-                    )
-                )
-            if contract.overdraft_policy == "warn" and before >= 0:
-                contract._retainer_notify_overdraft(after)
-
-    def _retainer_notify_overdraft(self, balance):
-        self.ensure_one()
-        message = self.env._(
-            "Retainer %(retainer)s of %(customer)s is overdrawn: balance %(balance)s.",
-            retainer=self.name,
-            customer=self.partner_id.display_name,
-            balance=self._format_units(balance),
-        )
-        # sudo: whoever logged the time may only read the contract; the note
-        # and the manager's activity are the system's reaction, not an edit.
-        contract_sudo = self.sudo()
-        contract_sudo.message_post(body=message, subtype_xmlid="mail.mt_note")
-        if self.user_id:
-            contract_sudo.activity_schedule(
-                "mail.mail_activity_data_todo",
-                summary=self.env._("Retainer overdrawn"),
-                note=message,
-                user_id=self.user_id.id,
-            )
-
-    def _post_manual_entry(self, kind, units, reason, date=None):
-        """Post a manager's credit or signed adjustment with its reason."""
         self.ensure_one()
         self._check_manager()
         if kind not in ("credit", "adjustment"):
@@ -512,6 +442,8 @@ class RetainerContract(models.Model):
             raise UserError(self.env._("An adjustment of zero units changes nothing."))
         if self.state == "closed":
             raise UserError(self.env._("Retainer %(name)s is closed.", name=self.name))
+        if expiry_date and kind != "credit":
+            raise UserError(self.env._("Only a credit can have an expiry date."))
         entry = self.env["retainer.ledger.entry"]._post(
             [
                 {
@@ -520,8 +452,10 @@ class RetainerContract(models.Model):
                     "units": units,
                     "reason": reason,
                     "date": date or fields.Date.context_today(self),
+                    "expiry_date": expiry_date or False,
                 }
-            ]
+            ],
+            apply_overdraft_policy=False,
         )
         self.message_post(
             body=self.env._(

@@ -14,11 +14,13 @@ RECURRING_INTERVAL_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 RECURRING_MAX_PERIODS = 12
 
 
+# One model, one file per concern (core, posting, blocks, sales) to keep
+# each file short.
 class RetainerContract(models.Model):
     """The selling side of a retainer: its orders and invoices, top-ups,
     the recurring top-up plan and the invoicing of overdrafts."""
 
-    _inherit = "retainer.contract"
+    _inherit = "retainer.contract"  # pylint: disable=consider-merging-classes-inherited
 
     # === FIELDS === #
 

@@ -4,6 +4,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, split_every
 
+from ..tools.allocation import LedgerReplay
 from ..tools.rounding import units_to_hours
 
 CONTACT_TYPE_SELECTION = [
@@ -116,7 +117,37 @@ class RetainerLedgerEntry(models.Model):
         readonly=True,
         index="btree_not_null",
         ondelete="restrict",
-        help="For expiries: the credit block whose unused units expire.",
+        help="For expiries: the credit block whose unused units expire. For "
+        "a rolled-over credit: the block its units come from.",
+    )
+    effective_kind = fields.Selection(
+        selection=lambda self: self._fields["kind"].selection,
+        readonly=True,
+        index=True,
+        help="The kind of the entry, or for a reversal the kind of the entry "
+        "it reverses: what totals, filters and statements count it as.",
+    )
+    # Figures of a credit block and the blocks that pay for a debit, from
+    # the allocation replayed over the ledger (exact at any time, never
+    # stored: see tools/allocation.py).
+    consumed_units = fields.Integer(
+        compute="_compute_block_figures", help="Units of this block used by work."
+    )
+    expired_units = fields.Integer(
+        compute="_compute_block_figures", help="Units of this block that expired."
+    )
+    remaining_units = fields.Integer(
+        compute="_compute_block_figures",
+        help="Units of this block still usable: units - consumed - expired.",
+    )
+    paid_by_block_ids = fields.Many2many(
+        "retainer.ledger.entry",
+        relation="retainer_ledger_entry_paid_by_rel",
+        column1="entry_id",
+        column2="block_id",
+        compute="_compute_block_figures",
+        string="Paid from blocks",
+        help="For usage: the credit blocks that pay for it.",
     )
 
     _sql_constraints = [
@@ -147,6 +178,24 @@ class RetainerLedgerEntry(models.Model):
         for entry in self:
             entry.display_name = (
                 f"{entry.contract_id.name} {kinds.get(entry.kind, '')} {entry.units:+d}"
+            )
+
+    def _compute_block_figures(self):
+        replays = self._retainer_replay(self.contract_id.ids)
+        for entry in self:
+            replay = replays.get(entry.contract_id.id)
+            entry_id = entry._origin.id
+            if not replay or entry.kind != "credit" or entry_id not in replay.blocks:
+                entry.consumed_units = entry.expired_units = entry.remaining_units = 0
+            else:
+                consumed = replay.allocation.consumed.get(entry_id, 0)
+                expired = replay.expired.get(entry_id, 0)
+                entry.consumed_units = consumed
+                entry.expired_units = expired
+                entry.remaining_units = max(entry.units - consumed - expired, 0)
+            paid_by = replay.allocation.paid_by.get(entry_id) if replay else None
+            entry.paid_by_block_ids = self.browse(
+                [block_id for block_id, _units in paid_by or ()]
             )
 
     # === CRUD METHODS === #
@@ -216,6 +265,7 @@ class RetainerLedgerEntry(models.Model):
             )
             if vals.get("reversed_entry_id"):
                 vals["reversed_kind"] = kind_by_entry[vals["reversed_entry_id"]]
+            vals["effective_kind"] = vals.get("reversed_kind") or vals["kind"]
         return vals_list
 
     @api.model
@@ -288,22 +338,47 @@ class RetainerLedgerEntry(models.Model):
             ["reversal_entry_ids"]
         )
         entries.modified(names, create=True)
+        # The block figures are replayed from the whole ledger.
+        self.invalidate_model(
+            ["consumed_units", "expired_units", "remaining_units", "paid_by_block_ids"]
+        )
         return entries
 
-    @api.model
-    def _post(self, vals_list):
-        """Append entries to the ledger and return them.
+    # === POSTING: the one path every balance change takes === #
 
-        The only way rows get into the ledger. Callers validate the business
-        side (rights on the source document, overdraft); this checks the
-        shape of each entry and writes the contract rows so that concurrent
-        postings on a contract serialize (see ``_lock_for_posting``).
+    @api.model
+    def _post(
+        self,
+        vals_list=(),
+        reverse=None,
+        reason=None,
+        reversal_date=None,
+        apply_overdraft_policy=True,
+    ):
+        """Post entries on the ledger and return them: the only way rows get
+        into it, so that every rule that changes a balance is applied once.
+
+        For all the retainers touched, in one step: lock them (see
+        ``retainer.contract._lock_for_posting``), insert the reversals of
+        ``reverse`` and the entries of ``vals_list``, correct the expiries
+        of blocks the new entries change (time logged late on a block that
+        already expired), then apply each retainer's overdraft policy.
+
+        :param list vals_list: values of new credits, debits, adjustments
+            and expiries (never reversals: use ``reverse``).
+        :param reverse: entries to cancel, each by one reversal.
+        :param str reason: why ``reverse`` is reversed.
+        :param reversal_date: date of the reversals instead of the usual one
+            (see :meth:`_prepare_reversal_vals`).
+        :param bool apply_overdraft_policy: False where the policy must not
+            refuse the posting (a credit note takes its units back whatever
+            the balance); overdraft notifications still follow the balance.
+        :raises UserError: a manual credit or adjustment without a reason, a
+            reversal of a reversal or of a reversed entry, or a ``block``
+            retainer that the posting would overdraw.
         """
-        if not vals_list:
-            return self.browse()
-        contracts = self.env["retainer.contract"].browse(
-            sorted({vals["contract_id"] for vals in vals_list})
-        )
+        vals_list = list(vals_list)
+        reverse = reverse or self.browse()
         source_fields = self._retainer_source_fields()
         for vals in vals_list:
             if vals.get("kind") == "reversal":
@@ -312,29 +387,53 @@ class RetainerLedgerEntry(models.Model):
             if (
                 vals.get("kind") in ("credit", "adjustment")
                 and not has_source
+                and not vals.get("block_entry_id")
                 and not (vals.get("reason") or "").strip()
             ):
                 raise UserError(
                     self.env._("A manual credit or adjustment needs a reason.")
                 )
-        contracts._lock_for_posting()
-        # Inserted below the ORM's access checks: nobody holds create access
-        # on the ledger (it must not be writable through the API); the shape
-        # was checked above and callers checked the user's rights on the
-        # source document.
-        return self._insert_entries(vals_list)
+            if vals.get("kind") == "credit" and vals.get("expiry_date"):
+                self._check_block_dates(vals)
+        all_vals = reverse._prepare_reversal_vals(reason, reversal_date) + vals_list
+        if not all_vals:
+            return self.browse()
+        Contract = self.env["retainer.contract"]
+        contracts = Contract.browse(sorted({vals["contract_id"] for vals in all_vals}))
+        plan = contracts._retainer_posting_plan(all_vals)
+        plan["maybe_stale"] = contracts._lock_for_posting(fresh=plan["fresh"])
+        entries = self._insert_entries(all_vals)
+        contracts._retainer_after_posting(
+            entries, plan, apply_overdraft_policy=apply_overdraft_policy
+        )
+        return entries
 
-    def _reverse(self, reason=None, date=None):
-        """Post one reversal per entry in ``self`` and return them.
+    @api.model
+    def _check_block_dates(self, vals):
+        """:raises UserError: a credit whose expiry date is before its date."""
+        expiry = fields.Date.to_date(vals["expiry_date"])
+        date = fields.Date.to_date(vals.get("date")) or fields.Date.context_today(self)
+        if expiry < date:
+            raise UserError(
+                self.env._(
+                    "A block cannot expire (%(expiry)s) before its date (%(date)s).",
+                    expiry=expiry,
+                    date=date,
+                )
+            )
 
-        A reversal carries the opposite units and points at its entry; a
-        unique constraint makes a second reversal of the same entry fail.
-        Timesheet debits are reversed on their own date so a period's usage
-        stays right whatever day it is corrected (the usage lock date
-        protects periods already reported).
+    def _prepare_reversal_vals(self, reason=None, date=None):
+        """Values of one reversal per entry of ``self``: the opposite units,
+        pointing at the entry. Timesheet debits are reversed on their own
+        date, so a period's usage stays right whatever day it is corrected
+        (the usage lock date protects periods already reported).
+
+        :raises UserError: an entry is a reversal or is already reversed (a
+            unique constraint also refuses a second reversal posted at the
+            same time).
         """
         if not self:
-            return self
+            return []
         if self.filtered(lambda e: e.kind == "reversal"):
             raise UserError(self.env._("A reversal cannot itself be reversed."))
         already = self.filtered("reversal_entry_ids")
@@ -345,25 +444,21 @@ class RetainerLedgerEntry(models.Model):
                     entry=already[0].display_name,
                 )
             )
-        self.contract_id._lock_for_posting()
-        vals_list = [
+        today = fields.Date.context_today(self)
+        return [
             {
                 "contract_id": entry.contract_id.id,
                 "kind": "reversal",
                 "units": -entry.units,
                 "unit_minutes": entry.unit_minutes,
                 "reversed_entry_id": entry.id,
-                "date": date
-                or (
-                    entry.date
-                    if entry.timesheet_id
-                    else fields.Date.context_today(self)
-                ),
+                "date": date or (entry.date if entry.timesheet_id else today),
                 "reason": reason,
                 "name": entry.name,
                 "timesheet_id": entry.timesheet_id.id,
                 "sale_line_id": entry.sale_line_id.id,
                 "invoice_id": entry.invoice_id.id,
+                "block_entry_id": entry.block_entry_id.id,
                 "employee_id": entry.employee_id.id,
                 "project_id": entry.project_id.id,
                 "contact_type": entry.contact_type,
@@ -371,7 +466,82 @@ class RetainerLedgerEntry(models.Model):
             }
             for entry in self
         ]
-        return self._insert_entries(vals_list)
+
+    def _reverse(self, reason=None, date=None, apply_overdraft_policy=True):
+        """Post one reversal per entry of ``self`` through :meth:`_post` and
+        return the reversals (``date``: their date instead of the usual)."""
+        return self._post(
+            reverse=self,
+            reason=reason,
+            reversal_date=date,
+            apply_overdraft_policy=apply_overdraft_policy,
+        )
+
+    @api.model
+    def _retainer_reconcile(self, live, target, prepare_vals, stale=None, first=None):
+        """Plan how to bring the live entries of one source to ``target``.
+
+        The one answer to "this source should now count for N units" used by
+        the timesheet, order line, overdraft and expiry syncs: entries that
+        are ``stale`` are always reversed; then, while the rest counts for
+        more than ``target``, entries are reversed (those for which
+        ``first`` is true first, then the newest); a shortfall becomes one
+        new entry.
+
+        :param live: the source's live entries, all of the sign of
+            ``target`` (credits positive, debits and expiries negative).
+        :param int target: signed units the source should count for.
+        :param prepare_vals: ``f(units) -> vals`` of a new entry.
+        :returns: ``(entries to reverse, list of vals to post)``
+        """
+        to_reverse = live.filtered(stale) if stale else self.browse()
+        kept = live - to_reverse
+        # Compare magnitudes in the sign of the source's entries.
+        sign = (
+            -1 if target < 0 or any(units < 0 for units in kept.mapped("units")) else 1
+        )
+        goal = target * sign
+        if goal < 0:  # the source changed sides: none of its entries stays
+            to_reverse |= kept
+            kept = self.browse()
+        current = sum(kept.mapped("units")) * sign
+        for entry in kept.sorted(lambda e: (not (first and first(e)), -e.id)):
+            if current <= max(goal, 0):
+                break
+            to_reverse |= entry
+            current -= entry.units * sign
+        missing = target - current * sign
+        return to_reverse, [prepare_vals(missing)] if missing else []
+
+    @api.model
+    def _retainer_replay(self, contract_ids, exclude_ids=()):
+        """Replay the ledgers of ``contract_ids`` and return, per contract, a
+        :class:`LedgerReplay` (allocation of usage to blocks, expired units
+        per block and the expiries and rollovers already posted for each).
+
+        One query for all the contracts. ``exclude_ids``: entries to leave
+        out, to see the ledger as it was before they were posted.
+        """
+        if not contract_ids:
+            return {}
+        self.flush_model()
+        self.env.cr.execute(
+            SQL(
+                "SELECT id, contract_id, kind, units, date, expiry_date, "
+                "reversed_entry_id, block_entry_id FROM retainer_ledger_entry "
+                "WHERE contract_id IN %s ORDER BY id",
+                tuple(contract_ids),
+            )
+        )
+        rows_by_contract = defaultdict(list)
+        excluded = set(exclude_ids)
+        for row in self.env.cr.fetchall():
+            if row[0] not in excluded:
+                rows_by_contract[row[1]].append(row)
+        return {
+            contract_id: LedgerReplay.from_rows(rows)
+            for contract_id, rows in rows_by_contract.items()
+        }
 
     @api.model
     def _retainer_active_debits(self, timesheets):
@@ -387,6 +557,15 @@ class RetainerLedgerEntry(models.Model):
             ]
         )
 
+    def _retainer_block_label(self):
+        """Short name of a credit block for people: what it is and when."""
+        self.ensure_one()
+        return self.env._(
+            "%(name)s of %(date)s",
+            name=self.name or self.reason or self.env._("Credit"),
+            date=self.date,
+        )
+
     @api.model
     def _retainer_source_fields(self):
         """Fields naming the document a credit comes from (an order line, an
@@ -395,22 +574,23 @@ class RetainerLedgerEntry(models.Model):
 
     @api.model
     def _retainer_totals(self, contract_ids):
-        """Return ``{contract_id: {purchased, used, balance, count}}`` in units,
-        from one grouped query whatever the number of contracts."""
+        """Return ``{contract_id: {purchased, used, expired, balance, count}}``
+        in units, from one grouped query whatever the number of contracts."""
         totals = defaultdict(lambda: defaultdict(int))
         if not contract_ids:
             return totals
         groups = self._read_group(
             [("contract_id", "in", list(contract_ids))],
-            ["contract_id", "kind", "reversed_kind"],
+            ["contract_id", "effective_kind"],
             ["units:sum", "__count"],
         )
-        for contract, kind, reversed_kind, units, count in groups:
+        for contract, effective_kind, units, count in groups:
             figures = totals[contract.id]
             figures["balance"] += units
             figures["count"] += count
-            effective_kind = reversed_kind if kind == "reversal" else kind
-            if effective_kind == "credit":
+            if effective_kind == "expiry":
+                figures["expired"] -= units
+            elif effective_kind == "credit":
                 figures["purchased"] += units
             elif effective_kind == "debit":
                 figures["used"] -= units

@@ -1,5 +1,7 @@
 from collections import defaultdict
 
+from dateutil.relativedelta import relativedelta
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.osv import expression
@@ -215,28 +217,25 @@ class SaleOrderLine(models.Model):
                     "Order line %(line)s no longer tops up this retainer",
                     line=line.display_name,
                 )
-            # Credits on another retainer (the order was moved) all go back.
-            kept = line_credits.filtered_domain([("contract_id", "=", contract.id)])
-            reversals[reason] |= line_credits - kept
-            credited = sum(kept.mapped("units"))
-            if credited > target:
-                # Credits of invoices that no longer count go first.
-                for credit in sorted(
-                    kept, key=lambda c: (c.invoice_id in invoices, -c.id)
-                ):
-                    if credited <= target:
-                        break
-                    reversals[reason] |= credit
-                    credited -= credit.units
-            if credited < target:
-                new_vals.append(
-                    line._retainer_prepare_credit_vals(
-                        target - credited, invoices, kept
-                    )
-                )
+            # Credits on another retainer (the order was moved) all go back;
+            # then credits of invoices that no longer count go first.
+            to_reverse, vals = Ledger._retainer_reconcile(
+                line_credits,
+                target,
+                lambda units, line=line, invoices=invoices, kept=line_credits: (
+                    line._retainer_prepare_credit_vals(units, invoices, kept)
+                ),
+                stale=lambda credit, contract=contract: credit.contract_id != contract,
+                first=lambda credit, invoices=invoices: (
+                    credit.invoice_id not in invoices
+                ),
+            )
+            reversals[reason] |= to_reverse
+            new_vals += vals
+        # A credit taken back is never refused by the overdraft policy.
         for reason, entries in reversals.items():
-            entries._reverse(reason=reason)
-        Ledger._post(new_vals)
+            entries._reverse(reason=reason, apply_overdraft_policy=False)
+        Ledger._post(new_vals, apply_overdraft_policy=False)
 
     def _retainer_prepare_credit_vals(self, units, invoices, kept):
         """Values of a credit of ``units`` for this line: its source is the
@@ -245,6 +244,8 @@ class SaleOrderLine(models.Model):
         self.ensure_one()
         free = invoices - kept.invoice_id
         invoice = (free or invoices).sorted("id")[-1:]
+        today = fields.Date.context_today(self)
+        months = self.product_id.retainer_validity_months
         return {
             "contract_id": self.order_id.retainer_id.id,
             "kind": "credit",
@@ -252,7 +253,8 @@ class SaleOrderLine(models.Model):
             "sale_line_id": self.id,
             "invoice_id": invoice.id,
             "name": f"{self.order_id.name}: {self.product_id.name}",
-            "date": fields.Date.context_today(self),
+            "date": today,
+            "expiry_date": today + relativedelta(months=months) if months else False,
         }
 
     @api.model

@@ -10,3 +10,4 @@ from . import test_performance
 from . import test_sale_topup
 from . import test_invoicing
 from . import test_recurring
+from . import test_blocks

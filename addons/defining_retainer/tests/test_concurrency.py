@@ -11,7 +11,7 @@ from odoo.service.model import retrying
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import SQL, mute_logger
 
-from ..models.retainer_contract import RetainerContract
+from ..models.retainer_contract_ledger import RetainerContract
 
 
 @tagged("post_install", "-at_install", "defining_retainer")
@@ -174,16 +174,30 @@ class TestConcurrentUsage(TransactionCase):
         self.assertIn("needs 4 units", refusal)
 
     def test_no_entry_lost_when_overdraft_allowed(self):
+        """On a warned retainer the later client waits for the earlier one's
+        lock instead of failing (no serialization failure, no retry), and
+        the overdraft the two make together is notified exactly once, by
+        the check that runs after the commits."""
         outcomes, balance, debits, failures = self._race("warn")
         self.assertEqual([r for r, _v in outcomes.values()], ["ok", "ok"])
         self.assertEqual(balance, -4)
         self.assertEqual(debits, 2)
-        self.assertEqual(len(failures), 1, "the later client was retried")
+        self.assertFalse(failures, "nobody failed: the later client waited")
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            contract = env["retainer.contract"].browse(self.ids["contract"])
+            self.assertTrue(contract.overdraft_notified)
+            notes = contract.message_ids.filtered(
+                lambda m: "is overdrawn" in (m.body or "")
+            )
+            self.assertEqual(len(notes), 1, "one overdraft, one notification")
 
     def test_control_without_row_write_overspends(self):
         """Disable the contract-row write: the same race overspends. This
         shows the test above fails when the protection is missing."""
-        with patch.object(RetainerContract, "_lock_for_posting", lambda self: None):
+        with patch.object(
+            RetainerContract, "_lock_for_posting", lambda self, fresh=None: False
+        ):
             outcomes, balance, debits, failures = self._race("block")
         self.assertEqual([r for r, _v in outcomes.values()], ["ok", "ok"])
         self.assertEqual(balance, -4)

@@ -34,8 +34,7 @@ class RetainerContract(models.Model):
         self.ensure_one()
         domain = [
             ("contract_id", "=", self.id),
-            ("kind", "!=", "credit"),
-            ("reversed_kind", "!=", "credit"),
+            ("effective_kind", "!=", "credit"),
         ]
         if date_from:
             domain.append(("date", ">=", date_from))
@@ -56,9 +55,7 @@ class RetainerContract(models.Model):
         self.ensure_one()
         return [
             ("contract_id", "=", self.id),
-            "|",
-            ("kind", "=", "credit"),
-            ("reversed_kind", "=", "credit"),
+            ("effective_kind", "=", "credit"),
         ]
 
     # === PORTAL: PAGE VALUES === #
@@ -178,9 +175,7 @@ class RetainerContract(models.Model):
                 ("contract_id", "=", self.id),
                 ("date", ">=", forecast_tools.window_start(today)),
                 ("date", "<=", today),
-                "|",
-                ("kind", "=", "debit"),
-                ("reversed_kind", "=", "debit"),
+                ("effective_kind", "=", "debit"),
             ],
             [],
             ["units:sum"],
@@ -233,9 +228,7 @@ class RetainerContract(models.Model):
             units = entries.mapped("units")
             balances = running_balances(opening, units)
             topup_units = sum(
-                entry.units
-                for entry in entries
-                if "credit" in (entry.kind, entry.reversed_kind)
+                entry.units for entry in entries if entry.effective_kind == "credit"
             )
             statements[contract.id] = {
                 "date_from": date_from,

@@ -21,9 +21,11 @@ class RetainerLedgerEntry(models.Model):
         """Customer-facing name of the kind of the entry."""
         self.ensure_one()
         if self.kind == "reversal":
-            if self.reversed_kind == "credit":
+            if self.effective_kind == "credit":
                 return self.env._("Top-up cancelled")
             return self.env._("Correction")
+        if self.kind == "credit" and self.block_entry_id:
+            return self.env._("Rolled over")
         return {
             "credit": self.env._("Top-up"),
             "debit": self.env._("Usage"),
