@@ -182,6 +182,21 @@ class SaleOrderLine(models.Model):
         sync twice therefore never credits twice. Runs a constant number of
         queries for the batch.
 
+        Triggered by (every path that can change what a line credits):
+
+        - ``sale.order._action_confirm``, ``_action_cancel`` and ``write``
+          of ``retainer_id`` (an order moved to another retainer);
+        - ``sale.order.line.create`` on a confirmed order and ``write`` of
+          the product, quantity or unit;
+        - ``account.move._post``, ``button_draft``, ``button_cancel``,
+          ``_invoice_paid_hook`` and ``write`` of ``matched_payment_ids``
+          (through ``account.move._retainer_sync_credits``, which also syncs
+          overdraft invoices);
+        - ``account.payment.write`` of ``state`` (payments without journal
+          entry) and ``account.partial.reconcile.unlink`` (unreconciled);
+        - the daily job ``_cron_retainer_sync_credits``, for any path that
+          bypasses these hooks.
+
         :param bool assign: first give the orders their retainer (lines
             added to a confirmed order).
         """

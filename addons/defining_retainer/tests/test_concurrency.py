@@ -1,11 +1,12 @@
 import sys
 import threading
 import traceback
+from datetime import timedelta
 from unittest.mock import patch
 
 from psycopg2.errors import SerializationFailure
 
-from odoo import SUPERUSER_ID, api
+from odoo import SUPERUSER_ID, api, fields
 from odoo.exceptions import UserError
 from odoo.service.model import retrying
 from odoo.tests import TransactionCase, tagged
@@ -203,3 +204,189 @@ class TestConcurrentUsage(TransactionCase):
         self.assertEqual(balance, -4)
         self.assertEqual(debits, 2)
         self.assertFalse(failures)
+
+
+@tagged("post_install", "-at_install", "defining_retainer")
+class TestConcurrentExpiry(TransactionCase):
+    """The expiry job racing itself and racing late timesheets, each in its
+    own transaction that takes its snapshot before the others write."""
+
+    def setUp(self):
+        super().setUp()
+        self.today = fields.Date.context_today(self.env["retainer.contract"])
+        self.expiry = self.today - timedelta(days=10)
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+            partner = env["res.partner"].create(
+                {"name": "Expiry Race Ltd", "is_company": True}
+            )
+            level = env["retainer.level"].create({"name": "Expiry race level"})
+            contract = env["retainer.contract"].create(
+                {
+                    "partner_id": partner.id,
+                    "level_id": level.id,
+                    "overdraft_policy": "warn",
+                    "rollover_max_units": 0,
+                }
+            )
+            block = contract._post_manual_entry(
+                "credit",
+                20,
+                "Block of 5 hours",
+                date=self.expiry - timedelta(days=60),
+                expiry_date=self.expiry,
+            )
+            project = env["project.project"].create(
+                {
+                    "name": "Expiry race project",
+                    "partner_id": partner.id,
+                    "allow_timesheets": True,
+                    "retainer_id": contract.id,
+                }
+            )
+            employee = env["hr.employee"].create({"name": "Expiry consultant"})
+            self.ids = {
+                "partner": partner.id,
+                "level": level.id,
+                "contract": contract.id,
+                "block": block.id,
+                "project": project.id,
+                "employee": employee.id,
+            }
+        self.addCleanup(TestConcurrentUsage._drop_fixtures, self)
+
+    def _concurrently(self, *jobs):
+        """Run each ``job(env)`` in its own transaction, all having read
+        the ledger before any of them writes; retried on serialization
+        failures as a request or a cron run would be. Return the errors."""
+        barrier = threading.Barrier(len(jobs), timeout=30)
+        errors = []
+
+        def client(job):
+            with self.registry.cursor() as cr:
+                cr.transaction = api.Transaction(self.registry)
+                env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+                first_try = [True]
+
+                def run():
+                    contract = env["retainer.contract"].browse(self.ids["contract"])
+                    _balance = contract.balance_units  # takes the snapshot
+                    if first_try[0]:
+                        first_try[0] = False
+                        barrier.wait()
+                    return job(env)
+
+                try:
+                    retrying(run, env)
+                    cr.commit()  # pylint: disable=invalid-commit
+                except Exception as error:  # noqa: BLE001 (reported by the test)
+                    cr.rollback()
+                    errors.append(repr(error))
+                    barrier.abort()
+
+        threads = [threading.Thread(target=client, args=(job,)) for job in jobs]
+        with (
+            patch.object(api.Transaction, "reset", api.Transaction.clear),
+            mute_logger("odoo.sql_db", "odoo.service.model"),
+        ):
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(60)
+        self.assertFalse([t for t in threads if t.is_alive()], "clients finished")
+        return errors
+
+    def _expire(self, env):
+        env["retainer.contract"]._retainer_expire_blocks()
+
+    def _log_on(self, work_date):
+        def log(env):
+            env["account.analytic.line"].create(
+                {
+                    "project_id": self.ids["project"],
+                    "employee_id": self.ids["employee"],
+                    "name": f"Late work of {work_date}",
+                    "unit_amount": 1.0,
+                    "date": work_date,
+                }
+            )
+
+        return log
+
+    def _figures(self):
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            block = env["retainer.ledger.entry"].browse(self.ids["block"])
+            contract = block.contract_id
+            expiries = env["retainer.ledger.entry"].search(
+                [("block_entry_id", "=", block.id), ("kind", "=", "expiry")]
+            )
+            live = expiries.filtered(lambda e: not e.reversal_entry_ids)
+            return {
+                "consumed": block.consumed_units,
+                "expired": block.expired_units,
+                "remaining": block.remaining_units,
+                "live_expiries": len(live),
+                "balance": contract.balance_units,
+            }
+
+    def test_two_expiry_runs_at_once_expire_once(self):
+        errors = self._concurrently(self._expire, self._expire)
+        self.assertFalse(errors)
+        self.assertEqual(
+            self._figures(),
+            {
+                "consumed": 0,
+                "expired": 20,
+                "remaining": 0,
+                "live_expiries": 1,
+                "balance": 0,
+            },
+        )
+
+    def test_control_expiry_runs_without_lock_expire_twice(self):
+        """Without the contract lock the same race expires the block twice:
+        the test above fails when the protection is missing."""
+        with patch.object(
+            RetainerContract, "_lock_for_posting", lambda self, fresh=None: False
+        ):
+            errors = self._concurrently(self._expire, self._expire)
+        self.assertFalse(errors)
+        figures = self._figures()
+        self.assertEqual(figures["live_expiries"], 2)
+        self.assertEqual(figures["balance"], -20)
+
+    def test_late_time_racing_the_expiry_job_uses_the_block_once(self):
+        errors = self._concurrently(
+            self._expire, self._log_on(self.expiry - timedelta(days=1))
+        )
+        self.assertFalse(errors)
+        # Whichever committed first, the block paid 4 units of work and the
+        # other 16 expired: nothing expired twice, nothing paid by an
+        # expired part.
+        self.assertEqual(
+            self._figures(),
+            {
+                "consumed": 4,
+                "expired": 16,
+                "remaining": 0,
+                "live_expiries": 1,
+                "balance": 0,
+            },
+        )
+
+    def test_time_after_expiry_racing_the_job_is_an_overdraft(self):
+        errors = self._concurrently(
+            self._expire, self._log_on(self.expiry + timedelta(days=1))
+        )
+        self.assertFalse(errors)
+        self.assertEqual(
+            self._figures(),
+            {
+                "consumed": 0,
+                "expired": 20,
+                "remaining": 0,
+                "live_expiries": 1,
+                "balance": -4,
+            },
+        )
