@@ -429,6 +429,17 @@ class TestSaleTopup(RetainerSaleCommon):
         self.assertEqual(self.env["sale.order"].search_count([]), orders)
         self.assertEqual(self._ledger_count(), 0)
 
+    def test_sales_app_opens_on_its_own_first_menu(self):
+        """The Sales app opens on its first menu: Orders (Quotations), not
+        Retainers, for a retainer user too (stock Sales tours rely on it)."""
+        menus = (
+            self.env["ir.ui.menu"]
+            .with_user(self.salesman)
+            .search([("parent_id", "=", self.env.ref("sale.sale_menu_root").id)])
+        )
+        self.assertIn(self.env.ref("defining_retainer.retainer_menu_sale"), menus)
+        self.assertEqual(menus[0], self.env.ref("sale.sale_order_menu"))
+
     # === Security === #
 
     def test_salesman_cannot_post_adjustments(self):
