@@ -203,7 +203,8 @@ class SaleOrder(models.Model):
         """Serialize the creation of ``customer``'s first retainer.
 
         Two first sales confirmed at once would each find no retainer and
-        create one. A lock alone is not enough under REPEATABLE READ: the
+        create one. A lock alone (``SELECT ... FOR UPDATE`` or an advisory
+        lock on (company, customer)) is not enough under REPEATABLE READ: the
         sale that waited would go on with its old snapshot, still without
         the other's retainer. Writing the customer's row makes PostgreSQL
         abort the later of two concurrent sales with a serialization error,
