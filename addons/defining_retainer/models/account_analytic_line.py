@@ -14,6 +14,7 @@ RETAINER_USAGE_FIELDS = {
     "task_id",
     "date",
     "employee_id",
+    "partner_id",
 }
 MAX_ENTRY_HOURS = 24
 
@@ -91,6 +92,24 @@ class AccountAnalyticLine(models.Model):
         retainer_lines = self.filtered(lambda line: line.retainer_id)
         retainer_lines.so_line = False
         return super(AccountAnalyticLine, self - retainer_lines)._compute_so_line()
+
+    # === CONSTRAINT METHODS === #
+
+    @api.constrains("retainer_id", "company_id")
+    def _check_retainer_company(self):
+        # Checked before Odoo's generic company check, to name the rule.
+        for line in self.filtered("retainer_id"):
+            if line.company_id != line.retainer_id.company_id:
+                raise ValidationError(
+                    self.env._(
+                        "Timesheet %(line)s is in %(company)s but retainer "
+                        "%(retainer)s belongs to %(other)s.",
+                        line=line.name,
+                        company=line.company_id.name,
+                        retainer=line.retainer_id.name,
+                        other=line.retainer_id.company_id.name,
+                    )
+                )
 
     # === CRUD METHODS === #
 

@@ -1,12 +1,16 @@
+import logging
 from collections import defaultdict
 
 from dateutil.relativedelta import relativedelta
+from psycopg2 import OperationalError
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from ..tools.rounding import units_to_hours
 from .res_company import TOPUP_DOCUMENT_SELECTION
+
+_logger = logging.getLogger(__name__)
 
 RECURRING_INTERVAL_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 # Periods one run of the recurring job creates per contract at most (a plan
@@ -238,8 +242,45 @@ class RetainerContract(models.Model):
                 ("recurring_next_date", "<=", today),
             ]
         )
-        for company, company_contracts in contracts.grouped("company_id").items():
-            company_contracts.with_company(company)._retainer_generate_recurring(today)
+        # One savepoint per contract: a plan that cannot be ordered (its
+        # customer moved to another company, a product archived...) is
+        # reported to its account manager and the others still run.
+        for contract in contracts:
+            try:
+                with self.env.cr.savepoint():
+                    contract.with_company(
+                        contract.company_id
+                    )._retainer_generate_recurring(today)
+            except OperationalError:
+                raise  # a concurrency error: the whole job is retried
+            except Exception as error:  # reported below; the run goes on
+                _logger.exception(
+                    "Recurring top-up of retainer %s (id %s) failed",
+                    contract.name,
+                    contract.id,
+                )
+                contract._retainer_report_recurring_failure(error)
+
+    def _retainer_report_recurring_failure(self, error):
+        """Tell the account manager of this retainer that its recurring
+        top-up failed, once while the activity is open."""
+        self.ensure_one()
+        summary = self.env._("Recurring top-up failed")
+        if not self.user_id or self.activity_ids.filtered(
+            lambda activity: activity.summary == summary
+        ):
+            return
+        self.activity_schedule(
+            "mail.mail_activity_data_todo",
+            summary=summary,
+            note=self.env._(
+                "The recurring top-up of %(retainer)s could not be prepared; "
+                "it will be tried again on the next run: %(error)s",
+                retainer=self.name,
+                error=str(error),
+            ),
+            user_id=self.user_id.id,
+        )
 
     def _retainer_generate_recurring(self, today):
         """Create the orders (and invoices) of the due periods of ``self``

@@ -66,7 +66,9 @@ class RetainerLedgerEntry(models.Model):
         required=True, readonly=True, index=True, default=fields.Date.context_today
     )
     name = fields.Char(string="Description", readonly=True)
-    reason = fields.Text(readonly=True)
+    # Internal: portal users never read it (the portal shows each entry's
+    # customer-facing text, see defining_retainer_portal).
+    reason = fields.Text(readonly=True, groups="base.group_user")
     posted_at = fields.Datetime(readonly=True, default=fields.Datetime.now)
     user_id = fields.Many2one(
         "res.users", string="Posted by", readonly=True, default=lambda s: s.env.user

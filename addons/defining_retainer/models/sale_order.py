@@ -2,6 +2,7 @@ from collections import defaultdict
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.tools import SQL
 
 from .res_company import CREDIT_TRIGGER_SELECTION
 
@@ -68,6 +69,12 @@ class SaleOrder(models.Model):
                         owner=owner.display_name,
                     )
                 )
+
+    @api.constrains("retainer_id", "company_id")
+    def _check_retainer_company(self):
+        # Checked before Odoo's generic company check, to name the rule.
+        for order in self.filtered("retainer_id"):
+            order._retainer_check_company(order.retainer_id)
 
     # === CRUD METHODS === #
 
@@ -152,6 +159,8 @@ class SaleOrder(models.Model):
                             order=order.name,
                         )
                     )
+                if not found:
+                    order._retainer_lock_customer(customer)
                 contract = found or order._retainer_create_contract()
                 candidates[customer, order.company_id] = contract
             order.with_context(retainer_assigning=True).write(
@@ -166,8 +175,19 @@ class SaleOrder(models.Model):
 
     def _retainer_check_contract(self, contract):
         self.ensure_one()
-        if contract.company_id != self.company_id:
+        self._retainer_check_company(contract)
+        if contract.state == "closed":
             raise UserError(
+                self.env._(
+                    "Retainer %(retainer)s is closed: it cannot be topped up.",
+                    retainer=contract.name,
+                )
+            )
+
+    def _retainer_check_company(self, contract):
+        self.ensure_one()
+        if contract.company_id != self.company_id:
+            raise ValidationError(
                 self.env._(
                     "Order %(order)s is in %(company)s but retainer %(retainer)s "
                     "belongs to %(other)s.",
@@ -177,13 +197,27 @@ class SaleOrder(models.Model):
                     other=contract.company_id.name,
                 )
             )
-        if contract.state == "closed":
-            raise UserError(
-                self.env._(
-                    "Retainer %(retainer)s is closed: it cannot be topped up.",
-                    retainer=contract.name,
-                )
+
+    @api.model
+    def _retainer_lock_customer(self, customer):
+        """Serialize the creation of ``customer``'s first retainer.
+
+        Two first sales confirmed at once would each find no retainer and
+        create one. A lock alone (``SELECT ... FOR UPDATE`` or an advisory
+        lock on (company, customer)) is not enough under REPEATABLE READ: the
+        sale that waited would go on with its old snapshot, still without
+        the other's retainer. Writing the customer's row makes PostgreSQL
+        abort the later of two concurrent sales with a serialization error,
+        which Odoo retries with a fresh snapshot that finds the retainer.
+        The row is the commercial partner's, shared by its companies: a
+        first sale in another company at the same moment is retried too.
+        """
+        self.env.cr.execute(
+            SQL(
+                "UPDATE res_partner SET write_date = write_date WHERE id = %s",
+                customer.id,
             )
+        )
 
     def _retainer_create_contract(self):
         """Create the retainer of this order's customer, with the level of

@@ -5,6 +5,7 @@ from . import test_timesheet_form
 from . import test_contract_lifecycle
 from . import test_security
 from . import test_concurrency
+from . import test_project
 
 from . import test_performance
 from . import test_sale_topup

@@ -3,7 +3,19 @@ from contextlib import contextmanager
 from odoo.tests import TransactionCase, new_test_user
 
 
-class RetainerCommon(TransactionCase):
+class RaisesRegexMixin:
+    """``assertRaisesRegex`` as Odoo's ``assertRaises``: the block is rolled
+    back to a savepoint, as the request would be, so a test can check that
+    nothing was written; and the message is checked."""
+
+    @contextmanager
+    def assertRaisesRegex(self, exception, regex):
+        with self.assertRaises(exception) as caught:
+            yield caught
+        self.assertRegex(str(caught.exception), regex)
+
+
+class RetainerCommon(RaisesRegexMixin, TransactionCase):
     """A company with one customer, a retainer of 2 days (56 units) on a
     project, a consultant who logs time and a retainer manager."""
 
@@ -107,14 +119,6 @@ class RetainerCommon(TransactionCase):
                 | vals
             )
         )
-
-    @contextmanager
-    def assertRaisesRegex(self, exception, regex):
-        """Like Odoo's assertRaises (rolled back to a savepoint, as the
-        request would be), and checks the message."""
-        with self.assertRaises(exception) as caught:
-            yield caught
-        self.assertRegex(str(caught.exception), regex)
 
     def _ledger_count(self):
         return self.env["retainer.ledger.entry"].search_count([])

@@ -3,8 +3,10 @@ from odoo.tests import new_test_user
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
+from .common import RaisesRegexMixin
 
-class RetainerSaleCommon(AccountTestInvoicingCommon):
+
+class RetainerSaleCommon(RaisesRegexMixin, AccountTestInvoicingCommon):
     """A company with a chart of accounts, retainer products (day, hour,
     5-day pack, overage hour), a customer with no retainer yet, a
     salesperson, an accountant without sales rights and a retainer manager

@@ -6,7 +6,7 @@ from unittest.mock import patch
 
 from psycopg2.errors import SerializationFailure
 
-from odoo import SUPERUSER_ID, api, fields
+from odoo import SUPERUSER_ID, Command, api, fields
 from odoo.exceptions import UserError
 from odoo.service.model import retrying
 from odoo.tests import TransactionCase, tagged
@@ -390,3 +390,141 @@ class TestConcurrentExpiry(TransactionCase):
                 "balance": -4,
             },
         )
+
+
+@tagged("post_install", "-at_install", "defining_retainer")
+class TestConcurrentFirstSale(TransactionCase):
+    """Two first sales of a retainer product for the same customer are
+    confirmed at the same moment, each in its own transaction: the customer
+    ends with one retainer holding both sales, not two retainers."""
+
+    def setUp(self):
+        super().setUp()
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+            partner = env["res.partner"].create(
+                {"name": "First Sale Race Ltd", "is_company": True}
+            )
+            level = env["retainer.level"].create({"name": "First sale race level"})
+            product = env["product.product"].create(
+                {
+                    "name": "First sale race day",
+                    "type": "service",
+                    "service_tracking": "no",
+                    "service_type": "manual",
+                    "invoice_policy": "order",
+                    "list_price": 700.0,
+                    "retainer_units": 28,
+                    "retainer_level_id": level.id,
+                }
+            )
+            self.ids = {
+                "partner": partner.id,
+                "level": level.id,
+                "product": product.id,
+                "company": env.company.id,
+            }
+        self.addCleanup(self._drop_fixtures)
+
+    def _drop_fixtures(self):
+        ids = self.ids
+        with self.registry.cursor() as cr:
+            # Confirmed orders and the ledger refuse deletion through the ORM.
+            for query in (
+                (
+                    "DELETE FROM retainer_ledger_entry WHERE contract_id IN "
+                    "(SELECT id FROM retainer_contract WHERE partner_id = %s)"
+                ),
+                "DELETE FROM sale_order WHERE partner_id = %s",
+                "DELETE FROM retainer_contract WHERE partner_id = %s",
+            ):
+                cr.execute(SQL(query, ids["partner"]))
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            env["product.product"].browse(ids["product"]).product_tmpl_id.unlink()
+            env["retainer.level"].browse(ids["level"]).unlink()
+            env["res.partner"].browse(ids["partner"]).unlink()
+
+    def _race(self):
+        barrier = threading.Barrier(2, timeout=30)
+        outcomes = {}
+        serialization_failures = []
+        errors = []
+
+        def client(name):
+            with self.registry.cursor() as cr:
+                cr.transaction = api.Transaction(self.registry)
+                env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+                first_try = [True]
+
+                def sell():
+                    # Reading the customer's retainers takes the snapshot.
+                    env["retainer.contract"].search_count(
+                        [("partner_id", "=", self.ids["partner"])]
+                    )
+                    if first_try[0]:
+                        first_try[0] = False
+                        barrier.wait()
+                    try:
+                        order = env["sale.order"].create(
+                            {
+                                "partner_id": self.ids["partner"],
+                                "company_id": self.ids["company"],
+                                "order_line": [
+                                    Command.create(
+                                        {
+                                            "product_id": self.ids["product"],
+                                            "product_uom_qty": 1,
+                                        }
+                                    )
+                                ],
+                            }
+                        )
+                        order.action_confirm()
+                        return order.retainer_id.id
+                    except SerializationFailure:
+                        serialization_failures.append(name)
+                        raise
+
+                try:
+                    outcomes[name] = retrying(sell, env)
+                    cr.commit()  # pylint: disable=invalid-commit
+                except Exception as error:  # noqa: BLE001 (reported by the test)
+                    cr.rollback()
+                    errors.append(f"{name}: {error!r}")
+                    barrier.abort()
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in ("a", "b")]
+        with (
+            patch.object(api.Transaction, "reset", api.Transaction.clear),
+            mute_logger("odoo.sql_db", "odoo.service.model"),
+        ):
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(60)
+        stuck = [t for t in threads if t.is_alive()]
+        if stuck:
+            frames = sys._current_frames()
+            stacks = "\n".join(
+                "".join(traceback.format_stack(frames[t.ident])) for t in stuck
+            )
+            self.fail(f"clients still running:\n{stacks}")
+        self.assertFalse(errors)
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            contracts = env["retainer.contract"].search(
+                [("partner_id", "=", self.ids["partner"])]
+            )
+            return (
+                outcomes,
+                contracts.ids,
+                contracts.mapped("balance_units"),
+                serialization_failures,
+            )
+
+    def test_two_first_sales_make_one_retainer(self):
+        outcomes, contract_ids, balances, failures = self._race()
+        self.assertEqual(len(contract_ids), 1, "one retainer for the customer")
+        self.assertEqual(sorted(outcomes.values()), contract_ids * 2)
+        self.assertEqual(balances, [56], "both sales credit it")
+        self.assertEqual(len(failures), 1, "the later sale was retried")

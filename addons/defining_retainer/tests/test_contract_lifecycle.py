@@ -53,13 +53,16 @@ class TestContractLifecycle(RetainerCommon):
         self.assertTrue(self.company.retainer_audit_required)
 
     def test_invalid_policy_refused(self):
-        for vals in (
-            {"rounding_unit_minutes": 0},
-            {"rounding_grace_minutes": 15},
-            {"rounding_min_units": -1},
-            {"day_hours": 0},
+        for vals, message in (
+            ({"rounding_unit_minutes": 0}, "A unit must last at least a minute"),
+            ({"rounding_grace_minutes": 15}, "The grace must be at least 0 and"),
+            ({"rounding_min_units": -1}, "minimum units per entry cannot be neg"),
+            ({"day_hours": 0}, "A retainer day lasts more than 0 and at most 24"),
         ):
-            with self.subTest(vals=vals), self.assertRaises(ValidationError):
+            with (
+                self.subTest(vals=vals),
+                self.assertRaisesRegex(ValidationError, message),
+            ):
                 self.env["retainer.contract"].create(
                     {"partner_id": self.customer.id, "level_id": self.level_phone.id}
                     | vals
@@ -71,9 +74,11 @@ class TestContractLifecycle(RetainerCommon):
         self.assertEqual(contract.state, "audit")
         self.assertTrue(contract.audit_required)
         project = self._create_project(contract)
-        with self.assertRaises(UserError):
+        with self.assertRaisesRegex(UserError, "is audit: time on it cannot be"):
             self._log(1.0, project=project)
-        with self.assertRaises(ValidationError):
+        with self.assertRaisesRegex(
+            ValidationError, "cannot be active before its audit is completed"
+        ):
             contract.write({"state": "active"})
         with self.assertRaisesRegex(UserError, "Record the customer's assets"):
             contract.with_user(self.manager).action_complete_audit()
@@ -106,9 +111,9 @@ class TestContractLifecycle(RetainerCommon):
         self.company.retainer_audit_required = True
         contract = self._create_contract(self.customer, self.level_onsite)
         wizard = self.env["retainer.audit.waive"].with_user(self.manager)
-        with self.assertRaises(UserError):
+        with self.assertRaisesRegex(UserError, "Waiving an audit needs a reason"):
             wizard.create({"contract_id": contract.id, "reason": "  "}).action_waive()
-        with self.assertRaises(AccessError):
+        with self.assertRaisesRegex(AccessError, "Only a retainer manager can do"):
             contract.with_user(self.consultant)._waive_audit("I say so")
         self.assertEqual(contract.state, "audit")
         wizard.create(
@@ -123,28 +128,33 @@ class TestContractLifecycle(RetainerCommon):
         self.assertEqual(contract.state, "draft")
         contract.action_activate()
         self.assertEqual(contract.state, "active")
-        with self.assertRaises(UserError):
+        with self.assertRaisesRegex(UserError, "Only a draft retainer can be"):
             contract.action_activate()
 
     def test_suspend_close_reopen(self):
         contract = self.contract.with_user(self.manager)
         contract.action_suspend()
         self.assertEqual(contract.state, "suspended")
-        with self.assertRaises(UserError):
+        with self.assertRaisesRegex(UserError, "Only an active retainer can be"):
             contract.action_suspend()
         contract.action_reopen()
         contract.action_close()
         self.assertEqual(contract.state, "closed")
-        with self.assertRaises(UserError):
+        with self.assertRaisesRegex(UserError, rf"Retainer {contract.name} is closed"):
             contract._post_manual_entry("credit", 4, "After closing")
         contract.action_reopen()
         self.assertEqual(contract.state, "active")
         for action in ("action_suspend", "action_close", "action_reopen"):
-            with self.subTest(action), self.assertRaises(AccessError):
+            with (
+                self.subTest(action),
+                self.assertRaisesRegex(AccessError, "Only a retainer manager can"),
+            ):
                 getattr(self.contract.with_user(self.consultant), action)()
 
     def test_project_partner_must_match(self):
-        with self.assertRaises(ValidationError):
+        with self.assertRaisesRegex(
+            ValidationError, "is for Elsewhere plc but retainer .* belongs to"
+        ):
             self.project.partner_id = self.other_customer
         # a contact of the customer is fine
         self.project.partner_id = self.customer_contact

@@ -346,7 +346,7 @@ class TestInvoicing(RetainerSaleCommon):
     def test_cancelled_overdraft_invoice_takes_units_back(self):
         contract = self._overdrawn_contract()
         invoice = contract._retainer_invoice_overdraft()
-        with self.assertRaises(UserError):
+        with self.assertRaisesRegex(UserError, "Cancel the invoice instead of del"):
             invoice.unlink()
         invoice.button_cancel()
         self.assertEqual(self._balance(contract), -6)

@@ -35,17 +35,30 @@ class TestRecurring(RetainerSaleCommon):
 
     def test_plan_needs_quantity_and_period(self):
         contract = self._create_contract()
-        for vals in (
-            {"recurring_quantity": 2},
-            {"recurring_quantity": 2, "recurring_interval": "month"},
-            {"recurring_interval": "month", "recurring_start_date": date(2025, 1, 1)},
-            {
-                "recurring_quantity": -1,
-                "recurring_interval": "month",
-                "recurring_start_date": date(2025, 1, 1),
-            },
+        incomplete = "needs a number of days, a period and a start date"
+        for vals, message in (
+            ({"recurring_quantity": 2}, incomplete),
+            ({"recurring_quantity": 2, "recurring_interval": "month"}, incomplete),
+            (
+                {
+                    "recurring_interval": "month",
+                    "recurring_start_date": date(2025, 1, 1),
+                },
+                incomplete,
+            ),
+            (
+                {
+                    "recurring_quantity": -1,
+                    "recurring_interval": "month",
+                    "recurring_start_date": date(2025, 1, 1),
+                },
+                "cannot order negative days",
+            ),
         ):
-            with self.subTest(vals=vals), self.assertRaises(ValidationError):
+            with (
+                self.subTest(vals=vals),
+                self.assertRaisesRegex(ValidationError, message),
+            ):
                 contract.write(vals)
         self.assertFalse(self._recurring_orders(contract))
         self.assertEqual(self._ledger_count(), 0)
@@ -146,6 +159,50 @@ class TestRecurring(RetainerSaleCommon):
             self.env["retainer.contract"]._cron_recurring_topups()
         self.assertFalse(self._recurring_orders(suspended))
         self.assertFalse(self._recurring_orders(closed))
+
+    def test_failing_contract_does_not_stop_the_others(self):
+        """A customer moved to another company makes its plan fail: the
+        healthy plans still get their orders, the failure is logged and
+        reported to the account manager of the failing retainer, and the
+        failing plan stays due for the next run."""
+        healthy = self._plan()
+        moved_customer = self.env["res.partner"].create(
+            {"name": "Moved Away Ltd", "is_company": True}
+        )
+        broken = self._plan(
+            self._create_contract(partner=moved_customer, user_id=self.salesman.id)
+        )
+        later_customer = self.env["res.partner"].create(
+            {"name": "Later plc", "is_company": True}
+        )
+        later = self._plan(self._create_contract(partner=later_customer))
+        other_company = self.setup_other_company()["company"]
+        moved_customer.company_id = other_company
+        with (
+            freeze_time("2025-01-01"),
+            self.assertLogs(
+                "odoo.addons.defining_retainer.models.retainer_contract_sale",
+                level="ERROR",
+            ) as logs,
+        ):
+            self.env["retainer.contract"]._cron_recurring_topups()
+        self.assertEqual(len(self._recurring_orders(healthy)), 1)
+        self.assertEqual(len(self._recurring_orders(later)), 1)
+        self.assertFalse(self._recurring_orders(broken))
+        self.assertEqual(healthy.recurring_next_date, date(2025, 4, 1))
+        self.assertEqual(broken.recurring_next_date, date(2025, 1, 1), "still due")
+        self.assertIn(broken.name, "\n".join(logs.output))
+        activity = broken.activity_ids
+        self.assertEqual(len(activity), 1)
+        self.assertEqual(activity.user_id, self.salesman)
+        self.assertEqual(activity.summary, "Recurring top-up failed")
+        self.assertIn("company", activity.note)
+        self.assertFalse(healthy.activity_ids)
+        # A second failing run does not pile up activities.
+        with freeze_time("2025-01-02"), self.assertLogs(level="ERROR"):
+            self.env["retainer.contract"]._cron_recurring_topups()
+        self.assertEqual(len(broken.activity_ids), 1)
+        self.assertEqual(len(self._recurring_orders(healthy)), 1)
 
     def test_retainer_story(self):
         """From selling 2 retainer days to the recurring order, as the users

@@ -55,11 +55,11 @@ class TestRounding(BaseCase):
         self.assertEqual(duration_to_units(0.25, min_units=2), 2)
 
     def test_refusals(self):
-        with self.assertRaises(ValueError):
+        with self.assertRaisesRegex(ValueError, "a duration cannot be negative"):
             duration_to_units(-0.25)
-        with self.assertRaises(ValueError):
+        with self.assertRaisesRegex(ValueError, "unknown rounding method 'ceil'"):
             duration_to_units(1, method="ceil")
-        with self.assertRaises(ValueError):
+        with self.assertRaisesRegex(ValueError, "the unit length must be positive"):
             duration_to_units(1, unit_minutes=0)
-        with self.assertRaises(ValueError):
+        with self.assertRaisesRegex(ValueError, "grace must be at least 0 and"):
             duration_to_units(1, grace_minutes=15)

@@ -35,7 +35,9 @@ class TestSaleTopup(RetainerSaleCommon):
         self.assertEqual(overage.uom_id, self.env.ref("uom.product_uom_hour"))
 
     def test_product_negative_units_refused(self):
-        with self.assertRaises(ValidationError):
+        with self.assertRaisesRegex(
+            ValidationError, "cannot credit a negative number of retainer units"
+        ):
             self.product_day.retainer_units = -1
 
     def test_product_zero_units_is_not_retainer(self):
@@ -51,7 +53,12 @@ class TestSaleTopup(RetainerSaleCommon):
             {"service_type": "timesheet"},
             {"type": "consu"},
         ):
-            with self.subTest(vals=vals), self.assertRaises(ValidationError):
+            with (
+                self.subTest(vals=vals),
+                self.assertRaisesRegex(
+                    ValidationError, "must be a service invoiced on ordered quantit"
+                ),
+            ):
                 self.product_day.write(vals)
 
     def test_product_onchange_forces_service_values(self):
@@ -191,18 +198,38 @@ class TestSaleTopup(RetainerSaleCommon):
         other_company = self.setup_other_company()["company"]
         contract = self._create_contract(company_id=other_company.id)
         count = self._ledger_count()
-        with self.assertRaises(UserError):
+        orders = self.env["sale.order"].search_count([])
+        # A service order of the company, by a user of both companies: only
+        # the retainer's company can refuse it.
+        with self.assertRaisesRegex(
+            UserError,
+            rf"Order S\d+ is in {self.company.name} but retainer {contract.name} "
+            rf"belongs to {other_company.name}\.",
+        ):
             self._order(
-                [(self.product_day, 1)], user=self.env.user, retainer_id=contract.id
+                [(self.product_day, 1)],
+                user=self.env.user,
+                confirm=False,
+                company_id=self.company.id,
+                retainer_id=contract.id,
             )
+        self.assertEqual(self.env["sale.order"].search_count([]), orders)
         self.assertEqual(self._ledger_count(), count)
+        # Nor may a confirmed order move to another company's retainer.
+        order = self._order([(self.product_day, 1)], user=self.env.user)
+        with self.assertRaisesRegex(UserError, rf"belongs to {other_company.name}"):
+            order.retainer_id = contract
+        self.assertEqual(self._ledger_count(), count + 1)
 
     def test_retainer_of_another_customer_refused(self):
         other = self.env["res.partner"].create(
             {"name": "Other plc", "is_company": True}
         )
         contract = self._create_contract(partner=other)
-        with self.assertRaises(ValidationError):
+        with self.assertRaisesRegex(
+            ValidationError,
+            rf"is for Acme Dental Test but retainer {contract.name} belongs to Other",
+        ):
             self._order([(self.product_day, 1)], retainer_id=contract.id, confirm=False)
         self.assertEqual(self._ledger_count(), 0)
 
@@ -247,7 +274,7 @@ class TestSaleTopup(RetainerSaleCommon):
     def test_order_with_credits_cannot_be_deleted(self):
         order = self._order([(self.product_day, 1)])
         order._action_cancel()
-        with self.assertRaises(UserError):
+        with self.assertRaisesRegex(UserError, "Cancel the order instead of del"):
             order.unlink()
 
     # === Timesheets on a sold retainer === #
@@ -382,10 +409,14 @@ class TestSaleTopup(RetainerSaleCommon):
     def test_topup_bad_input_refused(self):
         contract = self._create_contract()
         orders = self.env["sale.order"].search_count([])
-        for quantity, unit in ((0, "day"), (-1, "hour"), (1, "week")):
+        for quantity, unit, message in (
+            (0, "day", "needs a positive quantity"),
+            (-1, "hour", "needs a positive quantity"),
+            (1, "week", "sold in days or in hours"),
+        ):
             with (
                 self.subTest(quantity=quantity, unit=unit),
-                self.assertRaises(UserError),
+                self.assertRaisesRegex(UserError, message),
             ):
                 contract._create_topup_quotation(quantity, unit)
         contract.action_close()
@@ -398,13 +429,27 @@ class TestSaleTopup(RetainerSaleCommon):
         self.assertEqual(self.env["sale.order"].search_count([]), orders)
         self.assertEqual(self._ledger_count(), 0)
 
+    def test_sales_app_opens_on_its_own_first_menu(self):
+        """The Sales app opens on its first menu: Orders (Quotations), not
+        Retainers, for a retainer user too (stock Sales tours rely on it)."""
+        menus = (
+            self.env["ir.ui.menu"]
+            .with_user(self.salesman)
+            .search([("parent_id", "=", self.env.ref("sale.sale_menu_root").id)])
+        )
+        self.assertIn(self.env.ref("defining_retainer.retainer_menu_sale"), menus)
+        self.assertEqual(menus[0], self.env.ref("sale.sale_order_menu"))
+
     # === Security === #
 
     def test_salesman_cannot_post_adjustments(self):
         contract = self._create_contract(units=28)
         count = self._ledger_count()
         for kind, units in (("adjustment", 5), ("credit", 5)):
-            with self.subTest(kind=kind), self.assertRaises(AccessError):
+            with (
+                self.subTest(kind=kind),
+                self.assertRaisesRegex(AccessError, "Only a retainer manager can"),
+            ):
                 contract.with_user(self.salesman)._post_manual_entry(kind, units, "x")
         self.assertEqual(self._ledger_count(), count)
 

@@ -11,15 +11,15 @@ class TestSecurity(RetainerCommon):
         contract = self.contract.with_user(self.consultant)
         self.assertEqual(contract.balance_units, 56)
         self.assertTrue(contract.ledger_entry_ids)
-        with self.assertRaises(AccessError):
+        with self.assertRaisesRegex(AccessError, r"not allowed to modify .*Contract"):
             contract.write({"overdraft_policy": "allow"})
-        with self.assertRaises(AccessError):
+        with self.assertRaisesRegex(AccessError, r"not allowed to modify .*Contract"):
             contract.write({"usage_lock_date": "2020-01-01"})
-        with self.assertRaises(AccessError):
+        with self.assertRaisesRegex(AccessError, r"not allowed to create .*Contract"):
             self.env["retainer.contract"].with_user(self.consultant).create(
                 {"partner_id": self.customer.id, "level_id": self.level_phone.id}
             )
-        with self.assertRaises(AccessError):
+        with self.assertRaisesRegex(AccessError, r"not allowed to modify .*Level"):
             self.level_phone.with_user(self.consultant).write({"allow_onsite": True})
 
     def test_ledger_refused_through_external_api(self):
@@ -29,18 +29,23 @@ class TestSecurity(RetainerCommon):
         count = self._ledger_count()
         new_vals = {"contract_id": self.contract.id, "kind": "credit", "units": 9}
         calls = [
-            ("write", [[entry.id], {"units": 9999}], {}),
-            ("unlink", [[entry.id]], {}),
-            ("create", [[new_vals]], {}),
+            ("write", [[entry.id], {"units": 9999}], {}, "cannot be changed"),
+            ("unlink", [[entry.id]], {}, "not allowed to delete"),
+            ("create", [[new_vals]], {}, "never created by hand"),
             # a client may forge any context: it must not open the door
-            ("create", [[new_vals]], {"context": {"retainer_ledger_post": True}}),
+            (
+                "create",
+                [[new_vals]],
+                {"context": {"retainer_ledger_post": True}},
+                "never created by hand",
+            ),
         ]
         for user in (self.consultant, self.manager):
             model = self.env["retainer.ledger.entry"].with_user(user)
-            for method, args, kwargs in calls:
+            for method, args, kwargs, message in calls:
                 with (
                     self.subTest(user=user.login, method=method, kwargs=kwargs),
-                    self.assertRaises(UserError),  # AccessError is a UserError,
+                    self.assertRaisesRegex(UserError, message),
                 ):
                     api.call_kw(model, method, args, kwargs)
         self.assertEqual(self._ledger_count(), count)
@@ -70,5 +75,5 @@ class TestSecurity(RetainerCommon):
             .with_user(user_b)
             .search([("contract_id", "=", self.contract.id)])
         )
-        with self.assertRaises(AccessError):
+        with self.assertRaisesRegex(AccessError, "multi-company issue"):
             self.contract.with_user(user_b).read(["balance_units"])

@@ -200,11 +200,19 @@ class TestTimesheetDebit(RetainerCommon):
         )
         count = self._ledger_count()
         cases = [
-            ("negative duration", ValidationError, {"unit_amount": -0.5}),
-            ("over 24 hours", ValidationError, {"unit_amount": 24.02}),
+            (
+                "negative duration",
+                "cannot have a negative duration",
+                {"unit_amount": -0.5},
+            ),
+            (
+                "over 24 hours",
+                r"cannot last more than 24 hours \(24:01 entered\)",
+                {"unit_amount": 24.02},
+            ),
             (
                 "contact type outside the level",
-                ValidationError,
+                "does not include On-site support",
                 {
                     "project_id": self._create_project(other_contract).id,
                     "retainer_contact_type": "onsite",
@@ -212,14 +220,14 @@ class TestTimesheetDebit(RetainerCommon):
             ),
             (
                 "retainer of another customer",
-                ValidationError,
+                "belongs to Elsewhere plc, not to Quarter Hour Ltd",
                 {"retainer_id": other_contract.id},
             ),
         ]
-        for label, error, vals in cases:
+        for label, message, vals in cases:
             with self.subTest(label):
                 lines_before = self.env["account.analytic.line"].search_count([])
-                with self.assertRaises(error):
+                with self.assertRaisesRegex(ValidationError, message):
                     self._log(vals.pop("unit_amount", 1.0), **vals)
                 self.assertEqual(self._ledger_count(), count)
                 self.assertEqual(
@@ -229,6 +237,9 @@ class TestTimesheetDebit(RetainerCommon):
         self.assertEqual(self._log(24.0).retainer_units, 96)
 
     def test_other_company_retainer_refused(self):
+        """A timesheet of company A naming a retainer of company B is refused
+        by the retainer's company rule. The user has an employee and may see
+        both companies: nothing else can refuse the line."""
         company_b = self.env["res.company"].create({"name": "Other Co"})
         contract_b = self.env["retainer.contract"].create(
             {
@@ -237,9 +248,45 @@ class TestTimesheetDebit(RetainerCommon):
                 "level_id": self.level_onsite.id,
             }
         )
+        self.manager.company_ids |= company_b
         count = self._ledger_count()
-        with self.assertRaises(UserError):
-            self._log(1.0, user=self.env.user, retainer_id=contract_b.id)
+        lines_before = self.env["account.analytic.line"].search_count([])
+        with self.assertRaisesRegex(
+            ValidationError,
+            rf"Timesheet Support work is in {self.company.name} but retainer "
+            rf"{contract_b.name} belongs to Other Co\.",
+        ):
+            self._log(1.0, user=self.manager, retainer_id=contract_b.id)
+        self.assertEqual(self._ledger_count(), count)
+        self.assertEqual(
+            self.env["account.analytic.line"].search_count([]), lines_before
+        )
+        # the same user logs on the company's own retainer
+        self.assertEqual(self._log(1.0, user=self.manager).retainer_id, self.contract)
+
+    def test_partner_change_to_another_customer_refused(self):
+        """Changing the customer of a retainer timesheet re-validates it, as
+        creating the same line would."""
+        line = self._log(1.0)
+        self.assertEqual(line.partner_id, self.customer)
+        debit = self._live_debits(line)
+        count = self._ledger_count()
+        with self.assertRaisesRegex(
+            ValidationError,
+            rf"Retainer {self.contract.name} belongs to Quarter Hour Ltd, not to "
+            r"Elsewhere plc\.",
+        ):
+            line.with_user(self.consultant).write(
+                {"partner_id": self.other_customer.id}
+            )
+        self.assertEqual(line.partner_id, self.customer, "nothing written")
+        self.assertEqual(line.retainer_id, self.contract)
+        self.assertEqual(self._ledger_count(), count)
+        self.assertEqual(self._live_debits(line), debit)
+        # a contact of the owner is the same customer: accepted, not re-priced
+        line.with_user(self.consultant).write({"partner_id": self.customer_contact.id})
+        self.assertEqual(line.partner_id, self.customer_contact)
+        self.assertEqual(self._live_debits(line), debit)
         self.assertEqual(self._ledger_count(), count)
 
     def test_closed_or_suspended_retainer_refused(self):
@@ -250,9 +297,9 @@ class TestTimesheetDebit(RetainerCommon):
                 count = self._ledger_count()
                 with self.assertRaisesRegex(UserError, "cannot be logged"):
                     self._log(1.0)
-                with self.assertRaises(UserError):
+                with self.assertRaisesRegex(UserError, "cannot be logged, changed"):
                     line.with_user(self.consultant).write({"unit_amount": 2.0})
-                with self.assertRaises(UserError):
+                with self.assertRaisesRegex(UserError, "cannot be logged, changed"):
                     line.with_user(self.consultant).unlink()
                 self.assertEqual(self._ledger_count(), count)
                 self.contract.with_user(self.manager).action_reopen()
@@ -309,6 +356,41 @@ class TestTimesheetDebit(RetainerCommon):
         self.assertTrue(line.readonly_timesheet)
         line.with_user(self.consultant).write({"name": "Typo fixed"})  # no usage change
         self._log(1.0, date=date.today())
+
+    def test_usage_lock_date_edge(self):
+        """The lock date itself is locked; the day after is open. For
+        create, write (duration and date) and unlink."""
+        lock = fields.Date.today() - timedelta(days=5)
+        day_after = lock + timedelta(days=1)
+        on_lock = self._log(1.0, date=lock)
+        after = self._log(1.0, date=day_after)
+        moved = self._log(1.0, date=day_after)
+        self.contract.with_user(self.manager).usage_lock_date = lock
+        count = self._ledger_count()
+        message = rf"locked up to {lock}: time dated {lock} cannot be logged"
+        with self.assertRaisesRegex(UserError, message):
+            self._log(1.0, date=lock)
+        with self.assertRaisesRegex(UserError, message):
+            on_lock.with_user(self.consultant).write({"unit_amount": 2.0})
+        with self.assertRaisesRegex(UserError, message):
+            on_lock.with_user(self.consultant).write({"date": day_after})
+        with self.assertRaisesRegex(UserError, message):
+            moved.with_user(self.consultant).write({"date": lock})
+        with self.assertRaisesRegex(UserError, message):
+            on_lock.with_user(self.consultant).unlink()
+        self.assertEqual(self._ledger_count(), count)
+        self.assertEqual(on_lock.date, lock)
+        self.assertEqual(moved.date, day_after)
+        self.assertEqual(on_lock.unit_amount, 1.0)
+        # the day after the lock date is open to all three
+        created = self._log(0.5, date=day_after)
+        self.assertEqual(self._live_debits(created).units, -2)
+        after.with_user(self.consultant).write({"unit_amount": 2.0})
+        self.assertEqual(self._live_debits(after).units, -8)
+        debit = self._live_debits(moved)
+        moved.with_user(self.consultant).unlink()
+        self.assertEqual(debit.reversal_entry_ids.units, 4)
+        self.assertEqual(self.contract.balance_units, 56 - 4 - 8 - 2)
 
     def test_batch_create_and_write(self):
         lines = (

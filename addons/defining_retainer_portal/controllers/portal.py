@@ -29,7 +29,7 @@ class RetainerPortal(CustomerPortal):
     def _retainer_domain(self):
         partner = request.env.user.partner_id
         return [
-            ("partner_id", "child_of", [partner.commercial_partner_id.id]),
+            ("partner_id.commercial_partner_id", "=", partner.commercial_partner_id.id),
             ("state", "!=", "draft"),
         ]
 

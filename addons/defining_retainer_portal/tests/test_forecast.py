@@ -22,7 +22,7 @@ class TestForecast(BaseCase):
     def test_window_start(self):
         self.assertEqual(window_start(TODAY), date(2024, 10, 18))
         self.assertEqual(window_start(TODAY, 1), TODAY)
-        with self.assertRaises(ValueError):
+        with self.assertRaisesRegex(ValueError, "must last at least one day"):
             window_start(TODAY, 0)
 
     def test_forecast_table(self):
@@ -67,7 +67,7 @@ class TestForecast(BaseCase):
         self.assertEqual(at_horizon.days_left, 100)
         forecast = forecast_depletion(14, 28, TODAY, window_days=7)
         self.assertEqual(forecast.days_left, 3)
-        with self.assertRaises(ValueError):
+        with self.assertRaisesRegex(ValueError, "must last at least one day"):
             forecast_depletion(10, 10, TODAY, window_days=0)
 
     def test_more_balance_never_runs_out_sooner(self):

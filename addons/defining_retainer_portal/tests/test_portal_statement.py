@@ -232,7 +232,8 @@ class TestPortalStatement(RetainerPortalCommon):
         self.assertGreater(wizard.date_from, self.today - timedelta(days=63))
 
     def test_report_refuses_unreadable_retainer(self):
-        with self.assertRaises(AccessError):
+        with self.assertRaises(AccessError) as caught:
             self.env["ir.actions.report"].with_user(
                 self.other_portal_user
             )._render_qweb_html(REPORT, self.retainer.ids)
+        self.assertIn("Retainer Contract (retainer.contract)", str(caught.exception))

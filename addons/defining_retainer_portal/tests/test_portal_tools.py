@@ -88,9 +88,9 @@ class TestPortalTools(BaseCase):
         self.assertIsNone(requested_units(0.1, "day", **policy))
         self.assertIsNone(requested_units(1.1, "hour", **policy))
         self.assertEqual(requested_units(1, "day", unit_minutes=30, day_hours=8), 16)
-        with self.assertRaises(ValueError):
+        with self.assertRaisesRegex(ValueError, "unknown unit 'week'"):
             units_per("week", **policy)
-        with self.assertRaises(ValueError):
+        with self.assertRaisesRegex(ValueError, "unit length and the day must be"):
             units_per("day", unit_minutes=0, day_hours=7)
         self.assertEqual(max_quantity("day", day_hours=7), 100)
         self.assertEqual(max_quantity("hour", day_hours=7), 700)
