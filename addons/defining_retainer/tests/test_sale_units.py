@@ -198,3 +198,20 @@ class TestSaleUnits(RetainerSaleCommon):
         ]
         invoice.action_post()
         self.assertEqual(self._balance(order.retainer_id), 28)
+
+    def test_topup_wizard_announces_what_the_order_credits(self):
+        """The wizard counts like the order line: a quarter of a 10-unit
+        product is 2.5 units, 3 (half up), announced and credited."""
+        product = self._create_product(
+            name="Ten-unit block", retainer_units=10, **RETAINER_PRODUCT_VALS
+        )
+        self.company.retainer_hour_product_id = product
+        contract = self._create_contract()
+        wizard = self.env["retainer.topup"].create(
+            {"contract_id": contract.id, "quantity": 0.25, "unit": "hour"}
+        )
+        self.assertEqual(wizard.units, 3)
+        order = self.env["sale.order"].browse(wizard.action_create_document()["res_id"])
+        order.action_confirm()
+        self.assertEqual(order.order_line.retainer_credited_units, 3)
+        self.assertEqual(self._balance(contract), 3)
