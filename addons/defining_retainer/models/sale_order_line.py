@@ -21,6 +21,15 @@ class SaleOrderLine(models.Model):
         store=True,
         precompute=True,
     )
+    retainer_product_uom_id = fields.Many2one(
+        "uom.uom",
+        string="Retainer units per",
+        compute="_compute_retainer_product_units",
+        store=True,
+        precompute=True,
+        help="Unit of measure of the product when it was sold: the retainer "
+        "units are per one of it.",
+    )
     retainer_credited_units = fields.Integer(
         compute="_compute_retainer_credited_units",
         help="Units this line has credited to the retainer so far.",
@@ -30,6 +39,7 @@ class SaleOrderLine(models.Model):
     def _compute_retainer_product_units(self):
         for line in self:
             line.retainer_product_units = line.product_id.retainer_units
+            line.retainer_product_uom_id = line.product_id.uom_id
 
     def _compute_retainer_credited_units(self):
         groups = self.env["retainer.ledger.entry"]._read_group(
@@ -239,17 +249,24 @@ class SaleOrderLine(models.Model):
         """
         self.ensure_one()
         product = self.product_id
-        if uom.category_id != product.uom_id.category_id:
+        product_uom = self._retainer_product_uom()
+        if uom.category_id != product_uom.category_id:
             raise ValidationError(
                 self.env._(
                     "%(product)s cannot be sold in %(uom)s: its unit of measure "
                     "is %(product_uom)s, of another category.",
                     product=product.display_name,
                     uom=uom.name,
-                    product_uom=product.uom_id.name,
+                    product_uom=product_uom.name,
                 )
             )
         return uom._retainer_size(self._retainer_day_hours(), product)
+
+    def _retainer_product_uom(self):
+        """The product's unit of measure as sold (its retainer units are per
+        one of it), even if the product was changed since."""
+        self.ensure_one()
+        return self.retainer_product_uom_id or self.product_id.uom_id
 
     def _retainer_units_per_qty(self):
         """Units (a float, not rounded) that one quantity of this line's unit
@@ -258,7 +275,7 @@ class SaleOrderLine(models.Model):
         return units_per_quantity(
             self.retainer_product_units,
             uom_size=self._retainer_uom_size(self.product_uom),
-            product_uom_size=self._retainer_uom_size(self.product_id.uom_id),
+            product_uom_size=self._retainer_uom_size(self._retainer_product_uom()),
         )
 
     def _retainer_qty_in_line_uom(self, qty, uom):
@@ -283,7 +300,7 @@ class SaleOrderLine(models.Model):
             qty,
             self.retainer_product_units,
             uom_size=self._retainer_uom_size(self.product_uom),
-            product_uom_size=self._retainer_uom_size(self.product_id.uom_id),
+            product_uom_size=self._retainer_uom_size(self._retainer_product_uom()),
         )
 
     def _retainer_sync_credits(self, assign=False):

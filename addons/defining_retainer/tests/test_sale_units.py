@@ -215,3 +215,15 @@ class TestSaleUnits(RetainerSaleCommon):
         order.action_confirm()
         self.assertEqual(order.order_line.retainer_credited_units, 3)
         self.assertEqual(self._balance(contract), 3)
+
+    def test_product_changed_after_the_sale(self):
+        """The units are per unit of measure of the product as sold: a
+        product sold in Days (28 a Day) and later moved to Hours still
+        credits 28 units for its Day when the invoice is posted."""
+        self._set_trigger("posted")
+        order = self._order([(self.product_in_days, 1)])
+        self.product_in_days.write(
+            {"uom_id": self.uom_hour.id, "uom_po_id": self.uom_hour.id}
+        )
+        self._invoice(order)
+        self.assertEqual(self._balance(order.retainer_id), 28)
