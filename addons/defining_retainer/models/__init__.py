@@ -16,3 +16,4 @@ from . import account_move
 from . import account_move_line
 from . import account_payment
 from . import account_partial_reconcile
+from . import uom_uom

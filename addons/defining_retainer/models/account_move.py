@@ -2,7 +2,8 @@ from collections import defaultdict
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import float_round
+
+from ..tools.units import quantity_to_units, round_half_up
 
 
 class AccountMove(models.Model):
@@ -19,6 +20,14 @@ class AccountMove(models.Model):
         "credited back.",
     )
     retainer_overdraft_units = fields.Integer(readonly=True, copy=False)
+    retainer_overdraft_product_id = fields.Many2one(
+        "product.product",
+        readonly=True,
+        copy=False,
+        help="Product whose lines bill the overdraft's hours (the company's "
+        "overage product when the invoice was made). Lines of other products "
+        "never change the units credited back.",
+    )
 
     # === CRUD METHODS === #
 
@@ -92,29 +101,50 @@ class AccountMove(models.Model):
         moves.filtered("retainer_overdraft_id")._retainer_sync_overdraft_credits()
 
     def _retainer_overdraft_target_units(self):
-        """Units an overdraft invoice should have credited back: all of them
-        while it is not cancelled, less the share of its hours refunded by
-        posted credit notes."""
+        """Units an overdraft invoice should have credited back: none once
+        cancelled; else the hours its overage lines bill, in the retainer's
+        units (half up) and at most the overdraft it was made for, less the
+        share of those lines' amount refunded by posted credit notes
+        (rounded half up). Lines of other products never count."""
         self.ensure_one()
         if self.state == "cancel":
             return 0
-        products = self.invoice_line_ids.product_id
-        invoiced = sum(self.invoice_line_ids.mapped("quantity"))
-        refunded = sum(
-            self.reversal_move_ids.filtered(lambda m: m.state == "posted")
-            .invoice_line_ids.filtered(lambda line: line.product_id in products)
-            .mapped("quantity")
+        contract = self.retainer_overdraft_id
+        lines = self._retainer_overdraft_lines()
+        hours = sum(lines._retainer_overdraft_hours(contract))
+        units_per_hour = 60 / contract.rounding_unit_minutes
+        billed = min(
+            quantity_to_units(hours, units_per_hour), self.retainer_overdraft_units
         )
-        if not invoiced or refunded <= 0:
-            return self.retainer_overdraft_units
-        share = max(0.0, 1.0 - refunded / invoiced)
-        return int(
-            float_round(
-                self.retainer_overdraft_units * share,
-                precision_digits=0,
-                rounding_method="HALF-UP",
+        amount = sum(lines.mapped("price_subtotal"))
+        refunded = 0.0
+        refund_lines = self.reversal_move_ids.filtered(
+            lambda move: move.state == "posted"
+        )._retainer_overdraft_lines(self)
+        for line, line_hours in zip(
+            refund_lines, refund_lines._retainer_overdraft_hours(contract), strict=True
+        ):
+            # By amount, as any credit note; by hours when amounts cannot be
+            # compared (free hours, another currency).
+            if amount > 0 and line.currency_id == self.currency_id:
+                refunded += line.price_subtotal / amount
+            elif hours > 0:
+                refunded += line_hours / hours
+        return max(billed - round_half_up(billed * refunded), 0)
+
+    def _retainer_overdraft_lines(self, invoice=None):
+        """Lines of these moves that bill the overdraft of ``invoice``
+        (default: each move itself): those of its overage product."""
+        invoice = invoice or self
+        product = invoice.retainer_overdraft_product_id
+        if not product:
+            # Made before the invoice recorded its product: the company's.
+            product = invoice.company_id.retainer_overage_product_id or self.env.ref(
+                "defining_retainer.product_retainer_overage", raise_if_not_found=False
             )
-        )
+        if not product:
+            return self.env["account.move.line"]
+        return self.invoice_line_ids.filtered(lambda line: line.product_id == product)
 
     def _retainer_sync_overdraft_credits(self):
         """Same as the sale line sync, for credits given back by overdraft

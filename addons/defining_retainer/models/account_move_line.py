@@ -22,3 +22,17 @@ class AccountMoveLine(models.Model):
             line.retainer_id = sale_lines.order_id.retainer_id[:1] or (
                 line.display_type == "product" and line.move_id.retainer_overdraft_id
             )
+
+    def _retainer_overdraft_hours(self, contract):
+        """Return the hours each of these overdraft invoice lines bills, in
+        order: a Working Time quantity by ``contract``'s day (a Day is the
+        retainer's day); a quantity in Units is hours, as overdrafts are
+        invoiced in hours.
+
+        :raises ValidationError: a line's unit measures neither.
+        """
+        return [
+            line.quantity
+            * line.product_uom_id._retainer_size(contract.day_hours, line.product_id)
+            for line in self
+        ]

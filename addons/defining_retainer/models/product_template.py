@@ -17,8 +17,9 @@ class ProductTemplate(models.Model):
 
     retainer_units = fields.Integer(
         help="Units credited to the customer's retainer per unit of measure "
-        "sold (a 7-hour day of 15-minute units is 28). 0: not a retainer "
-        "product.",
+        "of the product (a 7-hour day of 15-minute units is 28). Sold in "
+        "another unit of measure, Days count as the retainer's own day, not "
+        "Odoo's 8-hour Day. 0: not a retainer product.",
     )
     retainer_validity_months = fields.Integer(
         string="Retainer validity (months)",
@@ -42,7 +43,12 @@ class ProductTemplate(models.Model):
     # === CONSTRAINT METHODS === #
 
     @api.constrains(
-        "retainer_units", "type", "service_tracking", "invoice_policy", "service_type"
+        "retainer_units",
+        "type",
+        "service_tracking",
+        "invoice_policy",
+        "service_type",
+        "uom_id",
     )
     def _check_retainer_units(self):
         for product in self:
@@ -65,6 +71,12 @@ class ProductTemplate(models.Model):
                         "and is not tracked by timesheets.",
                         product=product.display_name,
                     )
+                )
+            if product.retainer_units:
+                # Sold in time or in packs, never in kilograms (only the
+                # category matters here, not the day length).
+                product.uom_id._retainer_size(
+                    self.env.company.retainer_day_hours, product
                 )
 
     @api.constrains("retainer_validity_months")

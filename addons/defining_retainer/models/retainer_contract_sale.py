@@ -342,9 +342,10 @@ class RetainerContract(models.Model):
     # === BUSINESS METHODS: overdrafts === #
 
     def _retainer_invoice_overdraft(self):
-        """Invoice the units below zero at the overage product's price, in
-        hours, and credit them back with the invoice as source, so the
-        balance returns to zero. The invoice is left in draft; cancelling it
+        """Invoice the units below zero, in hours of the overage product
+        priced as a sale to the customer (their pricelist and currency), and
+        credit them back with the invoice as source, so the balance returns
+        to zero. The invoice is left in draft; cancelling it
         or a credit note takes the units back.
 
         :raises UserError: overdrafts are netted in this company, or there
@@ -375,36 +376,37 @@ class RetainerContract(models.Model):
             )
         units = -balance
         product = self.company_id._retainer_product("overage")
+        hours = units_to_hours(units, self.rounding_unit_minutes)
+        line_vals = {
+            "product_id": product.id,
+            "quantity": hours,
+            "name": self.env._(
+                "%(product)s: overdraft of retainer %(retainer)s, %(units)s",
+                product=product.display_name,
+                retainer=self.name,
+                units=self._format_units(units),
+            ),
+        }
+        move_vals = {
+            "move_type": "out_invoice",
+            "partner_id": self.partner_id.id,
+            "company_id": self.company_id.id,
+            "invoice_origin": self.name,
+            "invoice_user_id": self.user_id.id,
+            "retainer_overdraft_id": self.id,
+            "retainer_overdraft_units": units,
+            "retainer_overdraft_product_id": product.id,
+        }
+        price_move_vals, price_line_vals = self._retainer_overdraft_price_vals(
+            product, hours
+        )
         invoice = (
             self.env["account.move"]
             .with_company(self.company_id)
             .create(
-                {
-                    "move_type": "out_invoice",
-                    "partner_id": self.partner_id.id,
-                    "company_id": self.company_id.id,
-                    "invoice_origin": self.name,
-                    "invoice_user_id": self.user_id.id,
-                    "retainer_overdraft_id": self.id,
-                    "retainer_overdraft_units": units,
-                    "invoice_line_ids": [
-                        Command.create(
-                            {
-                                "product_id": product.id,
-                                "quantity": units_to_hours(
-                                    units, self.rounding_unit_minutes
-                                ),
-                                "name": self.env._(
-                                    "%(product)s: overdraft of retainer "
-                                    "%(retainer)s, %(units)s",
-                                    product=product.display_name,
-                                    retainer=self.name,
-                                    units=self._format_units(units),
-                                ),
-                            }
-                        )
-                    ],
-                }
+                move_vals
+                | price_move_vals
+                | {"invoice_line_ids": [Command.create(line_vals | price_line_vals)]}
             )
         )
         Ledger._post([self._retainer_prepare_overdraft_credit_vals(invoice, units)])
@@ -416,6 +418,53 @@ class RetainerContract(models.Model):
             )
         )
         return invoice
+
+    def _retainer_overdraft_price_vals(self, product, hours):
+        """Price ``hours`` hours of the overage ``product`` for this
+        retainer's customer as a sale order to them would: in the currency
+        of their pricelist, at its price for that quantity today, adapted to
+        their fiscal position's taxes (a price including a tax that the
+        position replaces). Without a pricelist the invoice prices the
+        product itself (sales price in the company's currency).
+
+        :returns: ``(move_vals, line_vals)``, the currency and fiscal
+            position of the invoice, the unit of measure and price of its
+            line.
+        :raises ValidationError: the product is sold neither in time nor in
+            Units (its quantity could not be hours).
+        """
+        self.ensure_one()
+        company = self.company_id
+        hour = self.env.ref("uom.product_uom_hour")
+        uom = hour if product.uom_id.category_id == hour.category_id else product.uom_id
+        uom._retainer_size(self.day_hours, product)  # time or Units only
+        line_vals = {"product_uom_id": uom.id}
+        partner = self.partner_id.with_company(company)
+        pricelist = partner.property_product_pricelist
+        if not pricelist:
+            return {}, line_vals
+        fiscal_position = (
+            self.env["account.fiscal.position"]
+            .with_company(company)
+            ._get_fiscal_position(partner)
+        )
+        price = pricelist._get_product_price(
+            product.with_company(company),
+            hours,
+            currency=pricelist.currency_id,
+            uom=uom,
+            date=fields.Date.context_today(self),
+        )
+        line_vals["price_unit"] = product._get_tax_included_unit_price_from_price(
+            price,
+            product.taxes_id.filtered(lambda tax: tax.company_id == company),
+            fiscal_position=fiscal_position,
+        )
+        move_vals = {
+            "currency_id": pricelist.currency_id.id,
+            "fiscal_position_id": fiscal_position.id,
+        }
+        return move_vals, line_vals
 
     def _retainer_prepare_overdraft_credit_vals(self, invoice, units):
         self.ensure_one()

@@ -3,9 +3,11 @@ from collections import defaultdict
 from dateutil.relativedelta import relativedelta
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.osv import expression
-from odoo.tools import float_round, split_every
+from odoo.tools import split_every
+
+from ..tools.units import quantity_to_units, units_per_quantity
 
 PAID_STATES = ("paid", "in_payment")
 
@@ -21,6 +23,15 @@ class SaleOrderLine(models.Model):
         store=True,
         precompute=True,
     )
+    retainer_product_uom_id = fields.Many2one(
+        "uom.uom",
+        string="Retainer units per",
+        compute="_compute_retainer_product_units",
+        store=True,
+        precompute=True,
+        help="Unit of measure of the product when it was sold: the retainer "
+        "units are per one of it.",
+    )
     retainer_credited_units = fields.Integer(
         compute="_compute_retainer_credited_units",
         help="Units this line has credited to the retainer so far.",
@@ -30,6 +41,7 @@ class SaleOrderLine(models.Model):
     def _compute_retainer_product_units(self):
         for line in self:
             line.retainer_product_units = line.product_id.retainer_units
+            line.retainer_product_uom_id = line.product_id.uom_id
 
     def _compute_retainer_credited_units(self):
         groups = self.env["retainer.ledger.entry"]._read_group(
@@ -38,6 +50,11 @@ class SaleOrderLine(models.Model):
         credited = {line.id: units for line, units in groups}
         for line in self:
             line.retainer_credited_units = credited.get(line._origin.id, 0)
+
+    @api.constrains("product_id", "product_uom")
+    def _check_retainer_uom(self):
+        for line in self.filtered("retainer_product_units"):
+            line._retainer_uom_size(line.product_uom)
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -95,6 +112,14 @@ class SaleOrderLine(models.Model):
           ``in_payment``) less posted credit notes of those invoices (or of
           no invoice). A partly paid invoice credits nothing yet.
 
+        Invoice lines in another unit of measure are converted by the
+        retainer's day (``_retainer_qty_in_line_uom``). A credit note takes
+        back by amount, not by quantity (``_retainer_refunded_qty``): a
+        credit note of 20 % of one day's price takes back 20 % of its units.
+        The sold and refunded units are each rounded half up, so the
+        quantity returned is worth exactly the whole units to credit through
+        ``_retainer_qty_to_units``.
+
         Nothing is credited unless the order is confirmed.
         """
         self.ensure_one()
@@ -111,17 +136,20 @@ class SaleOrderLine(models.Model):
         )
         invoiced = paid = 0.0
         paid_invoices = posted_invoices = self.env["account.move"]
+        posted_lines = self.invoice_lines.filtered(
+            lambda line: line.move_id.state == "posted"
+        )
         refunds = []
-        for inv_line in self.invoice_lines:
+        for inv_line in posted_lines:
             move = inv_line.move_id
-            if move.state != "posted":
-                continue
-            qty = inv_line.product_uom_id._compute_quantity(
-                inv_line.quantity, self.product_uom, round=False
-            )
             if move.move_type == "out_refund":
-                refunds.append((move, qty))
+                refunds.append(
+                    (move, self._retainer_refunded_qty(inv_line, posted_lines))
+                )
                 continue
+            qty = self._retainer_qty_in_line_uom(
+                inv_line.quantity, inv_line.product_uom_id
+            )
             invoiced += qty
             posted_invoices |= move
             if move.payment_state in PAID_STATES:
@@ -129,13 +157,14 @@ class SaleOrderLine(models.Model):
                 paid_invoices |= move
         refunded = sum(qty for _move, qty in refunds)
         if trigger == "confirm":
-            target = max(self.product_uom_qty, invoiced) - refunded
+            sold = max(self.product_uom_qty, invoiced)
             invoices = self.env["account.move"]
         elif trigger == "posted":
-            target = invoiced - refunded
+            sold = invoiced
             invoices = posted_invoices
         else:
-            target = paid - sum(
+            sold = paid
+            refunded = sum(
                 qty
                 for move, qty in refunds
                 if not move.reversed_entry_id or move.reversed_entry_id in paid_invoices
@@ -153,21 +182,127 @@ class SaleOrderLine(models.Model):
             reason = self.env._(
                 "Invoice of order %(order)s no longer paid", order=order.name
             )
-        return max(target, 0.0), invoices, reason
+        units = max(
+            self._retainer_qty_to_units(sold) - self._retainer_qty_to_units(refunded), 0
+        )
+        per_qty = self._retainer_units_per_qty()
+        return (units / per_qty if per_qty else 0.0), invoices, reason
+
+    def _retainer_refunded_qty(self, refund_line, posted_lines):
+        """Quantity (in this line's unit) that the credit note line
+        ``refund_line`` takes back: its amount over the price of one
+        quantity as invoiced (the credit note's own invoice if it reverses
+        one, else all posted invoices of this line, in its currency; the
+        order's price when none is comparable). A free line takes back its
+        quantity.
+
+        :param refund_line: posted ``account.move.line`` of a credit note.
+        :param posted_lines: posted invoice and credit note lines of this
+            order line.
+        """
+        self.ensure_one()
+        refund = refund_line.move_id
+        qty = self._retainer_qty_in_line_uom(
+            refund_line.quantity, refund_line.product_uom_id
+        )
+        invoiced = posted_lines.filtered(
+            lambda line: (
+                line.move_id.move_type == "out_invoice"
+                and line.currency_id == refund_line.currency_id
+            )
+        )
+        basis = (
+            invoiced.filtered(lambda line: line.move_id == refund.reversed_entry_id)
+            or invoiced
+        )
+        basis_qty = sum(
+            self._retainer_qty_in_line_uom(line.quantity, line.product_uom_id)
+            for line in basis
+        )
+        basis_amount = sum(basis.mapped("price_subtotal"))
+        if basis_qty > 0 and basis_amount > 0:
+            price = basis_amount / basis_qty
+        else:
+            price = self.order_id.currency_id._convert(
+                self.price_reduce_taxexcl,
+                refund_line.currency_id,
+                self.company_id,
+                refund.invoice_date or fields.Date.context_today(self),
+            )
+        if refund_line.currency_id.compare_amounts(price, 0.0) <= 0:
+            return qty
+        return refund_line.price_subtotal / price
+
+    # === RETAINER UNITS OF MEASURE === #
+
+    def _retainer_day_hours(self):
+        """Hours in a day of the order's retainer (the company's default
+        until the order has one)."""
+        self.ensure_one()
+        return self.order_id.retainer_id.day_hours or self.company_id.retainer_day_hours
+
+    def _retainer_uom_size(self, uom):
+        """Size of one ``uom`` for this line's product (see
+        ``tools/units.py``): its hours on the order's retainer (a Day is the
+        retainer's day, not Odoo's 8-hour Day) or its number of Units.
+
+        :raises ValidationError: ``uom`` measures neither time nor packs, or
+            not what the product's unit of measure measures.
+        """
+        self.ensure_one()
+        product = self.product_id
+        product_uom = self._retainer_product_uom()
+        if uom.category_id != product_uom.category_id:
+            raise ValidationError(
+                self.env._(
+                    "%(product)s cannot be sold in %(uom)s: its unit of measure "
+                    "is %(product_uom)s, of another category.",
+                    product=product.display_name,
+                    uom=uom.name,
+                    product_uom=product_uom.name,
+                )
+            )
+        return uom._retainer_size(self._retainer_day_hours(), product)
+
+    def _retainer_product_uom(self):
+        """The product's unit of measure as sold (its retainer units are per
+        one of it), even if the product was changed since."""
+        self.ensure_one()
+        return self.retainer_product_uom_id or self.product_id.uom_id
+
+    def _retainer_units_per_qty(self):
+        """Units (a float, not rounded) that one quantity of this line's unit
+        of measure credits."""
+        self.ensure_one()
+        return units_per_quantity(
+            self.retainer_product_units,
+            uom_size=self._retainer_uom_size(self.product_uom),
+            product_uom_size=self._retainer_uom_size(self._retainer_product_uom()),
+        )
+
+    def _retainer_qty_in_line_uom(self, qty, uom):
+        """``qty`` of ``uom`` (e.g. of an invoice line) in this line's unit
+        of measure, converted by the retainer's day."""
+        self.ensure_one()
+        if uom == self.product_uom:
+            return qty
+        return (
+            qty
+            * self._retainer_uom_size(uom)
+            / self._retainer_uom_size(self.product_uom)
+        )
 
     def _retainer_qty_to_units(self, qty):
-        """Units for ``qty`` (in the line's unit): converted to the product's
-        unit, times the product's units, rounded half up to an integer."""
+        """Whole units for ``qty`` (in the line's unit): the product's units
+        per its own unit of measure, both units measured on the retainer
+        (``_retainer_uom_size``), rounded half up
+        (``tools.units.quantity_to_units``)."""
         self.ensure_one()
-        product_qty = self.product_uom._compute_quantity(
-            qty, self.product_id.uom_id, round=False
-        )
-        return int(
-            float_round(
-                product_qty * self.retainer_product_units,
-                precision_digits=0,
-                rounding_method="HALF-UP",
-            )
+        return quantity_to_units(
+            qty,
+            self.retainer_product_units,
+            uom_size=self._retainer_uom_size(self.product_uom),
+            product_uom_size=self._retainer_uom_size(self._retainer_product_uom()),
         )
 
     def _retainer_sync_credits(self, assign=False):

@@ -1,4 +1,5 @@
 from . import test_rounding
+from . import test_units
 from . import test_ledger
 from . import test_timesheet_debit
 from . import test_timesheet_form
@@ -10,5 +11,6 @@ from . import test_project
 from . import test_performance
 from . import test_sale_topup
 from . import test_invoicing
+from . import test_sale_units
 from . import test_recurring
 from . import test_blocks

@@ -1,5 +1,6 @@
 from unittest.mock import patch
 
+from odoo import Command
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
@@ -125,6 +126,66 @@ class TestInvoicing(RetainerSaleCommon):
         # One day refunded: the 56 credit is reversed and 28 credited again.
         self.assertEqual(self._balance(contract), 28)
         self.assertEqual(sorted(self._credits(contract).mapped("units")), [28, 56])
+
+    def _refund_lines(self, invoice, keep=None, **line_vals):
+        """Post a credit note of ``invoice`` made with the reversal wizard,
+        keeping only the lines whose product is in ``keep`` (all by
+        default), with ``line_vals`` written on them."""
+        wizard = (
+            self.env["account.move.reversal"]
+            .with_user(self.accountant)
+            .with_context(active_model="account.move", active_ids=invoice.ids)
+            .create({"reason": "Price cut", "journal_id": invoice.journal_id.id})
+        )
+        refund = self.env["account.move"].browse(wizard.refund_moves()["res_id"])
+        lines = refund.invoice_line_ids
+        if keep is not None:
+            refund.invoice_line_ids = [
+                Command.unlink(line.id)
+                for line in lines.filtered(lambda line: line.product_id not in keep)
+            ]
+        if line_vals:
+            refund.invoice_line_ids.write(line_vals)
+        refund.with_user(self.accountant).action_post()
+        return refund
+
+    def test_credit_note_by_amount_takes_back_its_share(self):
+        """A credit note of 20 % of one day's price takes back 20 % of its
+        28 units (5.6, rounded half up: 6), never the whole day; the shares
+        of several credit notes are added before rounding (30 %: 8.4 -> 8)."""
+        for trigger in ("confirm", "posted", "paid"):
+            with self.subTest(trigger=trigger):
+                self._set_trigger(trigger)
+                order = self._order([(self.product_day, 1)])
+                contract = order.retainer_id
+                invoice = self._invoice(order)
+                self._pay(invoice)
+                self.assertEqual(self._balance(contract), 28)
+                self._refund_lines(invoice, price_unit=140.0)
+                self.assertEqual(self._balance(contract), 22)
+                # 10 % more, as a discount on the credit note line.
+                self._refund_lines(invoice, discount=90.0)
+                self.assertEqual(self._balance(contract), 20)
+                # The rest of the price: the whole day is taken back.
+                self._refund_lines(invoice, price_unit=490.0)
+                self.assertEqual(self._balance(contract), 0)
+                contract.action_close()
+
+    def test_credit_note_by_amount_of_an_invoice_at_another_price(self):
+        """The share is measured against the price invoiced, not the
+        order's: a full credit note of an invoice discounted to 600 takes
+        the whole day back, half of it half of the day."""
+        self._set_trigger("posted")
+        order = self._order([(self.product_day, 2)])
+        contract = order.retainer_id
+        invoice = self._invoice(order, post=False)
+        invoice.invoice_line_ids.price_unit = 600.0
+        invoice.action_post()
+        self.assertEqual(self._balance(contract), 56)
+        self._refund_lines(invoice, quantity=1, price_unit=300.0)
+        self.assertEqual(self._balance(contract), 42)
+        self._refund_lines(invoice, quantity=1)
+        self.assertEqual(self._balance(contract), 14)
 
     # === Trigger: paid invoice === #
 
@@ -383,3 +444,82 @@ class TestInvoicing(RetainerSaleCommon):
         Contract._cron_invoice_overdrafts()
         self.assertEqual(self._balance(contract), 0)
         self.assertEqual(len(contract.overdraft_invoice_ids), 1)
+
+    def test_overdraft_credit_note_of_another_line(self):
+        """A credit note refunding only another product's line of an
+        overdraft invoice takes no unit back; one refunding half of the
+        overage line's amount takes half of them (3.5, rounded half up)."""
+        contract = self._overdrawn_contract(-7)
+        invoice = contract._retainer_invoice_overdraft()
+        invoice.invoice_line_ids = [
+            Command.create({"product_id": self.product_consulting.id, "quantity": 3})
+        ]
+        invoice.action_post()
+        self.assertEqual(self._balance(contract), 0)
+        self._refund_lines(invoice, keep=self.product_consulting)
+        self.assertEqual(self._balance(contract), 0)
+        self._refund_lines(invoice, keep=self.product_overage, price_unit=60.0)
+        self.assertEqual(self._balance(contract), -4)
+
+    def test_overdraft_invoice_changed_before_posting(self):
+        """The units credited back follow the hours the invoice bills when
+        it is posted (2 h -> 1 h: 4 of 8 units), never more than the
+        overdraft it was made for."""
+        contract = self._overdrawn_contract(-8)
+        invoice = contract._retainer_invoice_overdraft()
+        self.assertEqual(invoice.invoice_line_ids.quantity, 2.0)
+        self.assertEqual(self._balance(contract), 0)
+        invoice.invoice_line_ids.quantity = 1.0
+        invoice.action_post()
+        self.assertEqual(self._balance(contract), -4)
+        invoice.button_draft()
+        invoice.invoice_line_ids.quantity = 3.0
+        invoice.action_post()
+        self.assertEqual(self._balance(contract), 0)
+        self._refund(invoice)
+        self.assertEqual(self._balance(contract), -8)
+
+    def test_overdraft_priced_like_a_sale_to_the_customer(self):
+        """A EUR customer whose pricelist sells the overage hour at 99.00 is
+        invoiced 99.00 EUR an hour, as a top-up order would price it."""
+        eur = self.setup_other_currency("EUR")
+        pricelist = self.env["product.pricelist"].create(
+            {
+                "name": "EUR customers",
+                "currency_id": eur.id,
+                "company_id": self.company.id,
+                "item_ids": [
+                    Command.create(
+                        {
+                            "applied_on": "0_product_variant",
+                            "product_id": self.product_overage.id,
+                            "fixed_price": 99.0,
+                        }
+                    )
+                ],
+            }
+        )
+        self.customer.property_product_pricelist = pricelist
+        contract = self._overdrawn_contract(-6)
+        invoice = contract._retainer_invoice_overdraft()
+        self.assertRecordValues(invoice, [{"currency_id": eur.id}])
+        self.assertRecordValues(
+            invoice.invoice_line_ids,
+            [
+                {
+                    "product_id": self.product_overage.id,
+                    "quantity": 1.5,
+                    "price_unit": 99.0,
+                    "price_subtotal": 148.5,
+                    "currency_id": eur.id,
+                    "tax_ids": self.product_overage.taxes_id.ids,
+                }
+            ],
+        )
+        # A top-up order of the same customer is priced the same way.
+        order = self._order([(self.product_overage, 1.5)], confirm=False)
+        self.assertRecordValues(
+            order.order_line,
+            [{"price_unit": 99.0, "currency_id": eur.id}],
+        )
+        self.assertEqual(self._balance(contract), 0)

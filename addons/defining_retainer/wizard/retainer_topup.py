@@ -2,9 +2,9 @@ import contextlib
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import float_round
 
 from ..models.res_company import TOPUP_DOCUMENT_SELECTION
+from ..tools.units import quantity_to_units
 
 
 class RetainerTopup(models.TransientModel):
@@ -44,13 +44,10 @@ class RetainerTopup(models.TransientModel):
                 with contextlib.suppress(UserError):
                     product = wizard.company_id._retainer_product(wizard.unit)
             wizard.product_id = product
-            # Rounded as the order line will credit them (half up).
-            wizard.units = int(
-                float_round(
-                    (wizard.quantity or 0.0) * product.retainer_units,
-                    precision_digits=0,
-                    rounding_method="HALF-UP",
-                )
+            # As the order line will credit them: the quotation sells the
+            # product in its own unit of measure, rounded half up.
+            wizard.units = quantity_to_units(
+                wizard.quantity or 0.0, product.retainer_units
             )
 
     def action_create_document(self):

@@ -273,11 +273,12 @@ class RetainerContract(models.Model):
             requester = self.partner_id
         order = self._portal_create_topup_order(quantity, unit, requester)
         if order:
-            # What the quotation will credit (its products' units), which is
-            # what the customer buys whatever the retainer's day length.
+            # What the quotation will credit (its products' units, rounded
+            # half up as the order line does), which is what the customer
+            # buys whatever the retainer's day length.
             units = sum(
-                round(line.product_uom_qty * line.retainer_product_units)
-                for line in order.order_line
+                line._retainer_qty_to_units(line.product_uom_qty)
+                for line in order.order_line.filtered("retainer_product_units")
             )
         unit_label = dict(self._portal_topup_unit_selection())[unit]
         # Formatted outside the translated calls: the term extractor cannot

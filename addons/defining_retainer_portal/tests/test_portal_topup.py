@@ -104,6 +104,21 @@ class TestPortalTopup(RetainerPortalCommon):
         self.assertEqual(order.order_line.product_id, self.product_hour)
         self.assertEqual(order.order_line.product_uom_qty, 6)
 
+    def test_request_topup_announces_the_units_credited(self):
+        """The units announced are those the quotation credits, rounded half
+        up like the order line (a quarter of a 10-unit day is 2.5 units: 3,
+        where Python's round() says 2)."""
+        self.product_day.retainer_units = 10
+        self.authenticate(self.portal_user.login, self.portal_user.login)
+        orders, _activities, messages = self._state()
+        self._post_topup(quantity="0.25", unit="day")
+        new_orders, _activities, new_messages = self._state()
+        message = new_messages - messages
+        self.assertIn("(3 units)", message.body)
+        order = new_orders - orders
+        order.action_confirm()
+        self.assertEqual(order.order_line.retainer_credited_units, 3)
+
     def test_request_topup_without_product(self):
         """No retainer product: the account manager still gets the activity
         and the chatter message, the customer a confirmation without link."""
