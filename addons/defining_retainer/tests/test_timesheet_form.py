@@ -54,7 +54,7 @@ class TestTimesheetForm(RetainerCommon):
             date=date(2026, 1, 1),
             expiry_date=date(2026, 4, 1),
         )
-        self._log(1)  # 4 units, from the block that expires first
+        sheet = self._log(1)  # 4 units, from the block that expires first
         form = Form(self.contract.with_user(self.manager))
         self.assertEqual(len(form.block_ids), 2)
         self.assertEqual(form.expiring_units, 24)
@@ -77,3 +77,12 @@ class TestTimesheetForm(RetainerCommon):
             Contract.search([("expiring_units", ">", 0)]) & self.contract,
             self.contract,
         )
+        # The ledger entry form: the block of a credit, who paid a debit.
+        Ledger = self.env["retainer.ledger.entry"].with_user(self.manager)
+        credit_form = Form(Ledger.browse(spring.id))
+        self.assertEqual(credit_form.expiry_date, "2026-04-01")
+        self.assertEqual(credit_form.remaining_units, 24)
+        debit = Ledger.search([("timesheet_id", "=", sheet.id)])
+        debit_form = Form(debit)
+        self.assertEqual(len(debit_form.paid_by_block_ids), 1)
+        self.assertEqual(debit.paid_by_block_ids, spring)
