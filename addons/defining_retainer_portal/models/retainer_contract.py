@@ -5,7 +5,7 @@ from markupsafe import Markup
 from odoo import fields, models
 from odoo.exceptions import UserError
 from odoo.osv import expression
-from odoo.tools import groupby
+from odoo.tools import format_date, groupby
 
 from odoo.addons.defining_retainer.tools.rounding import units_to_hours
 
@@ -87,7 +87,9 @@ class RetainerContract(models.Model):
             (matching entries), ``usage_units``, ``usage_entered_hours``,
             ``usage_hours`` (totals of the matching entries), ``page`` (the
             clamped page), ``month_groups``, ``topups``, ``topup_total``,
-            ``topup_documents`` and ``forecast``.
+            ``topup_documents``, ``expiring``, ``expiring_dates`` and
+            ``blocks_today`` (see :meth:`_portal_block_values`) and
+            ``forecast``.
         """
         self.ensure_one()
         Ledger = self.env["retainer.ledger.entry"]
@@ -98,8 +100,8 @@ class RetainerContract(models.Model):
         page_count = math.ceil(count / step)
         page = max(1, min(page, page_count))
         entries = Ledger.search(domain, limit=step, offset=(page - 1) * step)
-        topup_domain = self._portal_topup_domain()
-        topups = Ledger.search(topup_domain, limit=PORTAL_TOPUP_LIMIT)
+        blocks = self._portal_block_values(today=today)
+        topups = blocks["topups"]
         return {
             "usage_entries": entries,
             "usage_total": count,
@@ -111,10 +113,58 @@ class RetainerContract(models.Model):
                 self._portal_month_groups(domain, entries) if group_by_month else []
             ),
             "topups": topups,
-            "topup_total": Ledger.search_count(topup_domain),
+            "topup_total": Ledger.search_count(self._portal_topup_domain()),
             "topup_documents": topups._portal_documents(),
+            "expiring": blocks["expiring"],
+            "expiring_dates": {
+                expiry_date for expiry_date, _units in blocks["expiring"]
+            },
+            "blocks_today": blocks["today"],
             "forecast": self._portal_forecast(today=today),
         }
+
+    def _portal_block_values(self, today=None):
+        """Return the top-ups the portal page lists, with their block
+        figures, and what expires soon, in a number of queries that does not
+        depend on the number of blocks.
+
+        The page lists the ``PORTAL_TOPUP_LIMIT`` most recent top-ups and
+        every block that still has units left, newest first. Their figures
+        (``consumed_units``, ``expired_units``, ``remaining_units``) are
+        computed for all of them at once: one replay of the ledger.
+
+        :param datetime.date today: default: today in the user's timezone.
+        :returns: dict with ``topups`` (``retainer.ledger.entry``),
+            ``expiring``: list of ``(expiry date, units)`` of the blocks with
+            units left that expire within ``EXPIRING_SOON_DAYS`` days, by
+            date, and ``today``.
+        """
+        self.ensure_one()
+        today = today or fields.Date.context_today(self)
+        Ledger = self.env["retainer.ledger.entry"]
+        recent = Ledger.search(self._portal_topup_domain(), limit=PORTAL_TOPUP_LIMIT)
+        live_blocks = Ledger.search(self._portal_live_block_domain())
+        candidates = recent | live_blocks
+        # One replay computes the figures of every candidate.
+        candidates.fetch(["date", "expiry_date", "units", "kind"])
+        candidates.mapped("remaining_units")
+        open_blocks = live_blocks.filtered("remaining_units")
+        return {
+            "topups": (recent | open_blocks).sorted(
+                lambda entry: (entry.date, entry.id), reverse=True
+            ),
+            "expiring": open_blocks._portal_expiring(today),
+            "today": today,
+        }
+
+    def _portal_live_block_domain(self):
+        """Domain of the blocks of ``self`` that count: credits that are not
+        cancelled (a cancelled credit is no block any more)."""
+        return [
+            ("contract_id", "in", self.ids),
+            ("kind", "=", "credit"),
+            ("reversal_entry_ids", "=", False),
+        ]
 
     def _portal_month_groups(self, domain, entries):
         """Group ``entries`` (one page, newest first) by month, each month
@@ -203,9 +253,20 @@ class RetainerContract(models.Model):
         Each statement is a dict with ``opening`` (units before
         ``date_from``), ``lines`` (list of ``(entry, balance after it)``,
         oldest first), ``topup_units`` and ``usage_units`` (movements of the
-        period) and ``closing`` (units at the end of ``date_to``).
+        period), ``closing`` (units at the end of ``date_to``), and the
+        blocks: ``blocks`` (list of ``(reference, credit entry)``, oldest
+        first: the blocks of the period, those with units left and those
+        the lines name), ``line_blocks`` (``{entry id: text}``: the blocks
+        that pay for a usage line, the block a top-up line or an expiry is
+        about), ``blocks_date`` (the day the block figures are read: today)
+        and ``expiring`` (see :meth:`_portal_block_values`).
+
+        The block figures and the blocks paying each line are computed for
+        all the retainers at once: one more query for the replay of their
+        ledgers.
         """
         Ledger = self.env["retainer.ledger.entry"]
+        today = fields.Date.context_today(self)
         openings = dict(
             Ledger._read_group(
                 [("contract_id", "in", self.ids), ("date", "<", date_from)],
@@ -213,14 +274,21 @@ class RetainerContract(models.Model):
                 ["units:sum"],
             )
         )
-        entries_by_contract = Ledger.search(
+        period_entries = Ledger.search(
             [
                 ("contract_id", "in", self.ids),
                 ("date", ">=", date_from),
                 ("date", "<=", date_to),
             ],
             order="date asc, id asc",
-        ).grouped("contract_id")
+        )
+        live_blocks = Ledger.search(
+            self._portal_live_block_domain(), order="date asc, id asc"
+        )
+        # One replay for the figures of the blocks and the payers of lines.
+        (period_entries | live_blocks).mapped("remaining_units")
+        entries_by_contract = period_entries.grouped("contract_id")
+        blocks_by_contract = live_blocks.grouped("contract_id")
         statements = {}
         for contract in self:
             opening = openings.get(contract, 0) or 0
@@ -230,6 +298,10 @@ class RetainerContract(models.Model):
             topup_units = sum(
                 entry.units for entry in entries if entry.effective_kind == "credit"
             )
+            contract_blocks = blocks_by_contract.get(contract, Ledger)
+            blocks, line_blocks = contract._portal_statement_blocks(
+                entries, contract_blocks, date_from, date_to
+            )
             statements[contract.id] = {
                 "date_from": date_from,
                 "date_to": date_to,
@@ -238,8 +310,81 @@ class RetainerContract(models.Model):
                 "topup_units": topup_units,
                 "usage_units": sum(units) - topup_units,
                 "closing": balances[-1] if balances else opening,
+                "blocks": blocks,
+                "line_blocks": line_blocks,
+                "blocks_date": today,
+                "expiring": contract_blocks.filtered(
+                    "remaining_units"
+                )._portal_expiring(today),
             }
         return statements
+
+    def _portal_statement_blocks(self, entries, blocks, date_from, date_to):
+        """Blocks a statement of ``self`` lists and what each line says of
+        them (figures already computed, see :meth:`_portal_statements`).
+
+        :param entries: the period's entries, oldest first.
+        :param blocks: the live blocks of ``self``, oldest first.
+        :returns: ``(blocks, line_blocks)``: list of ``(reference, block)``
+            and ``{entry id: text}``.
+        """
+        self.ensure_one()
+        named = set()
+        for entry in entries:
+            named.update(entry.paid_by_block_ids.ids)
+            if entry.block_entry_id:
+                named.add(entry.block_entry_id.id)
+        shown = blocks.filtered(
+            lambda block: (
+                block.id in named
+                or (
+                    block.date <= date_to
+                    and (
+                        block.remaining_units
+                        or block.date >= date_from
+                        or (block.expiry_date and block.expiry_date >= date_from)
+                    )
+                )
+            )
+        )
+        references = {
+            block.id: self.env._("B%(number)s", number=number)
+            for number, block in enumerate(shown, start=1)
+        }
+
+        def reference(block):
+            if block.id in references:
+                return references[block.id]
+            return self.env._(
+                "%(kind)s of %(date)s",
+                kind=block._portal_kind_label(),
+                date=format_date(self.env, block.date),
+            )
+
+        line_blocks = {}
+        for entry in entries:
+            if entry.kind == "credit":
+                text = references.get(entry.id, "")
+                if entry.block_entry_id:
+                    old = reference(entry.block_entry_id)
+                    text = (
+                        self.env._("%(block)s, from %(old)s", block=text, old=old)
+                        if text
+                        else self.env._("from %(old)s", old=old)
+                    )
+            elif entry.kind == "expiry":
+                text = reference(entry.block_entry_id)
+            elif entry.kind == "reversal" or entry.units > 0:
+                text = ""
+            elif entry.reversal_entry_ids:
+                text = ""  # cancelled: it no longer uses any block
+            elif entry.paid_by_block_ids:
+                text = ", ".join(reference(block) for block in entry.paid_by_block_ids)
+            else:
+                text = self.env._("overdraft")
+            if text:
+                line_blocks[entry.id] = text
+        return [(references[block.id], block) for block in shown], line_blocks
 
     # === PORTAL: TOP-UP REQUEST === #
 

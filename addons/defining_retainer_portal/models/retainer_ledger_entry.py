@@ -1,4 +1,10 @@
+from datetime import timedelta
+
 from odoo import models
+
+from odoo.addons.defining_retainer.models.retainer_contract_block import (
+    EXPIRING_SOON_DAYS,
+)
 
 
 class RetainerLedgerEntry(models.Model):
@@ -58,3 +64,22 @@ class RetainerLedgerEntry(models.Model):
             if found:
                 documents[entry.id] = found
         return documents
+
+    def _portal_expiring(self, today):
+        """Return ``[(expiry date, units)]``, by date, of the blocks of
+        ``self`` whose remaining units expire within ``EXPIRING_SOON_DAYS``
+        days of ``today`` (what the "N units expire on DATE" notices say).
+        Reads the computed block figures of ``self`` (one replay)."""
+        horizon = today + timedelta(days=EXPIRING_SOON_DAYS)
+        expiring = {}
+        for block in self:
+            if (
+                block.kind == "credit"
+                and block.expiry_date
+                and today <= block.expiry_date <= horizon
+                and block.remaining_units
+            ):
+                expiring[block.expiry_date] = (
+                    expiring.get(block.expiry_date, 0) + block.remaining_units
+                )
+        return sorted(expiring.items())

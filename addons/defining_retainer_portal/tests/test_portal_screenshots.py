@@ -27,7 +27,15 @@ class TestPortalScreenshots(RetainerPortalCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls._post_credit(cls.retainer, 140, "5-day pack", days_ago=75)
+        # A 5-day pack valid 3 months, most of it used, the rest expiring in
+        # 12 days: the page shows the block figures and the expiry notice.
+        cls.retainer._post_manual_entry(
+            "credit",
+            140,
+            "5-day pack, valid 3 months",
+            date=cls.today - timedelta(days=75),
+            expiry_date=cls.today + timedelta(days=12),
+        )
         cls._post_credit(cls.retainer, 56, "Top-up of 2 days", days_ago=20)
         cls._post_usage(cls.retainer, 18, first_days_ago=110, step_days=6)
         cls.env["retainer.ledger.entry"]._post(
