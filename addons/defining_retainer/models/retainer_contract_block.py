@@ -4,7 +4,7 @@ from dateutil.relativedelta import relativedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools import SQL, split_every
+from odoo.tools import SQL, format_date, split_every
 
 from .retainer_contract_ledger import MAX_CORRECTION_ROUNDS
 
@@ -39,7 +39,7 @@ class RetainerContract(models.Model):
         "retainer.ledger.entry",
         "contract_id",
         string="Blocks",
-        domain=[("kind", "=", "credit")],
+        domain=[("is_block", "=", True)],
         readonly=True,
     )
     expiring_units = fields.Integer(
@@ -193,7 +193,7 @@ class RetainerContract(models.Model):
             "name": self.env._(
                 "Expiry of %(block)s (expired %(date)s)",
                 block=block._retainer_block_label(),
-                date=block.expiry_date,
+                date=format_date(self.env, block.expiry_date),
             ),
         }
 
@@ -218,8 +218,8 @@ class RetainerContract(models.Model):
                 "expired %(expiry)s) rolled over.",
                 units=units,
                 block=block._retainer_block_label(),
-                date=block.date,
-                expiry=block.expiry_date,
+                date=format_date(self.env, block.date),
+                expiry=format_date(self.env, block.expiry_date),
             ),
         }
 

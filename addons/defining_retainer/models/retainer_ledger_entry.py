@@ -2,7 +2,7 @@ from collections import defaultdict
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import SQL, split_every
+from odoo.tools import SQL, format_date, split_every
 
 from ..tools.allocation import LedgerReplay
 from ..tools.rounding import units_to_hours
@@ -122,6 +122,12 @@ class RetainerLedgerEntry(models.Model):
         help="For expiries: the credit block whose unused units expire. For "
         "a rolled-over credit: the block its units come from.",
     )
+    is_block = fields.Boolean(
+        readonly=True,
+        index=True,
+        help="A block of units that pays for work: a credit, or a positive "
+        "adjustment (a block without expiry).",
+    )
     effective_kind = fields.Selection(
         selection=lambda self: self._fields["kind"].selection,
         readonly=True,
@@ -187,7 +193,7 @@ class RetainerLedgerEntry(models.Model):
         for entry in self:
             replay = replays.get(entry.contract_id.id)
             entry_id = entry._origin.id
-            if not replay or entry.kind != "credit" or entry_id not in replay.blocks:
+            if not replay or not entry.is_block or entry_id not in replay.blocks:
                 entry.consumed_units = entry.expired_units = entry.remaining_units = 0
             else:
                 consumed = replay.allocation.consumed.get(entry_id, 0)
@@ -268,6 +274,9 @@ class RetainerLedgerEntry(models.Model):
             if vals.get("reversed_entry_id"):
                 vals["reversed_kind"] = kind_by_entry[vals["reversed_entry_id"]]
             vals["effective_kind"] = vals.get("reversed_kind") or vals["kind"]
+            vals["is_block"] = vals["kind"] == "credit" or (
+                vals["kind"] == "adjustment" and vals.get("units", 0) > 0
+            )
         return vals_list
 
     @api.model
@@ -565,7 +574,7 @@ class RetainerLedgerEntry(models.Model):
         return self.env._(
             "%(name)s of %(date)s",
             name=self.name or self.reason or self.env._("Credit"),
-            date=self.date,
+            date=format_date(self.env, self.date),
         )
 
     @api.model

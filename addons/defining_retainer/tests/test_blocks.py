@@ -113,6 +113,19 @@ class TestBlocks(RetainerCommon):
         self.assertEqual(self._figures(undated), (8, 0, 0))
         self.assertEqual(self.dated.balance_units, -4)
 
+    def test_positive_adjustment_is_an_undated_block(self):
+        adjustment = self.dated._post_manual_entry(
+            "adjustment", 8, "Goodwill", date=date(2026, 1, 1)
+        )
+        sheet = self._work(1, date(2026, 3, 1))  # 4 units
+        self.assertTrue(adjustment.is_block)
+        self.assertEqual(self._debit(sheet).paid_by_block_ids, adjustment)
+        self.assertEqual(self._figures(adjustment), (4, 0, 4))
+        self.assertIn(adjustment, self.dated.block_ids)
+        negative = self.dated._post_manual_entry("adjustment", -2, "Correction")
+        self.assertFalse(negative.is_block)
+        self.assertEqual(self._figures(adjustment), (6, 0, 2))
+
     def test_effective_kind_is_stored(self):
         block = self._credit(8, date(2026, 1, 1))
         reversal = block._reverse(reason="Wrong customer")

@@ -158,11 +158,12 @@ class RetainerContract(models.Model):
         }
 
     def _portal_live_block_domain(self):
-        """Domain of the blocks of ``self`` that count: credits that are not
-        cancelled (a cancelled credit is no block any more)."""
+        """Domain of the blocks of ``self`` that count: credits (and positive
+        adjustments) that are not cancelled (a cancelled credit is no block
+        any more)."""
         return [
             ("contract_id", "in", self.ids),
-            ("kind", "=", "credit"),
+            ("is_block", "=", True),
             ("reversal_entry_ids", "=", False),
         ]
 
@@ -363,7 +364,7 @@ class RetainerContract(models.Model):
 
         line_blocks = {}
         for entry in entries:
-            if entry.kind == "credit":
+            if entry.is_block:
                 text = references.get(entry.id, "")
                 if entry.block_entry_id:
                     old = reference(entry.block_entry_id)

@@ -74,7 +74,7 @@ class RetainerLedgerEntry(models.Model):
         expiring = {}
         for block in self:
             if (
-                block.kind == "credit"
+                block.is_block
                 and block.expiry_date
                 and today <= block.expiry_date <= horizon
                 and block.remaining_units
