@@ -79,6 +79,7 @@ class RetainerPortal(CustomerPortal):
         type="http",
         auth="user",
         website=True,
+        readonly=True,
     )
     def portal_my_retainers(
         self, page=1, sortby=None, filterby=None, search=None, search_in="name", **kw
@@ -269,6 +270,7 @@ class RetainerPortal(CustomerPortal):
         type="http",
         auth="public",
         website=True,
+        readonly=True,
     )
     def portal_my_retainer(
         self, retainer_id, access_token=None, report_type=None, download=None, **kw
@@ -301,6 +303,7 @@ class RetainerPortal(CustomerPortal):
         type="http",
         auth="public",
         website=True,
+        readonly=True,
     )
     def portal_my_retainer_statement(
         self,

@@ -275,6 +275,25 @@ class TestPortalRoutes(RetainerPortalCommon):
         response = self.url_open(self._detail_url(self.retainer, suffix="/topup"))
         self.assertEqual(response.status_code, 405)
 
+    # === read replica === #
+
+    def test_read_pages_may_be_served_by_a_replica(self):
+        """The pages that only read are declared ``readonly``: with a
+        ``--db_replica_host``, Odoo serves them from the replica. The top-up
+        request writes: it stays on the primary."""
+        adapter = self.env["ir.http"].routing_map().bind("localhost")
+        retainer_url = f"/my/retainers/{self.retainer.id}"
+        for path, method, readonly in (
+            ("/my/retainers", "GET", True),
+            ("/my/retainers/page/2", "GET", True),
+            (retainer_url, "GET", True),
+            (f"{retainer_url}/page/2", "GET", True),
+            (f"{retainer_url}/statement", "GET", True),
+            (f"{retainer_url}/topup", "POST", False),
+        ):
+            endpoint, _args = adapter.match(path, method=method)
+            self.assertIs(endpoint.routing["readonly"], readonly, path)
+
 
 @tagged("post_install", "-at_install", "defining_retainer_portal")
 class TestPortalDocumentLinks(RetainerPortalCommon, AccountTestInvoicingCommon):
