@@ -22,7 +22,6 @@ import subprocess
 import time
 
 import pytest
-from psycopg2 import sql
 from conftest import ADMIN, PORTAL, START_TIMEOUT
 from odoo_e2e import (
     OdooServer,
@@ -34,6 +33,7 @@ from odoo_e2e import (
     pg_settings,
 )
 from pg_cluster import BIN_GLOB, PrimaryAndStandby, server_bin_dir
+from psycopg2 import sql
 
 OWN = "Acme Dental Group"
 # What Odoo logs when a read-only route had to fall back to the primary.
