@@ -27,7 +27,8 @@ REFUSAL = re.compile(
 )
 CRON_LOCKED = "Record cannot be modified right now"
 RECURRING_CRON = "defining_retainer.ir_cron_retainer_recurring_topups"
-RETRY_LINE = r"(SerializationFailure|LockNotAvailable|DeadlockDetected), \d+ tries left"
+# What odoo.service.model logs when it retries a transaction.
+RETRY_LINE = r"[A-Z_]+, \d+ tries left, try again"
 
 
 def _customer(admin, name):
