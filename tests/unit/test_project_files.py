@@ -177,7 +177,9 @@ def test_compose_multinode_profile(compose):
     assert "hot_standby=on" in script
     # The primary lets the standby replicate.
     hba = (DOCKER_DIR / "postgres" / "pg_hba.conf").read_text()
-    assert re.search(r"^host\s+replication\s+all\s+all\s+scram-sha-256$", hba, re.M)
+    assert re.search(
+        r"^host\s+replication\s+all\s+all\s+scram-sha-256$", hba, re.MULTILINE
+    )
     assert "wal_level=replica" in services["db"]["command"]
 
 
