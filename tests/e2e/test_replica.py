@@ -191,12 +191,17 @@ def test_read_only_pages_are_read_from_the_standby(
         "list": "/my/retainers",
         "detail": f"/my/retainers/{own_retainer['id']}",
         "statement": f"/my/retainers/{own_retainer['id']}/statement?report_type=html",
+        "PDF statement": f"/my/retainers/{own_retainer['id']}/statement",
     }
     for page, path in paths.items():
         response, (on_primary, on_standby) = _get(server, pair, replica_portal, path)
         assert response.status_code == 200, (page, response.status_code)
         assert response.url.endswith(path), (page, response.url)
-        assert own_retainer["name"] in response.text, page
+        if page == "PDF statement":
+            assert response.headers["Content-Type"] == "application/pdf"
+            assert response.content.startswith(b"%PDF-")
+        else:
+            assert own_retainer["name"] in response.text, page
         standby_reads = [line for line in on_standby if RETAINER_QUERY.search(line)]
         primary_reads = [line for line in on_primary if RETAINER_QUERY.search(line)]
         assert standby_reads, f"{page}: no retainer query on the standby"
