@@ -1,9 +1,13 @@
-"""Fixtures of the end-to-end tests: one real Odoo server for the session.
+"""Fixtures of the end-to-end tests: one real Odoo server for the session
+(threaded, no scheduled jobs), and two multi-worker nodes with their cron
+workers on the same database, started only when a test asks for them.
 
 Database: RETAINER_E2E_DB when set (scripts/test passes the odoo tier's
 database: demo data, both addons installed); otherwise a fresh database
 with both addons and their demo data is built here and dropped at the end.
-Nothing is ever skipped: a missing Odoo, browser or database fails.
+Nothing is ever skipped: a missing Odoo, browser or database fails (the
+one exception, the replica test without PostgreSQL server binaries, skips
+loudly outside CI; see test_replica.py).
 """
 
 import datetime
