@@ -1,14 +1,17 @@
-"""Fixtures of the end-to-end tests: one real Odoo server for the session.
+"""Fixtures of the end-to-end tests: one real Odoo server for the session
+(threaded, no scheduled jobs), and two multi-worker nodes with their cron
+workers on the same database, started only when a test asks for them.
 
 Database: RETAINER_E2E_DB when set (scripts/test passes the odoo tier's
 database: demo data, both addons installed); otherwise a fresh database
 with both addons and their demo data is built here and dropped at the end.
-Nothing is ever skipped: a missing Odoo, browser or database fails.
+Nothing is ever skipped: a missing Odoo, browser or database fails (the
+one exception, the replica test without PostgreSQL server binaries, skips
+loudly outside CI; see test_replica.py).
 """
 
 import datetime
 import os
-import re
 import signal
 from pathlib import Path
 
@@ -21,7 +24,7 @@ from odoo_e2e import (
     drop_database,
     install_database,
     installed_addons,
-    login_form,
+    logged_in_session,
 )
 
 ADMIN = ("admin", "admin")
@@ -109,19 +112,38 @@ def demo_retainers(admin):
 @pytest.fixture(scope="module")
 def portal_session(server):
     """A browser-like session logged in as the demo portal user."""
-    session = server.session()
-    page = session.get(f"{server.url}/web/login", timeout=30)
-    form = login_form(page.text)
-    assert form, "no login form on /web/login"
-    response = session.post(
-        f"{server.url}/web/login",
-        data={
-            "login": PORTAL[0],
-            "password": PORTAL[1],
-            "csrf_token": form["inputs"]["csrf_token"],
-        },
-        timeout=30,
-    )
-    assert response.status_code == 200
-    assert not re.search(r"/web/login", response.url), "portal login refused"
-    return session
+    return logged_in_session(server, *PORTAL)
+
+
+# Two Odoo nodes behind an imaginary load balancer: each a prefork server
+# with two HTTP workers and one cron worker, on the same database.
+NODE_OPTIONS = ("--workers=2", "--max-cron-threads=1")
+
+
+@pytest.fixture(scope="session")
+def nodes(odoo_db, work_dir):
+    """Two multi-worker Odoo servers on the same database, scheduled jobs
+    enabled on both. ODOO_NOTIFY_CRON_CHANGES: a job whose next call is
+    written wakes the cron workers of both nodes at once."""
+    started = []
+    try:
+        for name in ("a", "b"):
+            started.append(
+                OdooServer.launch(
+                    odoo_db,
+                    work_dir / f"e2e-node-{name}.log",
+                    pid_file=work_dir / f"e2e-node-{name}.pid",
+                    options=NODE_OPTIONS,
+                    env={"ODOO_NOTIFY_CRON_CHANGES": "1"},
+                )
+            )
+        for node in started:
+            node.wait_until_healthy(START_TIMEOUT)
+        yield started
+    finally:
+        for node in started:
+            node.terminate()  # both at once: a prefork server stops slowly
+        for node in started:
+            node.stop()
+        for name in ("a", "b"):
+            (work_dir / f"e2e-node-{name}.pid").unlink(missing_ok=True)

@@ -50,10 +50,11 @@ def data_dir():
     return Path(xdg) / "Odoo"
 
 
-def odoo_command(*args):
+def odoo_command(*args, pg=None):
     """odoo-bin with the project's odoo.conf, as scripts/common.sh runs it
-    (to be run with cwd=ROOT: the conf's addons path is relative to it)."""
-    host, port, user = pg_settings()
+    (to be run with cwd=ROOT: the conf's addons path is relative to it).
+    ``pg``: (host, port, user) of another PostgreSQL server than the usual one."""
+    host, port, user = pg or pg_settings()
     command = [
         sys.executable,
         str(ODOO_PATH / "odoo-bin"),
@@ -71,10 +72,20 @@ def odoo_command(*args):
     return command + list(args)
 
 
-def free_port():
-    """A free port on 127.0.0.1 in RETAINER_TEST_PORTS ("first-last")."""
+# Ports of the servers this process started: a server may bind its ports
+# some time after it was given them (the long-polling port of a prefork
+# server), so another server must not get them meanwhile.
+_PORTS_GIVEN = set()
+
+
+def free_port(exclude=()):
+    """A free port on 127.0.0.1 in RETAINER_TEST_PORTS ("first-last"), not
+    one of ``exclude`` nor one given to a server still running."""
+    exclude = {*exclude, *_PORTS_GIVEN}
     first, _, last = os.environ.get("RETAINER_TEST_PORTS", "18069-18168").partition("-")
     for port in range(int(first), int(last or first) + 1):
+        if port in exclude:
+            continue
         with socket.socket() as sock:
             # As Odoo's server does: lingering TIME_WAIT connections of a
             # previous run do not make the port busy.
@@ -173,37 +184,62 @@ class OdooServer:
     db: str
     log_path: Path
     process: subprocess.Popen
+    ports: tuple = ()  # every port it listens on (HTTP, long polling)
 
     @classmethod
-    def start(cls, db, log_path, timeout, pid_file=None):
-        """Start Odoo on a free port and wait until /web/health answers."""
-        port = free_port()
+    def launch(cls, db, log_path, pid_file=None, options=(), pg=None, env=None):
+        """Start Odoo on a free port without waiting for it.
+
+        By default one threaded process without scheduled jobs, so that no
+        job changes balances while tests read them; ``options`` add to or
+        override that (e.g. ``--workers=2``, ``--max-cron-threads=1``). With
+        workers, the long-polling port is a free port of the range too.
+        """
+        ports = [free_port()]
+        command = odoo_command(
+            "-d",
+            db,
+            f"--db-filter=^{re.escape(db)}$",
+            "--http-interface=127.0.0.1",
+            f"--http-port={ports[0]}",
+            "--max-cron-threads=0",
+            pg=pg,
+        )
+        if any(option.startswith("--workers=") for option in options):
+            ports.append(free_port(ports))
+            command.append(f"--gevent-port={ports[1]}")
         with open(log_path, "w") as log:
             process = subprocess.Popen(
-                odoo_command(
-                    "-d",
-                    db,
-                    f"--db-filter=^{re.escape(db)}$",
-                    "--http-interface=127.0.0.1",
-                    f"--http-port={port}",
-                    # No scheduled job may change balances while tests read them.
-                    "--max-cron-threads=0",
-                ),
+                command + list(options),
                 cwd=ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                env={**os.environ, **(env or {})},
                 # Its own session: a Ctrl-C reaches pytest, which stops it.
                 start_new_session=True,
             )
+        _PORTS_GIVEN.update(ports)
         if pid_file:
             Path(pid_file).write_text(str(process.pid))
-        server = cls(f"http://127.0.0.1:{port}", db, Path(log_path), process)
-        try:
-            server._wait_until_healthy(timeout)
-        except BaseException:
-            server.stop()
-            raise
+        return cls(
+            f"http://127.0.0.1:{ports[0]}", db, Path(log_path), process, tuple(ports)
+        )
+
+    @classmethod
+    def start(cls, db, log_path, timeout, pid_file=None, **kwargs):
+        """Start Odoo on a free port and wait until /web/health answers
+        (``kwargs``: see ``launch``)."""
+        server = cls.launch(db, log_path, pid_file=pid_file, **kwargs)
+        server.wait_until_healthy(timeout)
         return server
+
+    def wait_until_healthy(self, timeout):
+        """Wait until /web/health answers; stop the server if it never does."""
+        try:
+            self._wait_until_healthy(timeout)
+        except BaseException:
+            self.stop()
+            raise
 
     def _wait_until_healthy(self, timeout):
         deadline = time.monotonic() + timeout
@@ -221,20 +257,53 @@ class OdooServer:
             time.sleep(0.5)
         raise RuntimeError(f"Odoo did not answer /web/health within {timeout} s")
 
-    def stop(self):
+    def terminate(self):
+        """Ask the server to stop (``stop`` waits for it)."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.terminate()
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                # Its whole process group: the workers of a prefork server too.
+                os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+        _PORTS_GIVEN.difference_update(self.ports)
+
+    def log_count(self, pattern):
+        """How many lines of the server's log match ``pattern`` (a regex)."""
+        regex = re.compile(pattern)
+        text = self.log_path.read_text(errors="replace")
+        return sum(1 for line in text.splitlines() if regex.search(line))
 
     def session(self):
         """A requests session that never goes through a proxy."""
         session = requests.Session()
         session.trust_env = False
         return session
+
+
+def logged_in_session(server, login, password):
+    """A browser-like session of ``server`` logged in as ``login``."""
+    session = server.session()
+    page = session.get(f"{server.url}/web/login", timeout=30)
+    form = login_form(page.text)
+    assert form, "no login form on /web/login"
+    response = session.post(
+        f"{server.url}/web/login",
+        data={
+            "login": login,
+            "password": password,
+            "csrf_token": form["inputs"]["csrf_token"],
+        },
+        timeout=30,
+    )
+    assert response.status_code == 200
+    assert not re.search(r"/web/login", response.url), f"login {login!r} refused"
+    return session
 
 
 # === XML-RPC ===

@@ -153,6 +153,36 @@ def test_compose_has_a_one_shot_demo_init(compose):
     assert command[command.index("-i") + 1] == ",".join(ADDONS)
 
 
+def test_compose_multinode_profile(compose):
+    """Two Odoo nodes with workers and crons, sharing the database and the
+    filestore, reading their read-only pages from a streaming standby."""
+    services = compose["services"]
+    nodes = [n for n, s in services.items() if "multinode" in s.get("profiles", [])]
+    assert {"odoo-node-a", "odoo-node-b", "db-replica"} <= set(nodes)
+    host_ports = set()
+    for name in ("odoo-node-a", "odoo-node-b"):
+        service = services[name]
+        argv = _argv(service)
+        assert any(a.startswith("--workers=") and int(a[10:]) >= 2 for a in argv)
+        assert "--max-cron-threads=1" in argv
+        assert "--db_replica_host=db-replica" in argv
+        assert "--db_host=db" in argv
+        assert "odoo-data:/var/lib/odoo" in service["volumes"], name
+        host_ports.update(str(port).rsplit(":", 1)[0] for port in service["ports"])
+    assert len(host_ports) == 2, "each node on its own host port"
+    replica = services["db-replica"]
+    assert replica["image"] == services["db"]["image"]
+    script = " ".join(replica["entrypoint"])
+    assert "pg_basebackup -h db" in script and " -R " in script
+    assert "hot_standby=on" in script
+    # The primary lets the standby replicate.
+    hba = (DOCKER_DIR / "postgres" / "pg_hba.conf").read_text()
+    assert re.search(
+        r"^host\s+replication\s+all\s+all\s+scram-sha-256$", hba, re.MULTILINE
+    )
+    assert "wal_level=replica" in services["db"]["command"]
+
+
 # === Manifests ===
 
 

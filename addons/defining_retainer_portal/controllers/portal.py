@@ -79,6 +79,7 @@ class RetainerPortal(CustomerPortal):
         type="http",
         auth="user",
         website=True,
+        readonly=True,
     )
     def portal_my_retainers(
         self, page=1, sortby=None, filterby=None, search=None, search_in="name", **kw
@@ -213,6 +214,9 @@ class RetainerPortal(CustomerPortal):
             topup_done = None
         values = {
             **detail,
+            "topup_document_urls": self._retainer_document_urls(
+                retainer_sudo, access_token, detail["topup_documents"]
+            ),
             "retainer": retainer_sudo,
             "page_name": "retainer",
             "pager": pager,
@@ -239,6 +243,28 @@ class RetainerPortal(CustomerPortal):
         return self._get_page_view_values(
             retainer_sudo, access_token, values, "my_retainers_history", False
         )
+
+    def _retainer_document_urls(self, retainer_sudo, access_token, documents):
+        """``{(entry id, "order" or "invoice"): url}`` of the top-ups'
+        documents, without writing anything: the retainer page is read-only
+        (it may be served by a replica). A document that has no access token
+        yet is linked through ``portal_my_retainer_document``, which writes
+        one on the primary and redirects."""
+        urls = {}
+        for entry_id, found in documents.items():
+            for kind, document in found.items():
+                if document.access_token:
+                    urls[entry_id, kind] = (
+                        f"{document.access_url}?"
+                        f"{url_encode({'access_token': document.access_token})}"
+                    )
+                else:
+                    urls[entry_id, kind] = self._retainer_url(
+                        retainer_sudo,
+                        access_token,
+                        suffix=f"/document/{entry_id}/{kind}",
+                    )
+        return urls
 
     def _retainer_show_statement(
         self, retainer_sudo, report_type, date_from, date_to, download
@@ -269,6 +295,7 @@ class RetainerPortal(CustomerPortal):
         type="http",
         auth="public",
         website=True,
+        readonly=True,
     )
     def portal_my_retainer(
         self, retainer_id, access_token=None, report_type=None, download=None, **kw
@@ -301,6 +328,7 @@ class RetainerPortal(CustomerPortal):
         type="http",
         auth="public",
         website=True,
+        readonly=True,
     )
     def portal_my_retainer_statement(
         self,
@@ -323,6 +351,33 @@ class RetainerPortal(CustomerPortal):
             date_to,
             download,
         )
+
+    @http.route(
+        ["/my/retainers/<int:retainer_id>/document/<int:entry_id>/<string:kind>"],
+        type="http",
+        auth="public",
+        website=True,
+    )
+    def portal_my_retainer_document(
+        self, retainer_id, entry_id, kind, access_token=None, **kw
+    ):
+        """Open the order or invoice of a top-up of the retainer (see
+        ``_retainer_document_urls``): give it an access token if it has none
+        and redirect to its portal page."""
+        try:
+            retainer_sudo = self._retainer_check_access(retainer_id, access_token)
+        except (AccessError, MissingError):
+            return request.redirect("/my")
+        # sudo: the visitor may see the retainer (checked above), and only a
+        # top-up entry of that retainer linking a document of its customer
+        # is followed (_portal_documents).
+        entry_sudo = request.env["retainer.ledger.entry"].sudo().browse(entry_id)
+        document = None
+        if entry_sudo.exists() and entry_sudo.contract_id == retainer_sudo:
+            document = entry_sudo._portal_documents().get(entry_sudo.id, {}).get(kind)
+        if not document:
+            return request.redirect(self._retainer_url(retainer_sudo, access_token))
+        return request.redirect(document.get_portal_url())
 
     # === TOP-UP REQUEST === #
 

@@ -275,6 +275,25 @@ class TestPortalRoutes(RetainerPortalCommon):
         response = self.url_open(self._detail_url(self.retainer, suffix="/topup"))
         self.assertEqual(response.status_code, 405)
 
+    # === read replica === #
+
+    def test_read_pages_may_be_served_by_a_replica(self):
+        """The pages that only read are declared ``readonly``: with a
+        ``--db_replica_host``, Odoo serves them from the replica. The top-up
+        request writes: it stays on the primary."""
+        adapter = self.env["ir.http"].routing_map().bind("localhost")
+        retainer_url = f"/my/retainers/{self.retainer.id}"
+        for path, method, readonly in (
+            ("/my/retainers", "GET", True),
+            ("/my/retainers/page/2", "GET", True),
+            (retainer_url, "GET", True),
+            (f"{retainer_url}/page/2", "GET", True),
+            (f"{retainer_url}/statement", "GET", True),
+            (f"{retainer_url}/topup", "POST", False),
+        ):
+            endpoint, _args = adapter.match(path, method=method)
+            self.assertIs(endpoint.routing["readonly"], readonly, path)
+
 
 @tagged("post_install", "-at_install", "defining_retainer_portal")
 class TestPortalDocumentLinks(RetainerPortalCommon, AccountTestInvoicingCommon):
@@ -314,7 +333,7 @@ class TestPortalDocumentLinks(RetainerPortalCommon, AccountTestInvoicingCommon):
             }
         )
         invoice.action_post()
-        self.env["retainer.ledger.entry"]._post(
+        own_entry, foreign_entry = self.env["retainer.ledger.entry"]._post(
             [
                 {
                     "contract_id": self.retainer.id,
@@ -331,9 +350,43 @@ class TestPortalDocumentLinks(RetainerPortalCommon, AccountTestInvoicingCommon):
                 },
             ]
         )
+        own_order.access_token = invoice.access_token = False
         self.authenticate(self.portal_user.login, self.portal_user.login)
-        text = self.url_open(self._detail_url(self.retainer)).text
+        page_url = self._detail_url(self.retainer)
+        text = self.url_open(page_url).text
+        # The page is read-only (it may be served by a replica): documents
+        # without an access token are linked through a route that writes it.
+        self.env.invalidate_all()
+        self.assertFalse(own_order.access_token)
+        self.assertFalse(invoice.access_token)
+        for document, path, kind in (
+            (own_order, "/my/orders/", "order"),
+            (invoice, "/my/invoices/", "invoice"),
+        ):
+            link = f"/my/retainers/{self.retainer.id}/document/{own_entry.id}/{kind}"
+            self.assertIn(link, text)
+            response = self.url_open(link)
+            self.assertEqual(response.status_code, 200)
+            self.env.invalidate_all()
+            self.assertTrue(document.access_token)
+            self.assertEqual(
+                response.url,
+                f"{self.base_url()}{path}{document.id}"
+                f"?access_token={document.access_token}",
+            )
+            self.assertIn(document.name, response.text)
+        # Once they have a token, the page links them directly.
+        text = self.url_open(page_url).text
         self.assertIn(f"/my/orders/{own_order.id}?access_token=", text)
         self.assertIn(f"/my/invoices/{invoice.id}?access_token=", text)
         self.assertNotIn(f"/my/orders/{foreign_order.id}?", text)
         self.assertNotIn(foreign_order.name, text)
+        self.assertNotIn(f"/document/{foreign_entry.id}/", text)
+        # The route follows only documents of the retainer's customer.
+        response = self.url_open(
+            f"/my/retainers/{self.retainer.id}/document/{foreign_entry.id}/order"
+        )
+        self.assertTrue(response.url.endswith(page_url), response.url)
+        self.assertNotIn(foreign_order.name, response.text)
+        self.env.invalidate_all()
+        self.assertFalse(foreign_order.access_token)
