@@ -47,6 +47,8 @@ ensure_odoo_tree() {
     if [ -f "$ODOO_PATH/odoo/release.py" ]; then
         local found
         found="$(sed -nE 's/^version_info = \(([0-9]+), ([0-9]+),.*/\1.\2/p' "$ODOO_PATH/odoo/release.py")"
+        [ "$found" = 18.0 ] \
+            && die "ODOO_PATH=$ODOO_PATH holds Odoo 18.0 but has no odoo-bin: point ODOO_PATH at a complete Odoo 18.0 source tree."
         die "ODOO_PATH=$ODOO_PATH holds Odoo ${found:-of an unknown version}, not 18.0: point ODOO_PATH at an Odoo 18.0 source tree."
     fi
     if [ -e "$ODOO_PATH" ] && [ -n "$(ls -A "$ODOO_PATH" 2>/dev/null)" ]; then
@@ -58,6 +60,19 @@ ensure_odoo_tree() {
     fi
     git clone --quiet --depth 1 --branch 18.0 "$ODOO_REPO_URL" "$ODOO_PATH" \
         || die "cloning Odoo 18.0 into $ODOO_PATH failed: check disk space and write access, or set ODOO_PATH."
+}
+
+# Whether install_debian_packages can work here: root with apt-get.
+can_install_debian_packages() {
+    [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1
+}
+
+# Install Debian packages $@ with apt-get (as root), or stop with one line.
+install_debian_packages() {
+    info "Installing Debian packages: $*"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null \
+        || die "apt-get install $* failed: install them by hand and run again."
 }
 
 ensure_postgres() {
