@@ -130,8 +130,9 @@ class RetainerContract(models.Model):
         "retainer.ledger.entry", "contract_id", string="Ledger"
     )
     timesheet_ids = fields.One2many("account.analytic.line", "retainer_id")
-    # Bumped by postings whose outcome depends on the others' (see
-    # _lock_for_posting): a concurrent one then fails and is retried.
+    # Updated by the postings that others must not act on with an older
+    # view (see _lock_for_posting): a concurrent one then fails, and is
+    # retried.
     ledger_version = fields.Integer(readonly=True, copy=False, default=0)
 
     purchased_units = fields.Integer(compute="_compute_balances")

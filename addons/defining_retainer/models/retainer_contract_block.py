@@ -171,6 +171,11 @@ class RetainerContract(models.Model):
             + new_vals
         )
         if posted:
+            # Others acting on these expiries must see them: see
+            # _lock_for_posting.
+            self.browse({vals["contract_id"] for vals in posted})._lock_for_posting(
+                bump=True
+            )
             Ledger._insert_entries(posted)
         return rollover_changed
 
@@ -270,12 +275,12 @@ class RetainerContract(models.Model):
         )
         contract_ids = [row[0] for row in self.env.cr.fetchall()]
         for batch in split_every(batch_size, contract_ids, self.browse):
-            batch._lock_for_posting()
-            replays = Ledger._retainer_replay(batch.ids)
+            batch._lock_for_posting(bump=True)
+            replays = Ledger._retainer_current_replay(batch.ids)
             for _round in range(MAX_CORRECTION_ROUNDS):
                 if not batch._retainer_reconcile_expiries(replays, job=True):
                     break
-                replays = Ledger._retainer_replay(batch.ids)
+                replays = Ledger._retainer_current_replay(batch.ids)
         return len(contract_ids)
 
     @api.model

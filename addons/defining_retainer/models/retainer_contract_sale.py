@@ -363,8 +363,8 @@ class RetainerContract(models.Model):
                 )
             )
         # Lock first so that two users cannot invoice the same overdraft.
-        self._lock_for_posting()
-        balance = Ledger._retainer_totals(self.ids)[self.id]["balance"]
+        self._lock_for_posting(bump=True)
+        balance = Ledger._retainer_current_balances(self.ids).get(self.id, 0)
         if balance >= 0:
             raise UserError(
                 self.env._(

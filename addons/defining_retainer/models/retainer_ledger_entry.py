@@ -7,6 +7,18 @@ from odoo.tools import SQL, format_date, split_every
 from ..tools.allocation import LedgerReplay
 from ..tools.rounding import units_to_hours
 
+# What a replay of the allocation reads of each ledger row (see
+# tools/allocation.py, LedgerReplay.from_rows).
+REPLAY_COLUMNS = (
+    "id",
+    "contract_id",
+    "kind",
+    "units",
+    "date",
+    "expiry_date",
+    "reversed_entry_id",
+    "block_entry_id",
+)
 CONTACT_TYPE_SELECTION = [
     ("phone", "Telephone"),
     ("remote", "Remote control"),
@@ -412,7 +424,11 @@ class RetainerLedgerEntry(models.Model):
         Contract = self.env["retainer.contract"]
         contracts = Contract.browse(sorted({vals["contract_id"] for vals in all_vals}))
         plan = contracts._retainer_posting_plan(all_vals)
-        plan["maybe_stale"] = contracts._lock_for_posting(fresh=plan["fresh"])
+        # Reversing what others may reverse or correct too (credits,
+        # expiries) must not act on an older view of the ledger.
+        contracts._lock_for_posting(
+            bump=bool(reverse.filtered(lambda entry: entry.kind != "debit"))
+        )
         entries = self._insert_entries(all_vals)
         contracts._retainer_after_posting(
             entries, plan, apply_overdraft_policy=apply_overdraft_policy
@@ -524,6 +540,108 @@ class RetainerLedgerEntry(models.Model):
         missing = target - current * sign
         return to_reverse, [prepare_vals(missing)] if missing else []
 
+    # === READING THE LEDGER AS IT IS NOW === #
+
+    @api.model
+    def _retainer_read_committed(self, query):
+        """Run ``query`` on a connection of its own in READ COMMITTED and
+        return its rows: what other transactions have committed, even
+        after this one started (in test mode, the test's transaction)."""
+        registry = self.env.registry
+        if not registry.ready:
+            # Installing or upgrading modules (data files, demo data): the
+            # schema may be changing in this transaction, another connection
+            # would wait for it; and nobody else posts meanwhile.
+            self.env.cr.execute(query)
+            return self.env.cr.fetchall()
+        with registry.cursor() as cr:
+            if not registry.in_test_mode():
+                cr.execute(SQL("SET TRANSACTION ISOLATION LEVEL READ COMMITTED"))
+                # Never wait on this transaction's own locks for long.
+                cr.execute(SQL("SET LOCAL lock_timeout = '10s'"))
+            cr.execute(query)
+            return cr.fetchall()
+
+    @api.model
+    def _retainer_current_rows(self, contract_ids):
+        """Ledger rows of ``contract_ids`` as they are now, in id order.
+
+        The contracts must be locked by this transaction: nobody else can
+        post on them until it ends. So their rows are those committed (read
+        on a connection of their own, whatever this transaction's snapshot
+        is) plus this transaction's own, which all come after the newest
+        committed row.
+        """
+        self.flush_model()
+        committed = self._retainer_read_committed(
+            SQL(
+                "SELECT %s FROM retainer_ledger_entry WHERE contract_id IN %s "
+                "ORDER BY id",
+                SQL(", ").join(SQL.identifier(name) for name in REPLAY_COLUMNS),
+                tuple(contract_ids),
+            )
+        )
+        newest = {}
+        for row in committed:
+            newest[row[1]] = row[0]
+        self.env.cr.execute(
+            SQL(
+                "SELECT %s FROM retainer_ledger_entry e JOIN unnest(%s::int[], "
+                "%s::int[]) AS t(contract_id, newest) "
+                "ON e.contract_id = t.contract_id AND e.id > t.newest ORDER BY e.id",
+                SQL(", ").join(SQL.identifier("e", name) for name in REPLAY_COLUMNS),
+                list(contract_ids),
+                [newest.get(cid, 0) for cid in contract_ids],
+            )
+        )
+        return sorted(committed + self.env.cr.fetchall())
+
+    @api.model
+    def _retainer_current_balances(self, contract_ids):
+        """``{contract_id: units}`` now, for contracts locked by this
+        transaction (see :meth:`_retainer_current_rows`), in two queries."""
+        if not contract_ids:
+            return {}
+        self.flush_model()
+        committed = self._retainer_read_committed(
+            SQL(
+                "SELECT contract_id, sum(units), max(id) FROM retainer_ledger_entry "
+                "WHERE contract_id IN %s GROUP BY contract_id",
+                tuple(contract_ids),
+            )
+        )
+        balances = {cid: units for cid, units, _newest in committed}
+        newest = {cid: last for cid, _units, last in committed}
+        self.env.cr.execute(
+            SQL(
+                "SELECT e.contract_id, sum(e.units) FROM retainer_ledger_entry e "
+                "JOIN unnest(%s::int[], %s::int[]) AS t(contract_id, newest) "
+                "ON e.contract_id = t.contract_id AND e.id > t.newest "
+                "GROUP BY e.contract_id",
+                list(contract_ids),
+                [newest.get(cid, 0) for cid in contract_ids],
+            )
+        )
+        for cid, units in self.env.cr.fetchall():
+            balances[cid] = balances.get(cid, 0) + units
+        return balances
+
+    @api.model
+    def _retainer_current_replay(self, contract_ids, exclude_ids=()):
+        """Like :meth:`_retainer_replay`, on the ledgers as they are now
+        (contracts locked by this transaction)."""
+        if not contract_ids:
+            return {}
+        excluded = set(exclude_ids)
+        rows_by_contract = defaultdict(list)
+        for row in self._retainer_current_rows(list(contract_ids)):
+            if row[0] not in excluded:
+                rows_by_contract[row[1]].append(row)
+        return {
+            contract_id: LedgerReplay.from_rows(rows)
+            for contract_id, rows in rows_by_contract.items()
+        }
+
     @api.model
     def _retainer_replay(self, contract_ids, exclude_ids=()):
         """Replay the ledgers of ``contract_ids`` and return, per contract, a
@@ -538,9 +656,9 @@ class RetainerLedgerEntry(models.Model):
         self.flush_model()
         self.env.cr.execute(
             SQL(
-                "SELECT id, contract_id, kind, units, date, expiry_date, "
-                "reversed_entry_id, block_entry_id FROM retainer_ledger_entry "
-                "WHERE contract_id IN %s ORDER BY id",
+                "SELECT %s FROM retainer_ledger_entry WHERE contract_id IN %s "
+                "ORDER BY id",
+                SQL(", ").join(SQL.identifier(name) for name in REPLAY_COLUMNS),
                 tuple(contract_ids),
             )
         )

@@ -12,6 +12,7 @@ from odoo.service.model import retrying
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import SQL, mute_logger
 
+from ..models.retainer_contract_block import RetainerContract as ContractBlocks
 from ..models.retainer_contract_ledger import RetainerContract
 
 
@@ -22,8 +23,8 @@ class TestConcurrentUsage(TransactionCase):
 
     Both take their snapshot and read the balance before either writes
     (a barrier holds them), then both log an hour. The proof that the
-    contract-row write is what protects the balance is the control test:
-    with that write disabled, the same race overspends.
+    contract-row lock is what protects the balance is the control test:
+    without it, the same race overspends.
     """
 
     def setUp(self):
@@ -170,7 +171,9 @@ class TestConcurrentUsage(TransactionCase):
         self.assertEqual(results, ["ok", "refused"])
         self.assertEqual(balance, 0)
         self.assertEqual(debits, 1)
-        self.assertEqual(len(failures), 1, "the later client was serialized")
+        # The later client waited for the lock and read the balance as
+        # committed: a clear refusal, no serialization failure, no retry.
+        self.assertFalse(failures)
         refusal = next(v for r, v in outcomes.values() if r == "refused")
         self.assertIn("needs 4 units", refusal)
 
@@ -194,10 +197,24 @@ class TestConcurrentUsage(TransactionCase):
             self.assertEqual(len(notes), 1, "one overdraft, one notification")
 
     def test_control_without_row_write_overspends(self):
-        """Disable the contract-row write: the same race overspends. This
-        shows the test above fails when the protection is missing."""
-        with patch.object(
-            RetainerContract, "_lock_for_posting", lambda self, fresh=None: False
+        """Without the contract lock, two postings that both check the
+        balance before either commits (held by a barrier after the check)
+        overspend: the test above fails when the protection is missing."""
+        checked = threading.Barrier(2, timeout=30)
+        check = RetainerContract._retainer_apply_overdraft_policy
+
+        def check_then_wait(contracts, *args, **kwargs):
+            result = check(contracts, *args, **kwargs)
+            checked.wait()
+            return result
+
+        with (
+            patch.object(
+                RetainerContract, "_lock_for_posting", lambda self, bump=False: None
+            ),
+            patch.object(
+                RetainerContract, "_retainer_apply_overdraft_policy", check_then_wait
+            ),
         ):
             outcomes, balance, debits, failures = self._race("block")
         self.assertEqual([r for r, _v in outcomes.values()], ["ok", "ok"])
@@ -345,10 +362,23 @@ class TestConcurrentExpiry(TransactionCase):
         )
 
     def test_control_expiry_runs_without_lock_expire_twice(self):
-        """Without the contract lock the same race expires the block twice:
-        the test above fails when the protection is missing."""
-        with patch.object(
-            RetainerContract, "_lock_for_posting", lambda self, fresh=None: False
+        """Without the contract lock, two runs that both read the ledger
+        before either posts (a barrier) expire the block twice: the test
+        above fails when the protection is missing."""
+        replayed = threading.Barrier(2, timeout=30)
+        reconcile = ContractBlocks._retainer_reconcile_expiries
+
+        def wait_then_reconcile(contracts, *args, **kwargs):
+            replayed.wait()
+            return reconcile(contracts, *args, **kwargs)
+
+        with (
+            patch.object(
+                RetainerContract, "_lock_for_posting", lambda self, bump=False: None
+            ),
+            patch.object(
+                ContractBlocks, "_retainer_reconcile_expiries", wait_then_reconcile
+            ),
         ):
             errors = self._concurrently(self._expire, self._expire)
         self.assertFalse(errors)
