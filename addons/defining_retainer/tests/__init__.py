@@ -11,3 +11,4 @@ from . import test_sale_topup
 from . import test_invoicing
 from . import test_recurring
 from . import test_blocks
+from . import test_expiry_queries
