@@ -8,18 +8,31 @@ the creation of N timesheets in one batch (default 10,000):
 2. on plain projects with the addon installed vs a database with only
    stock ``sale_timesheet`` (target: at most 1.05x).
 
-Each measurement is repeated and the best time kept; the work is rolled
-back after each run. Query counts are printed next to the times.
+Each repeat runs the three set-ups one after the other (in a rotating
+order, after one warm-up run of each), so that machine noise hits every
+case alike; the work is rolled back after each run. For each case the best,
+median and spread (slowest - fastest) of the wall times are printed with
+the query count and the CPU time of the Odoo process (steadier on a busy
+machine, but without PostgreSQL's share); the ratios are given for the
+best and median wall times and the median CPU time.
 
 Usage (from the project root, after ``scripts/bootstrap``)::
 
     .venv/bin/python tests/benchmark/bench_timesheets.py [--lines 10000]
-        [--repeat 3] [--keep-databases]
+        [--repeat 7] [--keep-databases] [--addon-db DB --stock-db DB]
+        [--profile FILE]
+
+``--addon-db``/``--stock-db`` reuse databases built before (the first with
+``defining_retainer``, the second with ``sale_timesheet`` only, both without
+demo data); ``--profile FILE`` writes a cProfile of the retainer and of the plain case
+(with the addon) to ``FILE.retainer`` and ``FILE.plain`` instead of timing.
 """
 
 import argparse
+import cProfile
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -69,100 +82,156 @@ def drop(db):
     shutil.rmtree(Path(odoo.tools.config.filestore(db)), ignore_errors=True)
 
 
-def measure(db, lines, repeat, with_retainer):
-    """Best wall time (s) and query count to create ``lines`` timesheets."""
+def measure(db, lines, with_retainer, profile=None):
+    """Wall time (s), CPU time of this process (s) and query count to
+    create ``lines`` timesheets in one batch (rolled back); with
+    ``profile``, a cProfile of that create."""
     registry = Registry(db)
-    best = None
-    for _run in range(repeat):
-        with registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
-            partner = env["res.partner"].create({"name": "Bench customer"})
-            project_vals = {
-                "name": "Bench",
-                "partner_id": partner.id,
-                "allow_timesheets": True,
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+        partner = env["res.partner"].create({"name": "Bench customer"})
+        project_vals = {
+            "name": "Bench",
+            "partner_id": partner.id,
+            "allow_timesheets": True,
+        }
+        if with_retainer:
+            level = env["retainer.level"].create(
+                {"name": "Bench", "allow_remote": True}
+            )
+            contract = env["retainer.contract"].create(
+                {"partner_id": partner.id, "level_id": level.id}
+            )
+            contract._post_manual_entry("credit", 10 * lines, "Bench block")
+            project_vals["retainer_id"] = contract.id
+        projects = env["project.project"].create([project_vals] * 10)
+        employee = env["hr.employee"].create({"name": "Bench consultant"})
+        vals = [
+            {
+                "project_id": projects[i % 10].id,
+                "employee_id": employee.id,
+                "name": f"Incident {i}",
+                "unit_amount": 0.25 + (i % 13) / 60,
             }
-            if with_retainer:
-                level = env["retainer.level"].create(
-                    {"name": "Bench", "allow_remote": True}
-                )
-                contract = env["retainer.contract"].create(
-                    {"partner_id": partner.id, "level_id": level.id}
-                )
-                contract._post_manual_entry("credit", 10 * lines, "Bench block")
-                project_vals["retainer_id"] = contract.id
-            projects = env["project.project"].create([project_vals] * 10)
-            employee = env["hr.employee"].create({"name": "Bench consultant"})
-            vals = [
-                {
-                    "project_id": projects[i % 10].id,
-                    "employee_id": employee.id,
-                    "name": f"Incident {i}",
-                    "unit_amount": 0.25 + (i % 13) / 60,
-                }
-                for i in range(lines)
-            ]
-            env.flush_all()
-            env.invalidate_all()
-            queries = cr.sql_log_count
-            start = time.perf_counter()
-            created = env["account.analytic.line"].create(vals)
-            env.flush_all()
-            elapsed = time.perf_counter() - start
-            queries = cr.sql_log_count - queries
-            if with_retainer:
-                assert contract.used_units == sum(created.mapped("retainer_units"))
-            cr.rollback()
-        if best is None or elapsed < best[0]:
-            best = (elapsed, queries)
-    return best
+            for i in range(lines)
+        ]
+        env.flush_all()
+        env.invalidate_all()
+        queries = cr.sql_log_count
+        if profile:
+            profile.enable()
+        start, start_cpu = time.perf_counter(), time.process_time()
+        created = env["account.analytic.line"].create(vals)
+        env.flush_all()
+        elapsed = time.perf_counter() - start
+        cpu = time.process_time() - start_cpu
+        if profile:
+            profile.disable()
+        queries = cr.sql_log_count - queries
+        if with_retainer:
+            assert contract.used_units == sum(created.mapped("retainer_units"))
+        cr.rollback()
+    return elapsed, cpu, queries
+
+
+def summary(times):
+    """Best, median and spread (slowest - fastest) of ``times``."""
+    return min(times), statistics.median(times), max(times) - min(times)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lines", type=int, default=10000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--keep-databases", action="store_true")
+    parser.add_argument("--addon-db", help="existing database with the addon")
+    parser.add_argument("--stock-db", help="existing database, sale_timesheet only")
+    parser.add_argument(
+        "--profile", help="write cProfiles of both addon cases to FILE.<case>"
+    )
     options = parser.parse_args()
 
     odoo.tools.config.parse_config(odoo_args())
     suffix = os.getpid()
-    db_addon, db_stock = f"bench_addon_{suffix}", f"bench_stock_{suffix}"
+    db_addon = options.addon_db or f"bench_addon_{suffix}"
+    db_stock = options.stock_db or f"bench_stock_{suffix}"
+    built = []
     try:
-        install(db_addon, "defining_retainer")
-        install(db_stock, "sale_timesheet")
-        results = {}
-        # Interleave the runs so that machine noise hits every case alike.
-        for _round in range(options.repeat):
-            for name, db, with_retainer in (
-                ("addon, retainer projects", db_addon, True),
-                ("addon, plain projects", db_addon, False),
-                ("stock, plain projects", db_stock, False),
-            ):
-                elapsed, queries = measure(db, options.lines, 1, with_retainer)
-                best = results.get(name)
-                if best is None or elapsed < best[0]:
-                    results[name] = (elapsed, queries)
+        if not options.addon_db:
+            built.append(db_addon)
+            install(db_addon, "defining_retainer")
+        if options.profile:
+            for case, with_retainer in (("retainer", True), ("plain", False)):
+                measure(db_addon, options.lines, with_retainer)  # warm-up
+                profile = cProfile.Profile()
+                measure(db_addon, options.lines, with_retainer, profile=profile)
+                path = f"{options.profile}.{case}"
+                profile.dump_stats(path)
+                print(f"profile of the {case} case (with the addon) in {path}")
+            return
+        if not options.stock_db:
+            built.append(db_stock)
+            install(db_stock, "sale_timesheet")
+        cases = [
+            ("addon, retainer projects", db_addon, True),
+            ("addon, plain projects", db_addon, False),
+            ("stock, plain projects", db_stock, False),
+        ]
+        for _name, db, with_retainer in cases:  # warm-up, not counted
+            measure(db, options.lines, with_retainer)
+        times = {name: [] for name, _db, _retainer in cases}
+        cpu_times = {name: [] for name, _db, _retainer in cases}
+        queries = {}
+        for repeat in range(options.repeat):
+            # Interleaved, in a rotating order: noise hits every case alike.
+            shift = repeat % len(cases)
+            for name, db, with_retainer in cases[shift:] + cases[:shift]:
+                elapsed, cpu, count = measure(db, options.lines, with_retainer)
+                times[name].append(elapsed)
+                cpu_times[name].append(cpu)
+                queries[name] = count
         print(
-            f"\n{options.lines} timesheets in one create(), best of {options.repeat}:"
-        )
-        for name, (elapsed, queries) in results.items():
-            print(f"  {name:<26} {elapsed:7.2f} s  {queries:5d} queries")
-        retainer = results["addon, retainer projects"][0]
-        plain = results["addon, plain projects"][0]
-        stock = results["stock, plain projects"][0]
-        print(
-            f"retainer / plain (same database): {retainer / plain:.3f}x "
-            "(target <= 1.15x)"
+            f"\n{options.lines} timesheets in one create(), {options.repeat} "
+            "interleaved runs:"
         )
         print(
-            f"plain with addon / stock Odoo:    {plain / stock:.3f}x (target <= 1.05x)"
+            f"  {'case':<26} {'best':>7} {'median':>7} {'spread':>7}  queries  "
+            "Odoo CPU: best median spread"
         )
+        for name, values in times.items():
+            best, median, spread = summary(values)
+            cpu_best, cpu_median, cpu_spread = summary(cpu_times[name])
+            print(
+                f"  {name:<26} {best:6.2f}s {median:6.2f}s {spread:6.2f}s  "
+                f"{queries[name]:5d}    {cpu_best:6.2f}s {cpu_median:6.2f}s "
+                f"{cpu_spread:6.2f}s"
+            )
+        for label, (top, bottom), target in (
+            (
+                "retainer / plain (same database):",
+                ("addon, retainer projects", "addon, plain projects"),
+                1.15,
+            ),
+            (
+                "plain with addon / stock Odoo:   ",
+                ("addon, plain projects", "stock, plain projects"),
+                1.05,
+            ),
+        ):
+            best = min(times[top]) / min(times[bottom])
+            median = statistics.median(times[top]) / statistics.median(times[bottom])
+            cpu = statistics.median(cpu_times[top]) / statistics.median(
+                cpu_times[bottom]
+            )
+            print(
+                f"{label} best {best:.3f}x, median {median:.3f}x, "
+                f"median Odoo CPU {cpu:.3f}x (target <= {target:.2f}x)"
+            )
     finally:
-        if not options.keep_databases:
+        if not options.keep_databases and built:
             Registry.delete_all()
-            drop(db_addon)
-            drop(db_stock)
+            for db in built:
+                drop(db)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,9 @@ class AccountAnalyticLine(models.Model):
 
     @api.depends("retainer_id")
     def _compute_retainer_contact_type(self):
+        if not self.retainer_id:  # no line on a retainer: no grouping by line
+            self.retainer_contact_type = False
+            return
         for contract, lines in self.grouped("retainer_id").items():
             level = contract.level_id
             if not level:
@@ -73,6 +76,10 @@ class AccountAnalyticLine(models.Model):
     # not tracked: a later policy change never re-prices recorded time.
     @api.depends("unit_amount", "retainer_id", "retainer_contact_type")
     def _compute_retainer_units(self):
+        if not self.retainer_id:  # no line on a retainer: no grouping by line
+            self.retainer_units = 0
+            self.retainer_billed_hours = 0.0
+            return
         for contract, lines in self.grouped("retainer_id").items():
             if not contract:
                 lines.retainer_units = 0
@@ -89,6 +96,8 @@ class AccountAnalyticLine(models.Model):
     @api.depends("retainer_id")
     def _compute_so_line(self):
         # Time paid by a retainer is never billed again through an order line.
+        if not self.retainer_id:
+            return super()._compute_so_line()
         retainer_lines = self.filtered(lambda line: line.retainer_id)
         retainer_lines.so_line = False
         return super(AccountAnalyticLine, self - retainer_lines)._compute_so_line()
@@ -325,9 +334,9 @@ class AccountAnalyticLine(models.Model):
         of ``self``, matching its current state: an outdated debit is
         reversed and a new one posted. Runs in a constant number of queries
         for the whole batch."""
-        retainer_lines = self.filtered(lambda line: line.retainer_id)
-        if not retainer_lines and new:
+        if new and not self.retainer_id:  # plain time: nothing to read per line
             return
+        retainer_lines = self.filtered(lambda line: line.retainer_id)
         Ledger = self.env["retainer.ledger.entry"]
         retainer_lines._retainer_validate()
         live = Ledger if new else Ledger._retainer_active_debits(self)

@@ -130,6 +130,7 @@ class RetainerContract(models.Model):
         reverse = Ledger
         new_vals = []
         rollover_changed = False
+        block_ids_by_contract = {}
         for contract in self:
             replay = replays.get(contract.id)
             if not replay:
@@ -141,11 +142,26 @@ class RetainerContract(models.Model):
                     for block_id, block in replay.blocks.items()
                     if block.expiry_date and block.expiry_date < today
                 }
-            for block_id in sorted(block_ids):
-                block = Ledger.browse(block_id)
+            block_ids_by_contract[contract] = sorted(block_ids)
+        # The blocks, expiries and rollovers of the whole batch are read
+        # together (one query per prefetch batch), not one block at a time.
+        prefetch_ids = set()
+        for contract, block_ids in block_ids_by_contract.items():
+            replay = replays[contract.id]
+            for block_id in block_ids:
+                prefetch_ids.add(block_id)
+                prefetch_ids.update(replay.live_expiries.get(block_id, ()))
+                prefetch_ids.update(replay.live_rollovers.get(block_id, ()))
+        prefetch_ids = tuple(prefetch_ids)
+        for contract, block_ids in block_ids_by_contract.items():
+            replay = replays[contract.id]
+            for block_id in block_ids:
+                block = Ledger.browse(block_id).with_prefetch(prefetch_ids)
                 expired = replay.unexpired_target(block_id)
                 to_reverse, vals = Ledger._retainer_reconcile(
-                    Ledger.browse(replay.live_expiries.get(block_id, [])),
+                    Ledger.browse(replay.live_expiries.get(block_id, [])).with_prefetch(
+                        prefetch_ids
+                    ),
                     -expired,
                     lambda units, c=contract, b=block: c._retainer_prepare_expiry_vals(
                         b, units
@@ -157,7 +173,9 @@ class RetainerContract(models.Model):
                 if block_id not in replay.rollovers and contract.rollover_max_units:
                     rolled = min(expired, contract.rollover_max_units)
                 to_reverse, vals = Ledger._retainer_reconcile(
-                    Ledger.browse(replay.live_rollovers.get(block_id, [])),
+                    Ledger.browse(
+                        replay.live_rollovers.get(block_id, [])
+                    ).with_prefetch(prefetch_ids),
                     rolled,
                     lambda units, c=contract, b=block: (
                         c._retainer_prepare_rollover_vals(b, units)

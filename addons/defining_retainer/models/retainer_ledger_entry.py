@@ -522,7 +522,9 @@ class RetainerLedgerEntry(models.Model):
         :returns: ``(entries to reverse, list of vals to post)``
         """
         to_reverse = live.filtered(stale) if stale else self.browse()
-        kept = live - to_reverse
+        # Keep the caller's prefetch: the live entries of many sources are
+        # then read in one query, not one source at a time.
+        kept = (live - to_reverse).with_prefetch(live._prefetch_ids)
         # Compare magnitudes in the sign of the source's entries.
         sign = (
             -1 if target < 0 or any(units < 0 for units in kept.mapped("units")) else 1
