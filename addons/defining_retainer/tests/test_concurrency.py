@@ -204,9 +204,8 @@ class TestConcurrentUsage(TransactionCase):
         check = RetainerContract._retainer_apply_overdraft_policy
 
         def check_then_wait(contracts, *args, **kwargs):
-            result = check(contracts, *args, **kwargs)
+            check(contracts, *args, **kwargs)
             checked.wait()
-            return result
 
         with (
             patch.object(
