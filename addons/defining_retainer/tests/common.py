@@ -15,7 +15,41 @@ class RaisesRegexMixin:
         self.assertRegex(str(caught.exception), regex)
 
 
-class RetainerCommon(RaisesRegexMixin, TransactionCase):
+class RetainerFixturesMixin(RaisesRegexMixin):
+    """What the tests of both addons build retainers with: contracts with an
+    opening block, projects on them, and the ledger checks every refusal
+    test makes. Mixed into TransactionCase, AccountTestInvoicingCommon and
+    the portal's HttpCase bases."""
+
+    @classmethod
+    def _create_contract(cls, partner, level, units=0, **vals):
+        """A retainer of ``partner`` at ``level``, with an opening block of
+        ``units`` (a manager's credit) when given."""
+        contract = cls.env["retainer.contract"].create(
+            {"partner_id": partner.id, "level_id": level.id} | vals
+        )
+        if units:
+            contract._post_manual_entry("credit", units, "Opening block")
+        return contract
+
+    @classmethod
+    def _create_project(cls, contract):
+        """A project whose timesheets consume ``contract``."""
+        return cls.env["project.project"].create(
+            {
+                "name": f"Support {contract.partner_id.name}",
+                "partner_id": contract.partner_id.id,
+                "allow_timesheets": True,
+                "retainer_id": contract.id,
+                "company_id": contract.company_id.id,
+            }
+        )
+
+    def _ledger_count(self):
+        return self.env["retainer.ledger.entry"].search_count([])
+
+
+class RetainerCommon(RetainerFixturesMixin, TransactionCase):
     """A company with one customer, a retainer of 2 days (56 units) on a
     project, a consultant who logs time and a retainer manager."""
 
@@ -82,24 +116,8 @@ class RetainerCommon(RaisesRegexMixin, TransactionCase):
 
     @classmethod
     def _create_contract(cls, partner, level, units=0, **vals):
-        contract = cls.env["retainer.contract"].create(
-            {"partner_id": partner.id, "level_id": level.id, "user_id": cls.manager.id}
-            | vals
-        )
-        if units:
-            contract._post_manual_entry("credit", units, "Opening block")
-        return contract
-
-    @classmethod
-    def _create_project(cls, contract):
-        return cls.env["project.project"].create(
-            {
-                "name": f"Support {contract.partner_id.name}",
-                "partner_id": contract.partner_id.id,
-                "allow_timesheets": True,
-                "retainer_id": contract.id,
-                "company_id": contract.company_id.id,
-            }
+        return super()._create_contract(
+            partner, level, units, **({"user_id": cls.manager.id} | vals)
         )
 
     def _log(self, hours, project=None, user=None, **vals):
@@ -119,9 +137,6 @@ class RetainerCommon(RaisesRegexMixin, TransactionCase):
                 | vals
             )
         )
-
-    def _ledger_count(self):
-        return self.env["retainer.ledger.entry"].search_count([])
 
     @staticmethod
     def hm(hours, minutes=0):

@@ -3,10 +3,10 @@ from odoo.tests import new_test_user
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
-from .common import RaisesRegexMixin
+from .common import RetainerFixturesMixin
 
 
-class RetainerSaleCommon(RaisesRegexMixin, AccountTestInvoicingCommon):
+class RetainerSaleCommon(RetainerFixturesMixin, AccountTestInvoicingCommon):
     """A company with a chart of accounts, retainer products (day, hour,
     5-day pack, overage hour), a customer with no retainer yet, a
     salesperson, an accountant without sales rights and a retainer manager
@@ -130,17 +130,12 @@ class RetainerSaleCommon(RaisesRegexMixin, AccountTestInvoicingCommon):
 
     @classmethod
     def _create_contract(cls, partner=None, level=None, units=0, **vals):
-        contract = cls.env["retainer.contract"].create(
-            {
-                "partner_id": (partner or cls.customer).id,
-                "level_id": (level or cls.level).id,
-                "company_id": cls.company.id,
-            }
-            | vals
+        return super()._create_contract(
+            partner or cls.customer,
+            level or cls.level,
+            units,
+            **({"company_id": cls.company.id} | vals),
         )
-        if units:
-            contract._post_manual_entry("credit", units, "Opening block")
-        return contract
 
     def _order(self, lines, partner=None, user=None, confirm=True, **vals):
         """Create (and confirm) an order of ``lines`` [(product, qty), ...]
@@ -204,9 +199,6 @@ class RetainerSaleCommon(RaisesRegexMixin, AccountTestInvoicingCommon):
         return self.env["retainer.ledger.entry"]._retainer_totals(contract.ids)[
             contract.id
         ]["balance"]
-
-    def _ledger_count(self):
-        return self.env["retainer.ledger.entry"].search_count([])
 
     def _credits(self, contract):
         return self.env["retainer.ledger.entry"].search(

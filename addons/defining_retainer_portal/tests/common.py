@@ -4,6 +4,8 @@ from datetime import timedelta
 from odoo import fields
 from odoo.tests import HttpCase, new_test_user
 
+from odoo.addons.defining_retainer.tests.common import RetainerFixturesMixin
+
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 # Realistic usage, cycled to build a demo-like ledger:
@@ -22,7 +24,7 @@ USAGE_SAMPLES = [
 ]
 
 
-class RetainerPortalCommon(HttpCase):
+class RetainerPortalCommon(RetainerFixturesMixin, HttpCase):
     """Two customers with a portal user each, an account manager and a
     retainer per customer. Ledger entries are posted directly (no timesheet)
     so large ledgers are cheap to build."""
@@ -88,13 +90,8 @@ class RetainerPortalCommon(HttpCase):
 
     @classmethod
     def _create_retainer(cls, partner, **vals):
-        return cls.env["retainer.contract"].create(
-            {
-                "partner_id": partner.id,
-                "level_id": cls.level.id,
-                "user_id": cls.manager.id,
-                **vals,
-            }
+        return cls._create_contract(
+            partner, cls.level, **({"user_id": cls.manager.id} | vals)
         )
 
     @classmethod
