@@ -634,15 +634,9 @@ class RetainerLedgerEntry(models.Model):
         (contracts locked by this transaction)."""
         if not contract_ids:
             return {}
-        excluded = set(exclude_ids)
-        rows_by_contract = defaultdict(list)
-        for row in self._retainer_current_rows(list(contract_ids)):
-            if row[0] not in excluded:
-                rows_by_contract[row[1]].append(row)
-        return {
-            contract_id: LedgerReplay.from_rows(rows)
-            for contract_id, rows in rows_by_contract.items()
-        }
+        return _replays_by_contract(
+            self._retainer_current_rows(list(contract_ids)), exclude_ids
+        )
 
     @api.model
     def _retainer_replay(self, contract_ids, exclude_ids=()):
@@ -664,15 +658,7 @@ class RetainerLedgerEntry(models.Model):
                 tuple(contract_ids),
             )
         )
-        rows_by_contract = defaultdict(list)
-        excluded = set(exclude_ids)
-        for row in self.env.cr.fetchall():
-            if row[0] not in excluded:
-                rows_by_contract[row[1]].append(row)
-        return {
-            contract_id: LedgerReplay.from_rows(rows)
-            for contract_id, rows in rows_by_contract.items()
-        }
+        return _replays_by_contract(self.env.cr.fetchall(), exclude_ids)
 
     @api.model
     def _retainer_active_debits(self, timesheets):
@@ -726,3 +712,17 @@ class RetainerLedgerEntry(models.Model):
             elif effective_kind == "debit":
                 figures["used"] -= units
         return totals
+
+
+def _replays_by_contract(rows, exclude_ids=()):
+    """``{contract_id: LedgerReplay}`` of ledger ``rows`` (columns
+    ``REPLAY_COLUMNS``, in id order), leaving out ``exclude_ids``."""
+    excluded = set(exclude_ids)
+    rows_by_contract = defaultdict(list)
+    for row in rows:
+        if row[0] not in excluded:
+            rows_by_contract[row[1]].append(row)
+    return {
+        contract_id: LedgerReplay.from_rows(contract_rows)
+        for contract_id, contract_rows in rows_by_contract.items()
+    }
