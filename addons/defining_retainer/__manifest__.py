@@ -2,7 +2,7 @@
     "name": "Retained Support Contracts",
     "summary": "Prepaid blocks of consultant time consumed in 15-minute units "
     "from timesheets, with an append-only ledger",
-    "version": "18.0.2.0.0",
+    "version": "18.0.3.0.0",
     "category": "Services/Timesheets",
     "license": "LGPL-3",
     "author": "Defining Retainer",
@@ -33,8 +33,12 @@
         "views/product_template_views.xml",
         "views/sale_order_views.xml",
         "views/account_move_views.xml",
+        "views/retainer_revenue_line_views.xml",
+        "wizard/retainer_revenue_recognize_views.xml",
+        "report/retainer_deferred_revenue_report_views.xml",
         "views/defining_retainer_menus.xml",
     ],
     "demo": ["demo/retainer_demo.xml", "demo/retainer_sale_demo.xml"],
+    "post_init_hook": "post_init_hook",
     "application": True,
 }

@@ -17,3 +17,6 @@ from . import account_move_line
 from . import account_payment
 from . import account_partial_reconcile
 from . import uom_uom
+from . import account_chart_template
+from . import retainer_revenue_line
+from . import retainer_contract_revenue

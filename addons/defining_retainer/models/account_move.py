@@ -58,18 +58,30 @@ class AccountMove(models.Model):
     # === ACTION METHODS (hooks of the invoice life cycle) === #
 
     def _post(self, soft=True):
+        self._retainer_mark_deferred_lines()
+        # sudo: an accountant without retainer rights posts credit notes;
+        # what is booked follows from the documents being posted. Measured
+        # before posting: posting may already take the units back.
+        RevenueLine = self.env["retainer.revenue.line"].sudo()
+        refund_plan = RevenueLine._retainer_plan_refund_excess(self)
         posted = super()._post(soft=soft)
+        RevenueLine._retainer_book_refund_excess(refund_plan)
         self._retainer_sync_credits()
+        self._retainer_invalidate_values()
         return posted
 
     def button_draft(self):
         result = super().button_draft()
+        self._retainer_cancel_refund_excess()
         self._retainer_sync_credits()
+        self._retainer_invalidate_values()
         return result
 
     def button_cancel(self):
         result = super().button_cancel()
+        self._retainer_cancel_refund_excess()
         self._retainer_sync_credits()
+        self._retainer_invalidate_values()
         return result
 
     def _invoice_paid_hook(self):
@@ -78,6 +90,43 @@ class AccountMove(models.Model):
         return result
 
     # === BUSINESS METHODS === #
+
+    def _retainer_mark_deferred_lines(self):
+        """Record, as they are posted, which retainer lines went to the
+        deferred revenue account: their revenue is recognised by the job
+        (and only theirs: invoices posted before deferral was turned on
+        keep their income account and are never recognised again)."""
+        candidates = self.filtered(
+            lambda move: move.move_type in ("out_invoice", "out_refund")
+        ).invoice_line_ids
+        deferrable = candidates._retainer_deferrable_lines()
+        deferred = deferrable.filtered(
+            lambda line: line.account_id == line.company_id.retainer_deferred_account_id
+        )
+        deferred.filtered(lambda line: not line.retainer_deferred).write(
+            {"retainer_deferred": True}
+        )
+        (candidates - deferred).filtered("retainer_deferred").write(
+            {"retainer_deferred": False}
+        )
+
+    def _retainer_invalidate_values(self):
+        """The value of blocks and retainers follows posted invoices."""
+        if self.filtered(lambda move: move.is_sale_document()):
+            self.env["retainer.ledger.entry"].invalidate_model(
+                ["unit_value", "value_pending"]
+            )
+            self.env["retainer.contract"].invalidate_model(
+                ["unearned_value", "recognized_value"]
+            )
+
+    def _retainer_cancel_refund_excess(self):
+        refunds = self.filtered(lambda move: move.move_type == "out_refund")
+        if refunds:
+            # sudo: see _post.
+            self.env["retainer.revenue.line"].sudo()._retainer_cancel_refund_excess(
+                refunds
+            )
 
     def _retainer_sync_credits(self):
         """Bring the retainer credits fed by these customer invoices and

@@ -9,6 +9,39 @@ class AccountMoveLine(models.Model):
         compute="_compute_retainer_id",
         help="Retainer this line tops up (or whose overdraft it bills).",
     )
+    retainer_deferred = fields.Boolean(
+        string="Deferred retainer revenue",
+        readonly=True,
+        copy=False,
+        help="Posted to the deferred revenue account: the revenue of the "
+        "units it paid is recognised as they are used or expire.",
+    )
+
+    @api.depends(
+        "sale_line_ids.retainer_product_units", "move_id.retainer_overdraft_id"
+    )
+    def _compute_account_id(self):
+        super()._compute_account_id()
+        # Prepaid time is owed until it is used: a company that defers
+        # retainer revenue books the lines that top up a retainer to its
+        # deferred revenue account. Overdraft invoices bill work already
+        # done: revenue at once.
+        for line in self._retainer_deferrable_lines():
+            line.account_id = line.company_id.retainer_deferred_account_id
+
+    def _retainer_deferrable_lines(self):
+        """Product lines of customer invoices and credit notes that top up a
+        retainer, in companies that defer retainer revenue."""
+        return self.filtered(
+            lambda line: (
+                line.display_type == "product"
+                and line.company_id.retainer_defer_revenue
+                and line.company_id.retainer_deferred_account_id
+                and line.move_id.move_type in ("out_invoice", "out_refund")
+                and not line.move_id.retainer_overdraft_id
+                and line.sale_line_ids.filtered("retainer_product_units")
+            )
+        )
 
     @api.depends(
         "sale_line_ids.order_id.retainer_id",

@@ -1,6 +1,9 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+DEFERRED_ACCOUNT_TYPES = ("liability_current", "liability_non_current")
+INCOME_ACCOUNT_TYPES = ("income", "income_other")
+
 ROUNDING_METHOD_SELECTION = [
     ("grace", "Grace (drop a short remainder)"),
     ("up", "Always round up"),
@@ -87,6 +90,183 @@ class ResCompany(models.Model):
         help="Product invoiced, in hours, for an overdraft. Empty: the default "
         "Retainer overage hour.",
     )
+
+    # Revenue recognition (see models/retainer_revenue_line.py).
+    retainer_defer_revenue = fields.Boolean(
+        string="Defer retainer revenue",
+        help="Invoices of retainer products post to the deferred revenue "
+        "account; the revenue is recognised as the units are used or expire. "
+        "Applies to invoices posted from now on.",
+    )
+    retainer_deferred_account_id = fields.Many2one(
+        "account.account",
+        string="Deferred revenue account",
+        check_company=True,
+        domain=[("account_type", "in", DEFERRED_ACCOUNT_TYPES)],
+        help="Liability holding what customers paid for time not used yet.",
+    )
+    retainer_revenue_account_id = fields.Many2one(
+        "account.account",
+        string="Retainer revenue account",
+        check_company=True,
+        domain=[("account_type", "in", INCOME_ACCOUNT_TYPES)],
+        help="Income account credited with the value of the units used.",
+    )
+    retainer_breakage_account_id = fields.Many2one(
+        "account.account",
+        string="Breakage account",
+        check_company=True,
+        domain=[("account_type", "in", INCOME_ACCOUNT_TYPES)],
+        help="Income account credited with the value of units that expired "
+        "unused. Empty: the revenue account.",
+    )
+    retainer_revenue_journal_id = fields.Many2one(
+        "account.journal",
+        string="Recognition journal",
+        check_company=True,
+        domain=[("type", "=", "general")],
+        help="Miscellaneous journal of the recognition entries.",
+    )
+    retainer_recognized_until = fields.Date(
+        string="Retainer revenue recognised until",
+        readonly=True,
+        copy=False,
+        help="Date of the last recognition run.",
+    )
+
+    @api.constrains(
+        "retainer_defer_revenue",
+        "retainer_deferred_account_id",
+        "retainer_revenue_account_id",
+        "retainer_breakage_account_id",
+        "retainer_revenue_journal_id",
+    )
+    def _check_retainer_revenue_settings(self):
+        for company in self:
+            company._retainer_check_revenue_settings()
+
+    def _retainer_check_revenue_settings(self, required=None):
+        """:raises ValidationError: deferral on (or ``required``) without
+        its accounts and journal, or an account of the wrong type."""
+        self.ensure_one()
+        required = self.retainer_defer_revenue if required is None else required
+        missing = [
+            self._fields[fname].string
+            for fname in (
+                "retainer_deferred_account_id",
+                "retainer_revenue_account_id",
+                "retainer_revenue_journal_id",
+            )
+            if not self[fname]
+        ]
+        if required and missing:
+            raise ValidationError(
+                self.env._(
+                    "To defer and recognise retainer revenue, %(company)s needs "
+                    "the %(missing)s (Retainers settings).",
+                    company=self.name,
+                    missing=", ".join(missing),
+                )
+            )
+        deferred = self.retainer_deferred_account_id
+        if deferred and deferred.account_type not in DEFERRED_ACCOUNT_TYPES:
+            raise ValidationError(
+                self.env._(
+                    "The deferred revenue account %(account)s must be a liability "
+                    "account.",
+                    account=deferred.display_name,
+                )
+            )
+        for account in (
+            self.retainer_revenue_account_id | self.retainer_breakage_account_id
+        ):
+            if account.account_type not in INCOME_ACCOUNT_TYPES:
+                raise ValidationError(
+                    self.env._(
+                        "The retainer revenue and breakage accounts must be income "
+                        "accounts: %(account)s is not.",
+                        account=account.display_name,
+                    )
+                )
+        journal = self.retainer_revenue_journal_id
+        if journal and journal.type != "general":
+            raise ValidationError(
+                self.env._(
+                    "The recognition journal %(journal)s must be a miscellaneous "
+                    "journal.",
+                    journal=journal.display_name,
+                )
+            )
+
+    def _retainer_breakage_account(self):
+        self.ensure_one()
+        return self.retainer_breakage_account_id or self.retainer_revenue_account_id
+
+    def _retainer_setup_revenue_accounts(self):
+        """Give companies with a chart of accounts a deferred revenue account
+        and defaults for the revenue account and recognition journal, where
+        missing (deferral itself stays off until turned on)."""
+        Account = self.env["account.account"]
+        for company in self.filtered("chart_template"):
+            vals = {}
+            if not company.retainer_deferred_account_id:
+                liability = Account.search(
+                    [
+                        *Account._check_company_domain(company),
+                        ("account_type", "=", "liability_current"),
+                    ],
+                    order="code desc",
+                    limit=1,
+                )
+                code = (
+                    Account.with_company(company)._search_new_account_code(
+                        liability.code
+                    )
+                    if liability.code
+                    else "RETDEF"
+                )
+                vals["retainer_deferred_account_id"] = Account.create(
+                    {
+                        "name": self.env._("Deferred retainer revenue"),
+                        "code": code,
+                        "account_type": "liability_current",
+                        "company_ids": [fields.Command.set(company.ids)],
+                    }
+                ).id
+            if not company.retainer_revenue_account_id:
+                # The income account products of the default category use.
+                category = self.env.ref(
+                    "product.product_category_all", raise_if_not_found=False
+                )
+                income = (
+                    category.with_company(company).property_account_income_categ_id
+                    if category
+                    else Account
+                )
+                income = income or Account.search(
+                    [
+                        *Account._check_company_domain(company),
+                        ("account_type", "=", "income"),
+                    ],
+                    order="code",
+                    limit=1,
+                )
+                vals["retainer_revenue_account_id"] = income.id
+            if not company.retainer_revenue_journal_id:
+                vals["retainer_revenue_journal_id"] = (
+                    self.env["account.journal"]
+                    .search(
+                        [
+                            *self.env["account.journal"]._check_company_domain(company),
+                            ("type", "=", "general"),
+                        ],
+                        order="sequence, id",
+                        limit=1,
+                    )
+                    .id
+                )
+            if vals:
+                company.write(vals)
 
     @api.constrains("retainer_rollover_max_units", "retainer_rollover_validity_months")
     def _check_retainer_rollover(self):

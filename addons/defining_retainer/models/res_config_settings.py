@@ -52,3 +52,18 @@ class ResConfigSettings(models.TransientModel):
     retainer_overage_product_id = fields.Many2one(
         related="company_id.retainer_overage_product_id", readonly=False
     )
+    retainer_defer_revenue = fields.Boolean(
+        related="company_id.retainer_defer_revenue", readonly=False
+    )
+    retainer_deferred_account_id = fields.Many2one(
+        related="company_id.retainer_deferred_account_id", readonly=False
+    )
+    retainer_revenue_account_id = fields.Many2one(
+        related="company_id.retainer_revenue_account_id", readonly=False
+    )
+    retainer_breakage_account_id = fields.Many2one(
+        related="company_id.retainer_breakage_account_id", readonly=False
+    )
+    retainer_revenue_journal_id = fields.Many2one(
+        related="company_id.retainer_revenue_journal_id", readonly=False
+    )

@@ -15,3 +15,4 @@ from . import test_sale_units
 from . import test_recurring
 from . import test_blocks
 from . import test_expiry_queries
+from . import test_revenue

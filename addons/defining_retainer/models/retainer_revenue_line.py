@@ -1,0 +1,573 @@
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
+from odoo.tools import SQL
+
+from ..tools.revenue import Earned, earned_value, refund_excess, units_by_pool
+from .retainer_ledger_entry import REPLAY_COLUMNS, _replays_by_contract
+
+RECOGNITION_KIND_SELECTION = [
+    ("usage", "Units used"),
+    ("breakage", "Units expired"),
+    ("refund", "Earned revenue refunded"),
+]
+
+
+@dataclass
+class Pool:
+    """What one sold line was paid, and how much of it is earned, at a date
+    (see tools/revenue.py). Amounts in company currency."""
+
+    sale_line_id: int
+    contract_id: int
+    partner_id: int
+    company_id: int
+    amount: float = 0.0
+    paid_units: int = 0
+    used_units: int = 0
+    expired_units: int = 0
+    earned: Earned = field(default_factory=lambda: Earned(0.0, 0.0))
+    recognized_used: float = 0.0
+    recognized_expired: float = 0.0
+
+    @property
+    def unearned(self):
+        """Value of the units not used nor expired (the deferred balance
+        once everything earned is recognised)."""
+        return self.amount - self.earned.total
+
+    @property
+    def recognized(self):
+        return self.recognized_used + self.recognized_expired
+
+    @property
+    def unit_value(self):
+        return self.amount / self.paid_units if self.paid_units > 0 else 0.0
+
+
+class RetainerRevenueLine(models.Model):
+    """Revenue recognised from a sold retainer line: the journal entry that
+    recognised it, for which line, and how much.
+
+    Append-only, like the ledger: a run recognises, per sold line, the
+    difference between what is earned (tools/revenue.py) and the sum of
+    these lines, so every used or expired unit is recognised exactly once,
+    whatever was corrected since (a late timesheet, a reversal); a
+    correction lands in the run's period, never in a posted entry.
+    """
+
+    _name = "retainer.revenue.line"
+    _description = "Retainer Revenue Recognition Line"
+    _order = "date desc, id desc"
+    _check_company_auto = True
+
+    company_id = fields.Many2one("res.company", required=True, readonly=True)
+    contract_id = fields.Many2one(
+        "retainer.contract",
+        string="Retainer",
+        required=True,
+        readonly=True,
+        index=True,
+        ondelete="restrict",
+    )
+    partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
+    sale_line_id = fields.Many2one(
+        "sale.order.line",
+        string="Sold line",
+        required=True,
+        readonly=True,
+        index=True,
+        ondelete="restrict",
+    )
+    move_id = fields.Many2one(
+        "account.move",
+        string="Journal entry",
+        required=True,
+        readonly=True,
+        index=True,
+        ondelete="restrict",
+    )
+    credit_note_id = fields.Many2one(
+        "account.move",
+        readonly=True,
+        index="btree_not_null",
+        ondelete="restrict",
+        help="For a refund of earned revenue: the credit note.",
+    )
+    date = fields.Date(required=True, readonly=True, index=True)
+    kind = fields.Selection(RECOGNITION_KIND_SELECTION, required=True, readonly=True)
+    currency_id = fields.Many2one(related="company_id.currency_id")
+    value = fields.Monetary(
+        readonly=True,
+        help="Revenue recognised (negative: taken back), in company currency.",
+    )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        lines = super().create(vals_list)
+        # The retainers' figures are computed from these lines.
+        self.env["retainer.contract"].invalidate_model(
+            ["unearned_value", "recognized_value"]
+        )
+        return lines
+
+    def write(self, vals):  # pylint: disable=method-required-super
+        # Append-only on purpose: super() is never reached.
+        raise UserError(
+            self.env._(
+                "Recognised revenue cannot be changed: the next run corrects it."
+            )
+        )
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_always(self):
+        raise UserError(
+            self.env._(
+                "Recognised revenue cannot be deleted: the next run corrects it."
+            )
+        )
+
+    # === POOLS: what each sold line was paid and has earned === #
+
+    @api.model
+    def _retainer_pools(
+        self, cutoff=None, companies=None, sale_lines=None, exclude_moves=None
+    ):
+        """Return ``{sale_line_id: Pool}`` at ``cutoff`` (default: now, every
+        date): for each retainer line paid by deferred invoices, its amount
+        and units (invoices and credit notes dated up to ``cutoff``), the
+        units of its blocks used by work and expired up to ``cutoff`` (the
+        ledger as it is now), the value earned and the value recognised by
+        lines dated up to ``cutoff``.
+
+        A constant number of queries, whatever the number of lines.
+        """
+        Line = self.env["account.move.line"]
+        domain = [("retainer_deferred", "=", True), ("parent_state", "=", "posted")]
+        if cutoff:
+            domain.append(("date", "<=", cutoff))
+        if companies is not None:
+            domain.append(("company_id", "in", companies.ids))
+        if sale_lines is not None:
+            domain.append(("sale_line_ids", "in", sale_lines.ids))
+        if exclude_moves:
+            domain.append(("move_id", "not in", exclude_moves.ids))
+        invoice_lines = Line.search(domain, order="id")
+        pools = self._retainer_pools_paid(invoice_lines)
+        if not pools:
+            return pools
+        self._retainer_pools_earned(pools, cutoff)
+        recognized_domain = [("sale_line_id", "in", list(pools))]
+        if cutoff:
+            recognized_domain.append(("date", "<=", cutoff))
+        for sale_line, kind, value in self._read_group(
+            recognized_domain, ["sale_line_id", "kind"], ["value:sum"]
+        ):
+            pool = pools[sale_line.id]
+            if kind == "breakage":
+                pool.recognized_expired += value
+            else:
+                pool.recognized_used += value
+        return pools
+
+    @api.model
+    def _retainer_pools_paid(self, invoice_lines):
+        """Pools (amount and units paid) of posted deferred ``invoice_lines``."""
+        pools = {}
+        lines_by_sale_line = defaultdict(lambda: self.env["account.move.line"])
+        for line in invoice_lines:
+            sale_line = line.sale_line_ids.filtered("retainer_product_units")[:1]
+            if sale_line:
+                lines_by_sale_line[sale_line] |= line
+        for sale_line, lines in lines_by_sale_line.items():
+            invoiced = refunded = 0.0
+            for line in lines:
+                if line.move_id.move_type == "out_refund":
+                    refunded += sale_line._retainer_refunded_qty(line, lines)
+                else:
+                    invoiced += sale_line._retainer_qty_in_line_uom(
+                        line.quantity, line.product_uom_id
+                    )
+            contract = sale_line.order_id.retainer_id
+            pools[sale_line.id] = Pool(
+                sale_line_id=sale_line.id,
+                contract_id=contract.id,
+                partner_id=contract.partner_id.commercial_partner_id.id,
+                company_id=sale_line.company_id.id,
+                amount=sale_line.company_id.currency_id.round(
+                    -sum(lines.mapped("balance"))
+                ),
+                paid_units=max(
+                    sale_line._retainer_qty_to_units(invoiced)
+                    - sale_line._retainer_qty_to_units(refunded),
+                    0,
+                ),
+            )
+        return pools
+
+    @api.model
+    def _retainer_pools_earned(self, pools, cutoff=None):
+        """Fill the used and expired units and the earned value of ``pools``
+        from their retainers' ledgers (two queries)."""
+        Ledger = self.env["retainer.ledger.entry"]
+        Ledger.flush_model()
+        contract_ids = sorted({pool.contract_id for pool in pools.values()})
+        self.env.cr.execute(
+            SQL(
+                "SELECT %s, sale_line_id, is_block FROM retainer_ledger_entry "
+                "WHERE contract_id IN %s ORDER BY id",
+                SQL(", ").join(SQL.identifier(name) for name in REPLAY_COLUMNS),
+                tuple(contract_ids),
+            )
+        )
+        rows = self.env.cr.fetchall()
+        replays = _replays_by_contract([row[: len(REPLAY_COLUMNS)] for row in rows])
+        used, expired = units_by_pool(rows, set(pools), replays, cutoff)
+        currencies = {
+            company.id: company.currency_id
+            for company in self.env["res.company"].browse(
+                {pool.company_id for pool in pools.values()}
+            )
+        }
+        for key, pool in pools.items():
+            pool.used_units = used[key]
+            pool.expired_units = expired[key]
+            pool.earned = earned_value(
+                pool.amount,
+                pool.paid_units,
+                pool.used_units,
+                pool.expired_units,
+                currencies[pool.company_id].round,
+            )
+
+    # === RECOGNITION RUN === #
+
+    @api.model
+    def _retainer_last_closed_day(self, today=None):
+        """Last day of the month before ``today``: what the monthly run
+        recognises up to."""
+        today = today or fields.Date.context_today(self)
+        return today.replace(day=1) - timedelta(days=1)
+
+    @api.model
+    def _retainer_check_recognition_rights(self):
+        """:raises AccessError: the user is not an accounting manager."""
+        if not self.env.su and not self.env.user.has_group(
+            "account.group_account_manager"
+        ):
+            raise AccessError(
+                self.env._("Only accounting managers can recognise retainer revenue.")
+            )
+
+    @api.model
+    def _retainer_recognize(self, cutoff, companies=None):
+        """Recognise, for each of ``companies``, the revenue earned up to
+        ``cutoff`` and not recognised yet: one journal entry per company
+        (debit deferred revenue, credit revenue for the units used and
+        breakage for the units expired, one line per customer and account),
+        dated ``cutoff`` or the first day after the company's lock date.
+
+        Idempotent and safe to run twice at once: each company's row is
+        updated first, so a concurrent run waits, then fails with a
+        serialization failure and is retried seeing what this one posted.
+
+        :raises AccessError: the user is not an accounting manager, or a
+            company is not one of the user's.
+        :raises UserError: a date in the future or before the last run, or
+            a company without its accounts and journal.
+        :returns: the journal entries posted (``account.move``)
+        """
+        self._retainer_check_recognition_rights()
+        cutoff = fields.Date.to_date(cutoff)
+        today = fields.Date.context_today(self)
+        if not cutoff or cutoff >= today:
+            raise UserError(
+                self.env._(
+                    "Revenue can only be recognised up to a past date, not %(date)s.",
+                    date=cutoff,
+                )
+            )
+        if companies is None:
+            companies = self.env.companies
+        forbidden = companies - self.env.user.company_ids
+        if forbidden and not self.env.su:
+            raise AccessError(
+                self.env._(
+                    "You cannot recognise the retainer revenue of %(company)s.",
+                    company=forbidden[0].name,
+                )
+            )
+        for company in companies:
+            if company.retainer_recognized_until and (
+                cutoff < company.retainer_recognized_until
+            ):
+                raise UserError(
+                    self.env._(
+                        "Retainer revenue of %(company)s is already recognised up "
+                        "to %(date)s: choose that date or a later one.",
+                        company=company.name,
+                        date=company.retainer_recognized_until,
+                    )
+                )
+            company._retainer_check_revenue_settings(required=True)
+        # sudo: the rights are checked above; the run writes journal entries
+        # and recognition lines whatever the user's other groups.
+        self_sudo = self.sudo()
+        companies = companies.sudo()
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                "UPDATE res_company SET retainer_recognized_until = %s WHERE id IN %s",
+                cutoff,
+                tuple(companies.ids),
+            )
+        )
+        companies.invalidate_recordset(["retainer_recognized_until"])
+        pools = self_sudo._retainer_pools(cutoff, companies=companies)
+        moves = self.env["account.move"]
+        for company in companies:
+            company_pools = [
+                pool for pool in pools.values() if pool.company_id == company.id
+            ]
+            moves |= self_sudo._retainer_post_recognition(
+                company, company_pools, cutoff
+            )
+        return moves
+
+    @api.model
+    def _retainer_recognition_date(self, company, cutoff):
+        journal = company.retainer_revenue_journal_id
+        lock = company._get_user_fiscal_lock_date(journal, ignore_exceptions=True)
+        if lock and cutoff <= lock:
+            return lock + timedelta(days=1)
+        return cutoff
+
+    @api.model
+    def _retainer_post_recognition(self, company, pools, cutoff):
+        """Post one journal entry for the unrecognised part of ``pools`` and
+        its recognition lines; return the entry (none when nothing is due)."""
+        currency = company.currency_id
+        date = self._retainer_recognition_date(company, cutoff)
+        line_vals = []
+        by_partner_account = defaultdict(float)
+        deferred = company.retainer_deferred_account_id
+        revenue = company.retainer_revenue_account_id
+        breakage = company._retainer_breakage_account()
+        for pool in pools:
+            for kind, earned, recognized, account in (
+                ("usage", pool.earned.used, pool.recognized_used, revenue),
+                ("breakage", pool.earned.expired, pool.recognized_expired, breakage),
+            ):
+                due = currency.round(earned - recognized)
+                if currency.is_zero(due):
+                    continue
+                line_vals.append(
+                    {
+                        "company_id": company.id,
+                        "contract_id": pool.contract_id,
+                        "partner_id": pool.partner_id,
+                        "sale_line_id": pool.sale_line_id,
+                        "date": date,
+                        "kind": kind,
+                        "value": due,
+                    }
+                )
+                by_partner_account[pool.partner_id, account.id] -= due
+                by_partner_account[pool.partner_id, deferred.id] += due
+        if not line_vals:
+            return self.env["account.move"]
+        label = self.env._(
+            "Retainer revenue recognised up to %(date)s",
+            date=fields.Date.to_string(cutoff),
+        )
+        move = self.env["account.move"].create(
+            {
+                "move_type": "entry",
+                "company_id": company.id,
+                "journal_id": company.retainer_revenue_journal_id.id,
+                "date": date,
+                "ref": label,
+                "line_ids": [
+                    fields.Command.create(
+                        {
+                            "name": label,
+                            "partner_id": partner_id,
+                            "account_id": account_id,
+                            "balance": currency.round(balance),
+                        }
+                    )
+                    for (partner_id, account_id), balance in sorted(
+                        by_partner_account.items()
+                    )
+                    if not currency.is_zero(balance)
+                ],
+            }
+        )
+        move._post(soft=False)
+        self.create([vals | {"move_id": move.id} for vals in line_vals])
+        return move
+
+    @api.model
+    def _cron_recognize_revenue(self):
+        """Scheduled job (monthly): recognise, for every company that defers
+        retainer revenue, everything up to the last day of the previous
+        month (a missed run is caught up by the next one)."""
+        cutoff = self._retainer_last_closed_day()
+        companies = self.env["res.company"].search(
+            [
+                ("retainer_defer_revenue", "=", True),
+                "|",
+                ("retainer_recognized_until", "=", False),
+                ("retainer_recognized_until", "<", cutoff),
+            ]
+        )
+        return self._retainer_recognize(cutoff, companies)
+
+    # === CREDIT NOTES === #
+
+    @api.model
+    def _retainer_plan_refund_excess(self, credit_notes):
+        """Measure, before ``credit_notes`` are posted (the ledger still
+        holds the units they take back), the part of each that refunds
+        revenue already earned: beyond its line's unearned value.
+
+        :returns: ``{credit note: [recognition line vals]}`` for
+            :meth:`_retainer_book_refund_excess`.
+        """
+        refund_lines = credit_notes.filtered(
+            lambda move: move.move_type == "out_refund"
+        ).invoice_line_ids.filtered("retainer_deferred")
+        plan = {}
+        for credit_note in refund_lines.move_id:
+            currency = credit_note.company_id.currency_id
+            note_lines = refund_lines.filtered(lambda l, m=credit_note: l.move_id == m)
+            pools = self._retainer_pools(
+                sale_lines=note_lines.sale_line_ids, exclude_moves=credit_note
+            )
+            line_vals = []
+            for line in note_lines:
+                sale_line = line.sale_line_ids.filtered("retainer_product_units")[:1]
+                pool = pools.get(sale_line.id)
+                if not pool:
+                    continue
+                # A credit note debits the deferred account by its amount.
+                excess = refund_excess(
+                    line.balance, pool.amount, pool.earned, currency.round
+                )
+                if not currency.is_zero(excess):
+                    line_vals.append(
+                        {
+                            "company_id": credit_note.company_id.id,
+                            "contract_id": pool.contract_id,
+                            "partner_id": pool.partner_id,
+                            "sale_line_id": pool.sale_line_id,
+                            "kind": "refund",
+                            "value": -excess,
+                            "credit_note_id": credit_note.id,
+                        }
+                    )
+            if line_vals:
+                plan[credit_note] = line_vals
+        return plan
+
+    @api.model
+    def _retainer_book_refund_excess(self, plan):
+        """Book what :meth:`_retainer_plan_refund_excess` measured, once the
+        credit notes are posted: from deferred revenue to revenue, one entry
+        per credit note, dated like it, with recognition lines.
+
+        :returns: the entries (``account.move``)
+        """
+        moves = self.env["account.move"]
+        for credit_note, line_vals in plan.items():
+            if credit_note.state != "posted":
+                continue
+            company = credit_note.company_id
+            company._retainer_check_revenue_settings(required=True)
+            currency = company.currency_id
+            total = currency.round(-sum(vals["value"] for vals in line_vals))
+            label = self.env._(
+                "Earned retainer revenue refunded by %(credit_note)s",
+                credit_note=credit_note.name,
+            )
+            partner = credit_note.commercial_partner_id
+            move = self.env["account.move"].create(
+                {
+                    "move_type": "entry",
+                    "company_id": company.id,
+                    "journal_id": company.retainer_revenue_journal_id.id,
+                    "date": credit_note.date,
+                    "ref": label,
+                    "line_ids": [
+                        fields.Command.create(
+                            {
+                                "name": label,
+                                "partner_id": partner.id,
+                                "account_id": account.id,
+                                "balance": balance,
+                            }
+                        )
+                        for account, balance in (
+                            (company.retainer_revenue_account_id, total),
+                            (company.retainer_deferred_account_id, -total),
+                        )
+                    ],
+                }
+            )
+            move._post(soft=False)
+            self.create(
+                [
+                    vals | {"move_id": move.id, "date": credit_note.date}
+                    for vals in line_vals
+                ]
+            )
+            moves |= move
+        return moves
+
+    @api.model
+    def _retainer_cancel_refund_excess(self, credit_notes):
+        """A credit note reset to draft or cancelled: reverse the entries
+        that booked its refund of earned revenue (new lines, nothing
+        rewritten)."""
+        lines = self.search(
+            [("credit_note_id", "in", credit_notes.ids), ("kind", "=", "refund")]
+        )
+        # The entries that booked a refund and are not reversed yet.
+        moves = lines.move_id.filtered(
+            lambda move: not move.reversed_entry_id and not move.reversal_move_ids
+        )
+        for move in moves:
+            move_lines = lines.filtered(lambda line, m=move: line.move_id == m)
+            reversal = move._reverse_moves(
+                [
+                    {
+                        "date": fields.Date.context_today(self),
+                        "ref": self.env._("Reversal of: %(ref)s", ref=move.ref),
+                    }
+                ]
+            )
+            reversal._post(soft=False)
+            totals = defaultdict(float)
+            for line in move_lines:
+                totals[line.sale_line_id, line.contract_id, line.partner_id] += (
+                    line.value
+                )
+            self.create(
+                [
+                    {
+                        "company_id": move.company_id.id,
+                        "contract_id": contract.id,
+                        "partner_id": partner.id,
+                        "sale_line_id": sale_line.id,
+                        "date": reversal.date,
+                        "kind": "refund",
+                        "value": -value,
+                        "credit_note_id": move_lines[:1].credit_note_id.id,
+                        "move_id": reversal.id,
+                    }
+                    for (sale_line, contract, partner), value in totals.items()
+                ]
+            )

@@ -1,0 +1,2 @@
+from . import retainer_deferred_revenue_report
+from . import retainer_deferred_revenue_report_line

@@ -1,0 +1,516 @@
+from datetime import date
+
+from freezegun import freeze_time
+
+from odoo import Command
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tests import new_test_user, tagged
+
+from .common_sale import RetainerSaleCommon
+
+
+class RetainerRevenueCommon(RetainerSaleCommon):
+    """A company that defers retainer revenue (deferred, revenue and
+    breakage accounts, a miscellaneous journal), a consultant and a project
+    per retainer, and an accounting manager who runs the recognition."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.deferred = cls.company.retainer_deferred_account_id
+        cls.revenue = cls.company.retainer_revenue_account_id
+        cls.breakage = cls.env["account.account"].create(
+            {
+                "name": "Retainer breakage",
+                "code": "RETBRK",
+                "account_type": "income_other",
+                "company_ids": [Command.set(cls.company.ids)],
+            }
+        )
+        cls.company.write(
+            {
+                "retainer_defer_revenue": True,
+                "retainer_breakage_account_id": cls.breakage.id,
+            }
+        )
+        cls.employee = cls.env["hr.employee"].create(
+            {"name": "Riley Revenue", "company_id": cls.company.id}
+        )
+        cls.account_manager = new_test_user(
+            cls.env,
+            login="retainer_revenue_manager",
+            groups="account.group_account_manager",
+            name="Avery Adviser",
+            company_id=cls.company.id,
+            company_ids=[Command.set(cls.company.ids)],
+        )
+
+    # === HELPERS === #
+
+    def _sell(self, qty=2, price=None, discount=0.0, invoice_date=None, **order_vals):
+        """Sell ``qty`` retainer days, invoice and post them (dated
+        ``invoice_date``); return ``(order, invoice)``."""
+        order = self._order([(self.product_day, qty)], confirm=False, **order_vals)
+        line_vals = {"discount": discount}
+        if price is not None:
+            line_vals["price_unit"] = price
+        order.order_line.write(line_vals)
+        order.action_confirm()
+        invoice = self._invoice(order, post=False)
+        invoice.invoice_date = invoice_date or self._today()
+        invoice.with_user(self.accountant).action_post()
+        return order, invoice
+
+    def _log_on(self, contract, hours, work_date):
+        project = self.env["project.project"].search(
+            [("retainer_id", "=", contract.id)], limit=1
+        ) or self._create_project(contract)
+        return self.env["account.analytic.line"].create(
+            {
+                "project_id": project.id,
+                "employee_id": self.employee.id,
+                "name": "Support work",
+                "unit_amount": hours,
+                "date": work_date,
+            }
+        )
+
+    def _recognize(self, cutoff):
+        return (
+            self.env["retainer.revenue.line"]
+            .with_user(self.account_manager)
+            ._retainer_recognize(cutoff, self.company)
+        )
+
+    def _lines(self, move):
+        """Journal items of ``move`` as (account, partner, balance), in a
+        stable order (see :meth:`_items`)."""
+        return self._items(
+            (line.account_id, line.partner_id, line.balance) for line in move.line_ids
+        )
+
+    @staticmethod
+    def _items(items):
+        return sorted(
+            ((account.id, partner.id, balance) for account, partner, balance in items)
+        )
+
+    def _deferred_balance(self, at):
+        lines = self.env["account.move.line"].search(
+            [
+                ("account_id", "=", self.deferred.id),
+                ("parent_state", "=", "posted"),
+                ("date", "<=", at),
+            ]
+        )
+        return self.company.currency_id.round(-sum(lines.mapped("balance")))
+
+    def _report(self, at, date_from=None):
+        report = self.env["retainer.deferred.revenue.report"].create(
+            {
+                "date": at,
+                "date_from": date_from or at.replace(day=1),
+                "company_id": self.company.id,
+            }
+        )
+        report.action_compute()
+        return report
+
+    def _assert_books_agree(self, at, expected):
+        """At ``at``: the report's deferred total, the deferred account and
+        the sum of remaining units x unit value all equal ``expected``."""
+        report = self._report(at)
+        unearned = sum(
+            pool.unearned
+            for pool in self.env["retainer.revenue.line"]
+            ._retainer_pools(at, companies=self.company)
+            .values()
+        )
+        self.assertEqual(
+            (
+                round(report.deferred_value, 2),
+                self._deferred_balance(at),
+                round(unearned, 2),
+                report.difference,
+            ),
+            (expected, expected, expected, 0.0),
+            f"books at {at}",
+        )
+        return report
+
+
+@tagged("post_install", "-at_install", "defining_retainer")
+class TestRevenueSettings(RetainerRevenueCommon):
+    def test_chart_of_accounts_brings_the_deferred_account(self):
+        self.assertRecordValues(
+            self.company,
+            [
+                {
+                    "retainer_deferred_account_id": self.deferred.id,
+                    "retainer_revenue_account_id": self.revenue.id,
+                }
+            ],
+        )
+        self.assertEqual(self.deferred.account_type, "liability_current")
+        self.assertEqual(self.deferred.name, "Deferred retainer revenue")
+        self.assertEqual(self.revenue.account_type, "income")
+        self.assertEqual(self.company.retainer_revenue_journal_id.type, "general")
+
+    def test_deferral_needs_its_accounts_and_journal(self):
+        with self.assertRaisesRegex(
+            ValidationError, "needs the Deferred revenue account"
+        ):
+            self.company.retainer_deferred_account_id = False
+        with self.assertRaisesRegex(ValidationError, "needs the Recognition journal"):
+            self.company.retainer_revenue_journal_id = False
+        self.assertEqual(self.company.retainer_deferred_account_id, self.deferred)
+
+    def test_account_types_are_checked(self):
+        with self.assertRaisesRegex(ValidationError, "must be a liability account"):
+            self.company.retainer_deferred_account_id = self.revenue
+        with self.assertRaisesRegex(ValidationError, "must be income accounts"):
+            self.company.retainer_revenue_account_id = self.deferred
+        with self.assertRaisesRegex(ValidationError, "must be income accounts"):
+            self.company.retainer_breakage_account_id = self.deferred
+        with self.assertRaisesRegex(ValidationError, "must be a miscellaneous journal"):
+            self.company.retainer_revenue_journal_id = self.company_data[
+                "default_journal_sale"
+            ]
+        self.assertRecordValues(
+            self.company,
+            [
+                {
+                    "retainer_deferred_account_id": self.deferred.id,
+                    "retainer_revenue_account_id": self.revenue.id,
+                    "retainer_breakage_account_id": self.breakage.id,
+                }
+            ],
+        )
+
+
+@tagged("post_install", "-at_install", "defining_retainer")
+class TestRevenueInvoices(RetainerRevenueCommon):
+    def test_retainer_lines_post_to_deferred_revenue(self):
+        _order, invoice = self._sell(2)
+        line = invoice.invoice_line_ids
+        self.assertRecordValues(
+            line,
+            [
+                {
+                    "account_id": self.deferred.id,
+                    "retainer_deferred": True,
+                    "balance": -1400.0,
+                }
+            ],
+        )
+        # The same on its credit note.
+        refund = self._refund(invoice)
+        self.assertRecordValues(
+            refund.invoice_line_ids,
+            [
+                {
+                    "account_id": self.deferred.id,
+                    "retainer_deferred": True,
+                    "balance": 1400.0,
+                }
+            ],
+        )
+
+    def test_other_lines_and_overdrafts_are_revenue_at_once(self):
+        order = self._order(
+            [(self.product_day, 1), (self.product_consulting, 2)], confirm=True
+        )
+        invoice = self._invoice(order)
+        consulting = invoice.invoice_line_ids.filtered(
+            lambda line: line.product_id == self.product_consulting
+        )
+        self.assertRecordValues(
+            consulting,
+            [
+                {
+                    "account_id": self.company_data["default_account_revenue"].id,
+                    "retainer_deferred": False,
+                }
+            ],
+        )
+        contract = order.retainer_id
+        contract._post_manual_entry("adjustment", -6, "Time used beyond the block")
+        contract._post_manual_entry("adjustment", -28, "More time used")
+        action = contract.action_invoice_overdraft()
+        overdraft = self.env["account.move"].browse(action["res_id"])
+        overdraft.action_post()
+        self.assertEqual(
+            overdraft.invoice_line_ids.account_id,
+            self.company_data["default_account_revenue"],
+        )
+        self.assertFalse(overdraft.invoice_line_ids.retainer_deferred)
+
+    def test_turning_deferral_on_affects_new_invoices_only(self):
+        self.company.retainer_defer_revenue = False
+        with freeze_time("2026-01-10"):
+            order, invoice = self._sell(1)
+        self.assertFalse(invoice.invoice_line_ids.retainer_deferred)
+        self.assertNotEqual(invoice.invoice_line_ids.account_id, self.deferred)
+        self.company.retainer_defer_revenue = True
+        self._log_on(order.retainer_id, 2.0, date(2026, 1, 20))
+        with freeze_time("2026-02-03"):
+            self.assertFalse(self._recognize(date(2026, 1, 31)))
+        self.assertFalse(
+            self.env["retainer.revenue.line"].search(
+                [("contract_id", "=", order.retainer_id.id)]
+            )
+        )
+
+
+@tagged("post_install", "-at_install", "defining_retainer")
+class TestRevenueRecognition(RetainerRevenueCommon):
+    def test_usage_is_recognised_once(self):
+        with freeze_time("2026-01-10"):
+            order, _invoice = self._sell(1)  # 28 units for 700.00
+        contract = order.retainer_id
+        self._log_on(contract, 3.5, date(2026, 1, 20))  # 14 units
+        self._log_on(contract, 1.0, date(2026, 2, 2))  # next month
+        with freeze_time("2026-02-03"):
+            move = self._recognize(date(2026, 1, 31))
+            self.assertRecordValues(
+                move,
+                [{"state": "posted", "date": date(2026, 1, 31), "move_type": "entry"}],
+            )
+            self.assertIn("2026-01-31", move.ref)
+            self.assertEqual(
+                self._lines(move),
+                self._items(
+                    [
+                        (self.deferred, self.customer, 350.0),
+                        (self.revenue, self.customer, -350.0),
+                    ]
+                ),
+            )
+            # A second run, for the same date, posts nothing more; so does
+            # the button.
+            self.assertFalse(self._recognize(date(2026, 1, 31)))
+            wizard = (
+                self.env["retainer.revenue.recognize"]
+                .with_user(self.account_manager)
+                .create({"date": date(2026, 1, 31)})
+            )
+            self.assertEqual(wizard.company_ids, self.company)
+            action = wizard.action_recognize()
+            self.assertEqual(action["tag"], "display_notification")
+        self.assertEqual(contract.recognized_value, 350.0)
+        self.assertEqual(contract.unearned_value, 700.0 - 350.0 - 100.0)
+        self._assert_books_agree(date(2026, 1, 31), 350.0)
+
+    def test_late_correction_is_recognised_in_the_next_period(self):
+        with freeze_time("2026-01-10"):
+            order, _invoice = self._sell(1)  # 25.00 per unit
+        contract = order.retainer_id
+        january = self._log_on(contract, 2.0, date(2026, 1, 20))  # 8 units
+        with freeze_time("2026-02-03"):
+            self._recognize(date(2026, 1, 31))
+        # Entered in February, dated in January; the January work corrected.
+        self._log_on(contract, 1.0, date(2026, 1, 25))
+        january.unit_amount = 1.0
+        report = self._report(date(2026, 1, 31))
+        self.assertEqual(report.unrecognized_value, 0.0)  # 8 - 4 + 4 units
+        january.unit_amount = 0.5  # 2 units: 6 in January now
+        report = self._report(date(2026, 1, 31))
+        self.assertEqual(
+            (report.unearned_value, report.unrecognized_value, report.difference),
+            (700.0 - 150.0, -50.0, 0.0),
+        )
+        with freeze_time("2026-03-02"):
+            move = self._recognize(date(2026, 2, 28))
+        # Recognised in the run's period; the January entry is untouched.
+        self.assertEqual(
+            self._lines(move),
+            self._items(
+                [
+                    (self.deferred, self.customer, -50.0),
+                    (self.revenue, self.customer, 50.0),
+                ]
+            ),
+        )
+        self.assertEqual(contract.recognized_value, 150.0)
+        self._assert_books_agree(date(2026, 2, 28), 550.0)
+
+    def test_expired_units_go_to_breakage(self):
+        self.product_day.retainer_validity_months = 1
+        with freeze_time("2026-01-10"):
+            order, _invoice = self._sell(1)
+        contract = order.retainer_id
+        self._log_on(contract, 1.0, date(2026, 1, 20))  # 4 units
+        with freeze_time("2026-02-11"):
+            self.env["retainer.contract"]._retainer_expire_blocks()
+        with freeze_time("2026-03-02"):
+            move = self._recognize(date(2026, 2, 28))
+        self.assertEqual(
+            self._lines(move),
+            self._items(
+                [
+                    (self.deferred, self.customer, 700.0),
+                    (self.revenue, self.customer, -100.0),
+                    (self.breakage, self.customer, -600.0),
+                ]
+            ),
+        )
+        self._assert_books_agree(date(2026, 2, 28), 0.0)
+
+    def test_rolled_over_units_keep_their_value(self):
+        self.product_day.retainer_validity_months = 1
+        with freeze_time("2026-01-10"):
+            order, _invoice = self._sell(1)
+        contract = order.retainer_id
+        contract.write({"rollover_max_units": 8, "rollover_validity_months": 1})
+        self._log_on(contract, 1.0, date(2026, 1, 20))  # 4 units
+        with freeze_time("2026-02-11"):
+            self.env["retainer.contract"]._retainer_expire_blocks()
+        self._log_on(contract, 1.0, date(2026, 2, 15))  # 4 of the rolled 8
+        with freeze_time("2026-03-02"):
+            move = self._recognize(date(2026, 2, 28))
+        # 16 units expired without rolling over: breakage; 8 rolled, 4 used.
+        self.assertEqual(
+            self._lines(move),
+            self._items(
+                [
+                    (self.deferred, self.customer, 600.0),
+                    (self.revenue, self.customer, -200.0),
+                    (self.breakage, self.customer, -400.0),
+                ]
+            ),
+        )
+        self._assert_books_agree(date(2026, 2, 28), 100.0)
+
+    def test_credited_before_invoiced_waits_for_the_value(self):
+        order = self._order([(self.product_day, 1)])
+        contract = order.retainer_id
+        self._log_on(contract, 2.0, date(2026, 1, 20))  # 8 units
+        block = self._credits(contract)
+        self.assertTrue(block.value_pending)
+        with freeze_time("2026-02-03"):
+            self.assertFalse(self._recognize(date(2026, 1, 31)))
+        invoice = self._invoice(order, post=False)
+        invoice.invoice_date = date(2026, 2, 5)
+        invoice.action_post()
+        self.assertFalse(block.value_pending)
+        self.assertEqual(block.unit_value, 25.0)
+        with freeze_time("2026-03-02"):
+            move = self._recognize(date(2026, 2, 28))
+        self.assertEqual(
+            self._lines(move),
+            self._items(
+                [
+                    (self.deferred, self.customer, 200.0),
+                    (self.revenue, self.customer, -200.0),
+                ]
+            ),
+        )
+
+    def test_locked_period_is_recognised_on_the_first_open_day(self):
+        with freeze_time("2026-01-10"):
+            order, _invoice = self._sell(1)
+        self._log_on(order.retainer_id, 1.0, date(2026, 1, 20))
+        self.company.fiscalyear_lock_date = date(2026, 2, 15)
+        with freeze_time("2026-03-02"):
+            move = self._recognize(date(2026, 1, 31))
+        self.assertEqual(move.date, date(2026, 2, 16))
+
+    def test_full_refund_after_use_refunds_earned_revenue(self):
+        with freeze_time("2026-01-10"):
+            order, invoice = self._sell(1)
+        contract = order.retainer_id
+        self._log_on(contract, 3.5, date(2026, 1, 20))  # 14 of 28 units
+        with freeze_time("2026-02-03"):
+            self._recognize(date(2026, 1, 31))
+        with freeze_time("2026-02-10"):
+            refund = self._refund(invoice)
+        reclass = self.env["retainer.revenue.line"].search(
+            [("credit_note_id", "=", refund.id)]
+        )
+        self.assertRecordValues(reclass, [{"kind": "refund", "value": -350.0}])
+        self.assertIn(refund.name, reclass.move_id.ref)
+        self.assertEqual(
+            self._lines(reclass.move_id),
+            self._items(
+                [
+                    (self.deferred, self.customer, -350.0),
+                    (self.revenue, self.customer, 350.0),
+                ]
+            ),
+        )
+        with freeze_time("2026-03-02"):
+            self.assertFalse(self._recognize(date(2026, 2, 28)))
+        self.assertEqual(contract.recognized_value, 0.0)
+        self._assert_books_agree(date(2026, 2, 28), 0.0)
+        # Reset to draft: the refund of earned revenue is reversed, never
+        # rewritten.
+        refund.button_draft()
+        lines = self.env["retainer.revenue.line"].search(
+            [("credit_note_id", "=", refund.id)]
+        )
+        self.assertEqual(sorted(lines.mapped("value")), [-350.0, 350.0])
+        self.assertEqual(contract.recognized_value, 350.0)
+
+
+@tagged("post_install", "-at_install", "defining_retainer")
+class TestRevenueRefusals(RetainerRevenueCommon):
+    def _moves(self):
+        return self.env["account.move"].search_count(
+            [("journal_id", "=", self.company.retainer_revenue_journal_id.id)]
+        )
+
+    def setUp(self):
+        super().setUp()
+        with freeze_time("2026-01-10"):
+            self.order, _invoice = self._sell(1)
+        self._log_on(self.order.retainer_id, 1.0, date(2026, 1, 20))
+
+    def test_future_date_is_refused(self):
+        before = self._moves()
+        with (
+            freeze_time("2026-02-03"),
+            self.assertRaisesRegex(UserError, "only be recognised up to a past date"),
+        ):
+            self._recognize(date(2026, 2, 28))
+        self.assertEqual(self._moves(), before)
+
+    def test_user_without_accounting_rights_is_refused(self):
+        before = self._moves()
+        with (
+            freeze_time("2026-02-03"),
+            self.assertRaisesRegex(
+                AccessError, "Only accounting managers can recognise"
+            ),
+        ):
+            self.env["retainer.revenue.line"].with_user(
+                self.accountant
+            )._retainer_recognize(date(2026, 1, 31), self.company)
+        self.assertEqual(self._moves(), before)
+
+    def test_missing_settings_refuse_the_run(self):
+        self.company.retainer_defer_revenue = False
+        self.company.retainer_revenue_journal_id = False
+        before = self._moves()
+        with (
+            freeze_time("2026-02-03"),
+            self.assertRaisesRegex(ValidationError, "needs the Recognition journal"),
+        ):
+            self._recognize(date(2026, 1, 31))
+        self.assertEqual(self._moves(), before)
+
+    def test_date_before_the_last_run_is_refused(self):
+        with freeze_time("2026-03-02"):
+            self._recognize(date(2026, 2, 28))
+            before = self._moves()
+            with self.assertRaisesRegex(UserError, "already recognised up to"):
+                self._recognize(date(2026, 1, 31))
+        self.assertEqual(self._moves(), before)
+
+    def test_recognition_lines_are_append_only(self):
+        with freeze_time("2026-02-03"):
+            self._recognize(date(2026, 1, 31))
+        line = self.env["retainer.revenue.line"].search([], limit=1)
+        with self.assertRaisesRegex(UserError, "cannot be changed"):
+            line.sudo().write({"value": 1.0})
+        with self.assertRaisesRegex(UserError, "cannot be deleted"):
+            line.sudo().unlink()

@@ -1,0 +1,125 @@
+"""How much of a prepaid amount is earned: pure arithmetic of revenue
+recognition, tested without a database.
+
+A *pool* is what one sold line was paid: the untaxed amount of its deferred
+invoices less its deferred credit notes (company currency), for the units
+that amount pays. Its blocks (the line's credits and the rollovers of their
+unused units) are consumed by work and expire; the value of a pool's used
+and expired units is recognised, always as a share of the pool's amount
+rounded once, so that when every unit is used or expired exactly the amount
+is recognised, to the cent, whatever the number of steps.
+
+Units used beyond the units paid (a block credited on confirmation, used
+before its invoice is posted) are not valued until the invoice is: their
+value is pending.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Earned:
+    """Value of a pool earned so far: ``used`` (revenue) and ``expired``
+    (breakage), in the currency of the pool's amount."""
+
+    used: float
+    expired: float
+
+    @property
+    def total(self):
+        return self.used + self.expired
+
+
+def earned_value(amount, paid_units, used_units, expired_units, round_amount):
+    """Return the :class:`Earned` value of a pool.
+
+    :param float amount: what the pool was paid (untaxed, net of credit
+        notes); nothing is earned from a pool with no positive amount.
+    :param int paid_units: units that ``amount`` pays for.
+    :param int used_units: units of the pool's blocks used by work.
+    :param int expired_units: units of the pool's blocks that expired and
+        did not roll over.
+    :param round_amount: rounds an amount to the currency's precision.
+    """
+    if paid_units <= 0 or amount <= 0:
+        return Earned(0.0, 0.0)
+    used = min(max(used_units, 0), paid_units)
+    total = min(used + max(expired_units, 0), paid_units)
+    used_value = round_amount(amount * used / paid_units)
+    total_value = round_amount(amount * total / paid_units)
+    return Earned(used_value, round_amount(total_value - used_value))
+
+
+def refund_excess(refund_amount, amount_before, earned_before, round_amount):
+    """Part of a credit note that refunds revenue already earned.
+
+    A credit note first takes back the pool's unearned value (the deferred
+    balance); what it refunds beyond that was earned (the customer used the
+    time) and is booked against revenue, never un-recognised.
+
+    :param float refund_amount: untaxed amount of the credit note line.
+    :param float amount_before: the pool's amount before the credit note.
+    :param Earned earned_before: the pool's earned value before it.
+    :returns: the excess, between 0 and ``refund_amount``.
+    """
+    if refund_amount <= 0:
+        return 0.0
+    unearned = max(amount_before - earned_before.total, 0.0)
+    return round_amount(min(max(refund_amount - unearned, 0.0), refund_amount))
+
+
+def units_by_pool(rows, pool_keys, replays, cutoff=None):
+    """Units used and expired per pool, from a ledger.
+
+    :param rows: ledger rows in id order, tuples ``(id, contract_id, kind,
+        units, date, expiry_date, reversed_entry_id, block_entry_id,
+        sale_line_id, is_block)``.
+    :param pool_keys: the sold lines (``sale_line_id``) that are pools.
+    :param replays: ``{contract_id: LedgerReplay}`` of the same rows (see
+        tools/allocation.py).
+    :param cutoff: count work and expiries dated up to this date only
+        (None: all).
+    :returns: ``(used, expired)``, two dicts ``{pool key: units}``. A block
+        belongs to its sold line's pool, a rollover to the pool of the block
+        its units come from; units that rolled over are not expired (their
+        value moves along with them).
+    """
+    block_pool = {}
+    row_by_id = {}
+    for row in rows:
+        entry_id, block_id, sale_line_id, is_block = row[0], row[7], row[8], row[9]
+        row_by_id[entry_id] = row
+        if not is_block:
+            continue
+        if sale_line_id in pool_keys:
+            block_pool[entry_id] = sale_line_id
+        elif block_id in block_pool:
+            block_pool[entry_id] = block_pool[block_id]
+    used = defaultdict(int)
+    for replay in replays.values():
+        for usage_id, paid_by in replay.allocation.paid_by.items():
+            if cutoff and row_by_id[usage_id][4] > cutoff:
+                continue
+            for block_id, units in paid_by:
+                if block_id in block_pool:
+                    used[block_pool[block_id]] += units
+    expired_by_block = defaultdict(int)
+    for _id, _contract, kind, units, date, _exp, reversed_id, block_id, *_ in rows:
+        if cutoff and date > cutoff:
+            continue
+        if kind == "expiry":
+            expired_by_block[block_id] -= units
+        elif kind == "reversal" and row_by_id[reversed_id][2] == "expiry":
+            expired_by_block[row_by_id[reversed_id][7]] -= units
+    expired = defaultdict(int)
+    for block_id, units in expired_by_block.items():
+        if block_id not in block_pool:
+            continue
+        replay = replays[row_by_id[block_id][1]]
+        rolled = sum(
+            replay.blocks[rollover_id].units
+            for rollover_id in replay.live_rollovers.get(block_id, ())
+        )
+        expired[block_pool[block_id]] += max(units - rolled, 0)
+    return used, expired
