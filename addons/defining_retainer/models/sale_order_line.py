@@ -380,6 +380,13 @@ class SaleOrderLine(models.Model):
                     credit.invoice_id not in invoices
                 ),
             )
+            # What is credited again in place of reversed credits (a partial
+            # credit note) is the same block: it keeps its date and expiry.
+            replaced = to_reverse.filtered(
+                lambda credit, contract=contract: credit.contract_id == contract
+            ).sorted("id")[-1:]
+            for credit_vals in vals if replaced else ():
+                credit_vals.update(date=replaced.date, expiry_date=replaced.expiry_date)
             reversals[reason] |= to_reverse
             new_vals += vals
         # A credit taken back is never refused by the overdraft policy.

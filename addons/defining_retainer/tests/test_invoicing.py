@@ -1,4 +1,7 @@
+from datetime import date
 from unittest.mock import patch
+
+from freezegun import freeze_time
 
 from odoo import Command
 from odoo.exceptions import UserError
@@ -126,6 +129,32 @@ class TestInvoicing(RetainerSaleCommon):
         # One day refunded: the 56 credit is reversed and 28 credited again.
         self.assertEqual(self._balance(contract), 28)
         self.assertEqual(sorted(self._credits(contract).mapped("units")), [28, 56])
+
+    def test_partial_credit_note_keeps_the_block_dates(self):
+        """The units left after a partial credit note are the same block:
+        its date and expiry date stay, whenever the credit note comes (a
+        new date would make them usable, or expire, later)."""
+        self.product_day.retainer_validity_months = 4
+        with freeze_time("2026-01-10"):
+            order, contract = self._sell_two_days("posted")
+            invoice = self._invoice(order)
+        with freeze_time("2026-04-15"):
+            self._refund_lines(invoice, quantity=1)
+        self.assertRecordValues(
+            self._credits(contract),
+            [
+                {
+                    "units": 56,
+                    "date": date(2026, 1, 10),
+                    "expiry_date": date(2026, 5, 10),
+                },
+                {
+                    "units": 28,
+                    "date": date(2026, 1, 10),
+                    "expiry_date": date(2026, 5, 10),
+                },
+            ],
+        )
 
     def _refund_lines(self, invoice, keep=None, **line_vals):
         """Post a credit note of ``invoice`` made with the reversal wizard,
