@@ -514,3 +514,168 @@ class TestRevenueRefusals(RetainerRevenueCommon):
             line.sudo().write({"value": 1.0})
         with self.assertRaisesRegex(UserError, "cannot be deleted"):
             line.sudo().unlink()
+
+
+@tagged("post_install", "-at_install", "defining_retainer")
+class TestRevenueYear(RetainerRevenueCommon):
+    """One customer through a year, in a GBP company invoicing in EUR: a
+    discounted sale, usage over three months, a late correction, a partial
+    credit note, expiry with breakage. Every journal item is checked, and at
+    each month end: report total = deferred account = remaining units x
+    unit value."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.gbp = cls.env.ref("base.GBP")
+        cls.gbp.active = True
+        cls.company.currency_id = cls.gbp
+        cls.eur = cls.setup_other_currency(
+            "EUR", rates=[("2026-01-01", 1.25), ("2026-06-01", 1.10)]
+        )
+        cls.pricelist_eur = cls.env["product.pricelist"].create(
+            {"name": "Euro customers", "currency_id": cls.eur.id}
+        )
+        cls.product_day.retainer_validity_months = 4
+
+    def _entry(self, cutoff, today):
+        with freeze_time(today):
+            return self._recognize(cutoff)
+
+    def _assert_items(self, move, *items):
+        self.assertEqual(self._lines(move), self._items(items))
+
+    def test_a_year_of_one_customer(self):
+        customer = self.customer
+        # January: 2 days at 900.00 EUR less 10 % = 1,620.00 EUR, invoiced at
+        # 1.25 EUR per GBP: 1,296.00 GBP of deferred revenue for 56 units.
+        with freeze_time("2026-01-10"):
+            order, invoice = self._sell(
+                2, price=900.0, discount=10.0, pricelist_id=self.pricelist_eur.id
+            )
+        contract = order.retainer_id
+        self.assertEqual(invoice.currency_id, self.eur)
+        self.assertRecordValues(
+            invoice.invoice_line_ids,
+            [
+                {
+                    "account_id": self.deferred.id,
+                    "amount_currency": -1620.0,
+                    "balance": -1296.0,
+                    "retainer_deferred": True,
+                }
+            ],
+        )
+        [block] = self._credits(contract)
+        self.assertEqual(
+            (block.units, block.expiry_date, block.unit_value),
+            # Shown rounded; the figures use the amount: 1,296.00 / 56.
+            (56, date(2026, 5, 10), 23.14),
+        )
+        with freeze_time("2026-01-20"):
+            january = self._log_on(contract, 3.5, date(2026, 1, 20))  # 14 units
+
+        # Month ends: used value = 1,296.00 x used units / 56, rounded once.
+        self._assert_items(
+            self._entry(date(2026, 1, 31), "2026-02-02"),
+            (self.deferred, customer, 324.0),
+            (self.revenue, customer, -324.0),
+        )
+        self._assert_books_agree(date(2026, 1, 31), 972.0)  # 42 units left
+
+        with freeze_time("2026-02-15"):
+            self._log_on(contract, 2.5, date(2026, 2, 15))  # 10 units: 24 used
+        self._assert_items(
+            self._entry(date(2026, 2, 28), "2026-03-02"),
+            (self.deferred, customer, 231.43),  # 555.43 - 324.00
+            (self.revenue, customer, -231.43),
+        )
+        self._assert_books_agree(date(2026, 2, 28), 740.57)
+
+        # March 5: an hour of February forgotten, January corrected to 3 h
+        # (12 units). February's entry stays; the report shows what is
+        # earned but not recognised yet (26 units: 601.71 - 555.43).
+        with freeze_time("2026-03-05"):
+            self._log_on(contract, 1.0, date(2026, 2, 20))
+            january.unit_amount = 3.0
+        report = self._report(date(2026, 2, 28))
+        self.assertEqual(
+            (report.unrecognized_value, report.deferred_value, report.difference),
+            (46.28, 740.57, 0.0),
+        )
+        with freeze_time("2026-03-10"):
+            self._log_on(contract, 2.0, date(2026, 3, 10))  # 8 units: 34 used
+        self._assert_items(
+            self._entry(date(2026, 3, 31), "2026-04-02"),
+            (self.deferred, customer, 231.43),  # 786.86 - 555.43
+            (self.revenue, customer, -231.43),
+        )
+        self._assert_books_agree(date(2026, 3, 31), 509.14)  # 22 units left
+
+        # April 15: a credit note of 10 % (162.00 EUR = 129.60 GBP) takes
+        # back 6 units (5.6 rounded): 50 units paid 1,166.40, the same block.
+        with freeze_time("2026-04-15"):
+            wizard = (
+                self.env["account.move.reversal"]
+                .with_context(active_model="account.move", active_ids=invoice.ids)
+                .create({"reason": "Goodwill", "journal_id": invoice.journal_id.id})
+            )
+            refund = self.env["account.move"].browse(wizard.refund_moves()["res_id"])
+            refund.invoice_line_ids.quantity = 0.2
+            refund.action_post()
+        self.assertRecordValues(
+            refund.invoice_line_ids,
+            [{"account_id": self.deferred.id, "balance": 129.6}],
+        )
+        # 22 units (509.14) were unearned: nothing earned is refunded.
+        self.assertFalse(
+            self.env["retainer.revenue.line"].search(
+                [("credit_note_id", "=", refund.id)]
+            )
+        )
+        live = self._credits(contract).filtered(lambda c: not c.reversal_entry_ids)
+        self.assertRecordValues(
+            live,
+            [
+                {
+                    "units": 50,
+                    "date": date(2026, 1, 10),
+                    "expiry_date": date(2026, 5, 10),
+                }
+            ],
+        )
+        self.assertEqual(live.unit_value, 23.33)  # 1,166.40 / 50
+        # The unit's value moved (10 % of the price for 6 of 56 units): 34
+        # used units are now worth 793.15.
+        self._assert_items(
+            self._entry(date(2026, 4, 30), "2026-05-02"),
+            (self.deferred, customer, 6.29),
+            (self.revenue, customer, -6.29),
+        )
+        self._assert_books_agree(date(2026, 4, 30), 373.25)  # 16 units left
+
+        # May 10: the 16 units left expire: breakage.
+        with freeze_time("2026-05-11"):
+            self.env["retainer.contract"]._retainer_expire_blocks()
+        self.assertEqual(live.expired_units, 16)
+        self._assert_items(
+            self._entry(date(2026, 5, 31), "2026-06-02"),
+            (self.deferred, customer, 373.25),
+            (self.breakage, customer, -373.25),
+        )
+        self._assert_books_agree(date(2026, 5, 31), 0.0)
+
+        # The rate moved on June 1: values stay those of the invoices.
+        self.assertFalse(self._entry(date(2026, 6, 30), "2026-07-02"))
+        self.assertEqual(live.unit_value, 23.33)  # 1,166.40 / 50
+        self._assert_books_agree(date(2026, 6, 30), 0.0)
+        # Everything recognised is the value of all used and expired units.
+        recognised = self.env["retainer.revenue.line"].search(
+            [("contract_id", "=", contract.id)]
+        )
+        self.assertAlmostEqual(sum(recognised.mapped("value")), 1166.4)
+        self.assertEqual(
+            sorted(recognised.mapped("value")), [6.29, 231.43, 231.43, 324.0, 373.25]
+        )
+        self.assertAlmostEqual(contract.recognized_value, 1166.4)
+        self.assertEqual(contract.unearned_value, 0.0)
