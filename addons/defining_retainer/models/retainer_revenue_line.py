@@ -317,15 +317,7 @@ class RetainerRevenueLine(models.Model):
         # and recognition lines whatever the user's other groups.
         self_sudo = self.sudo()
         companies = companies.sudo()
-        self.env.flush_all()
-        self.env.cr.execute(
-            SQL(
-                "UPDATE res_company SET retainer_recognized_until = %s WHERE id IN %s",
-                cutoff,
-                tuple(companies.ids),
-            )
-        )
-        companies.invalidate_recordset(["retainer_recognized_until"])
+        self._retainer_lock_recognition(companies, cutoff)
         pools = self_sudo._retainer_pools(cutoff, companies=companies)
         moves = self.env["account.move"]
         for company in companies:
@@ -336,6 +328,23 @@ class RetainerRevenueLine(models.Model):
                 company, company_pools, cutoff
             )
         return moves
+
+    @api.model
+    def _retainer_lock_recognition(self, companies, cutoff):
+        """Record the run on the companies' rows, first: a concurrent run
+        waits for this transaction, then fails with a serialization failure
+        (REPEATABLE READ) and is retried seeing the lines posted here, so
+        nothing is recognised twice. Postings of usage are not blocked: what
+        they add is recognised by the next run."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                "UPDATE res_company SET retainer_recognized_until = %s WHERE id IN %s",
+                cutoff,
+                tuple(companies.ids),
+            )
+        )
+        companies.invalidate_recordset(["retainer_recognized_until"])
 
     @api.model
     def _retainer_recognition_date(self, company, cutoff):

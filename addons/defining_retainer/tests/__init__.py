@@ -16,3 +16,4 @@ from . import test_recurring
 from . import test_blocks
 from . import test_expiry_queries
 from . import test_revenue
+from . import test_revenue_concurrency
