@@ -177,12 +177,17 @@ class RetainerRevenueLine(models.Model):
     def _retainer_pools_paid(self, invoice_lines):
         """Pools (amount and units paid) of posted deferred ``invoice_lines``."""
         pools = {}
-        lines_by_sale_line = defaultdict(lambda: self.env["account.move.line"])
+        line_ids_by_sale_line = defaultdict(list)
         for line in invoice_lines:
             sale_line = line.sale_line_ids.filtered("retainer_product_units")[:1]
             if sale_line:
-                lines_by_sale_line[sale_line] |= line
-        for sale_line, lines in lines_by_sale_line.items():
+                line_ids_by_sale_line[sale_line.id].append(line.id)
+        # Every group reads its lines, orders, retainers... with the whole
+        # batch: one query per field for all the pools, not per pool.
+        sale_lines = self.env["sale.order.line"].browse(line_ids_by_sale_line)
+        for sale_line in sale_lines:
+            lines = invoice_lines.browse(line_ids_by_sale_line[sale_line.id])
+            lines = lines.with_prefetch(invoice_lines._prefetch_ids)
             invoiced = refunded = 0.0
             for line in lines:
                 if line.move_id.move_type == "out_refund":
@@ -406,6 +411,9 @@ class RetainerRevenueLine(models.Model):
                             "partner_id": partner_id,
                             "account_id": account_id,
                             "balance": currency.round(balance),
+                            # Given, so that no analytic distribution model
+                            # is looked up line by line.
+                            "analytic_distribution": False,
                         }
                     )
                     for (partner_id, account_id), balance in sorted(

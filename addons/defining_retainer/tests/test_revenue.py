@@ -679,3 +679,57 @@ class TestRevenueYear(RetainerRevenueCommon):
         )
         self.assertAlmostEqual(contract.recognized_value, 1166.4)
         self.assertEqual(contract.unearned_value, 0.0)
+
+
+@tagged("post_install", "-at_install", "defining_retainer")
+class TestRevenueQueries(RetainerRevenueCommon):
+    """The run reads every retainer's figures in a constant number of
+    queries: the count does not grow with the number of customers."""
+
+    def _customers(self, count):
+        contracts = self.env["retainer.contract"]
+        for number in range(count):
+            partner = self.env["res.partner"].create(
+                {"name": f"Query customer {number}", "is_company": True}
+            )
+            with freeze_time("2026-01-10"):
+                order, invoice = self._sell(1, partner=partner)
+                self._refund_part(invoice)
+            contracts |= order.retainer_id
+        return contracts
+
+    def _refund_part(self, invoice):
+        wizard = (
+            self.env["account.move.reversal"]
+            .with_context(active_model="account.move", active_ids=invoice.ids)
+            .create({"reason": "Part", "journal_id": invoice.journal_id.id})
+        )
+        refund = self.env["account.move"].browse(wizard.refund_moves()["res_id"])
+        refund.invoice_line_ids.quantity = 0.25
+        refund.action_post()
+
+    def _use(self, contracts, month):
+        for contract in contracts:
+            self._log_on(contract, 1.0, date(2026, month, 20))
+            self._log_on(contract, 0.5, date(2026, month, 21))
+
+    def _run_queries(self, cutoff, today):
+        self.env.flush_all()
+        self.env.invalidate_all()
+        before = self.env.cr.sql_log_count
+        with freeze_time(today):
+            move = self._recognize(cutoff)
+        return self.env.cr.sql_log_count - before, move
+
+    def test_run_queries_do_not_grow_with_customers(self):
+        first = self._customers(2)
+        self._use(first, 1)
+        self._run_queries(date(2026, 1, 31), "2026-02-02")  # warm-up
+        self._use(first, 2)
+        few, move = self._run_queries(date(2026, 2, 28), "2026-03-02")
+        self.assertEqual(len(move.line_ids), 2 * 2)  # deferred + revenue
+        more = first | self._customers(6)
+        self._use(more, 3)
+        many, move = self._run_queries(date(2026, 3, 31), "2026-04-02")
+        self.assertEqual(len(move.line_ids), 2 * 8)
+        self.assertEqual(many, few)
