@@ -79,7 +79,8 @@ def units_by_pool(rows, pool_keys, replays, cutoff=None):
     :param replays: ``{contract_id: LedgerReplay}`` of the same rows (see
         tools/allocation.py).
     :param cutoff: count work and expiries dated up to this date only
-        (None: all).
+        (None: all), as the ledger is now: a reversed expiry does not count,
+        whatever the date of its reversal.
     :returns: ``(used, expired)``, two dicts ``{pool key: units}``. A block
         belongs to its sold line's pool, a rollover to the pool of the block
         its units come from; units that rolled over are not expired (their
@@ -106,12 +107,16 @@ def units_by_pool(rows, pool_keys, replays, cutoff=None):
                     used[block_pool[block_id]] += units
     expired_by_block = defaultdict(int)
     for _id, _contract, kind, units, date, _exp, reversed_id, block_id, *_ in rows:
-        if cutoff and date > cutoff:
+        if kind == "reversal" and row_by_id[reversed_id][2] == "expiry":
+            # A corrected expiry counts out as of its own date, like the
+            # expiry that replaces it (dated on the block's expiry date),
+            # not as of the day it was corrected: else both count between
+            # the two dates.
+            expiry = row_by_id[reversed_id]
+            kind, date, block_id = "expiry", expiry[4], expiry[7]
+        if kind != "expiry" or (cutoff and date > cutoff):
             continue
-        if kind == "expiry":
-            expired_by_block[block_id] -= units
-        elif kind == "reversal" and row_by_id[reversed_id][2] == "expiry":
-            expired_by_block[row_by_id[reversed_id][7]] -= units
+        expired_by_block[block_id] -= units
     expired = defaultdict(int)
     for block_id, units in expired_by_block.items():
         if block_id not in block_pool:
