@@ -356,6 +356,47 @@ class TestRevenueRecognition(RetainerRevenueCommon):
         )
         self._assert_books_agree(date(2026, 2, 28), 0.0)
 
+    def test_late_time_on_an_expired_block_moves_breakage_to_revenue(self):
+        self.product_day.retainer_validity_months = 1
+        with freeze_time("2026-01-10"):
+            order, _invoice = self._sell(1)  # expires on February 10
+        contract = order.retainer_id
+        self._log_on(contract, 1.0, date(2026, 1, 20))  # 4 units
+        with freeze_time("2026-02-11"):
+            self.env["retainer.contract"]._retainer_expire_blocks()
+        with freeze_time("2026-03-02"):
+            self._recognize(date(2026, 2, 28))  # 100.00 used, 600.00 expired
+        # March 5: an hour of February 5 logged late: the block's expiry is
+        # corrected (4 units less expire); February's figures now say so.
+        with freeze_time("2026-03-05"):
+            self._log_on(contract, 1.0, date(2026, 2, 5))
+        report = self._report(date(2026, 2, 28), date_from=date(2026, 2, 1))
+        self.assertRecordValues(
+            report.line_ids,
+            [
+                {
+                    "remaining_units": 0,
+                    "used_value": 100.0,  # the late hour
+                    "expired_value": 500.0,  # 20 units
+                    "recognized_value": 700.0,
+                    "unrecognized_value": 0.0,
+                }
+            ],
+        )
+        self.assertEqual((report.deferred_value, report.difference), (0.0, 0.0))
+        with freeze_time("2026-04-02"):
+            move = self._recognize(date(2026, 3, 31))
+        self.assertEqual(
+            self._lines(move),
+            self._items(
+                [
+                    (self.revenue, self.customer, -100.0),
+                    (self.breakage, self.customer, 100.0),
+                ]
+            ),
+        )
+        self._assert_books_agree(date(2026, 3, 31), 0.0)
+
     def test_rolled_over_units_keep_their_value(self):
         self.product_day.retainer_validity_months = 1
         with freeze_time("2026-01-10"):
