@@ -297,6 +297,8 @@ class RetainerRevenueLine(models.Model):
             )
         if companies is None:
             companies = self.env.companies
+        if not companies:
+            return self.env["account.move"]
         forbidden = companies - self.env.user.company_ids
         if forbidden and not self.env.su:
             raise AccessError(

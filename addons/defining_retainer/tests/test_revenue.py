@@ -301,6 +301,34 @@ class TestRevenueRecognition(RetainerRevenueCommon):
         self.assertEqual(contract.unearned_value, 700.0 - 350.0 - 100.0)
         self._assert_books_agree(date(2026, 1, 31), 350.0)
 
+    def test_monthly_job_recognises_the_previous_month(self):
+        with freeze_time("2026-01-10"):
+            order, _invoice = self._sell(1)
+        self._log_on(order.retainer_id, 1.0, date(2026, 1, 20))  # 100.00
+        self._log_on(order.retainer_id, 1.0, date(2026, 2, 2))  # February
+        cron = self.env.ref("defining_retainer.ir_cron_retainer_recognize_revenue")
+        self.assertEqual((cron.interval_number, cron.interval_type), (1, "months"))
+        with freeze_time("2026-02-05 03:30:00"):
+            cron.method_direct_trigger()
+        lines = self.env["retainer.revenue.line"].search(
+            [("contract_id", "=", order.retainer_id.id)]
+        )
+        self.assertRecordValues(
+            lines, [{"date": date(2026, 1, 31), "kind": "usage", "value": 100.0}]
+        )
+        self.assertEqual(self.company.retainer_recognized_until, date(2026, 1, 31))
+        # Missed in March: April's run catches February and March up.
+        with freeze_time("2026-04-01 03:30:00"):
+            cron.method_direct_trigger()
+            cron.method_direct_trigger()  # and a second run does nothing
+        self.assertEqual(
+            self.env["retainer.revenue.line"]
+            .search([("contract_id", "=", order.retainer_id.id)])
+            .mapped("value"),
+            [100.0, 100.0],
+        )
+        self.assertEqual(self.company.retainer_recognized_until, date(2026, 3, 31))
+
     def test_late_correction_is_recognised_in_the_next_period(self):
         with freeze_time("2026-01-10"):
             order, _invoice = self._sell(1)  # 25.00 per unit
