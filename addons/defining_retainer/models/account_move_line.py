@@ -20,7 +20,7 @@ class AccountMoveLine(models.Model):
     @api.depends(
         "sale_line_ids.retainer_product_units", "move_id.retainer_overdraft_id"
     )
-    def _compute_account_id(self):
+    def _compute_account_id(self):  # pylint: disable=missing-return
         super()._compute_account_id()
         # Prepaid time is owed until it is used: a company that defers
         # retainer revenue books the lines that top up a retainer to its
