@@ -415,6 +415,37 @@ class TestRevenueRecognition(RetainerRevenueCommon):
             move = self._recognize(date(2026, 1, 31))
         self.assertEqual(move.date, date(2026, 2, 16))
 
+    def test_monthly_job_recognises_each_month_once(self):
+        with freeze_time("2026-01-10"):
+            order, _invoice = self._sell(1)
+        self._log_on(order.retainer_id, 1.0, date(2026, 1, 20))  # 4 units
+        # As the scheduler runs it: every company that defers, as superuser.
+        RevenueLine = self.env["retainer.revenue.line"].sudo()
+        with freeze_time("2026-02-03"):
+            moves = RevenueLine._cron_recognize_revenue()
+            move = moves.filtered(lambda m: m.company_id == self.company)
+            self.assertEqual(move.date, date(2026, 1, 31))
+            self.assertEqual(
+                self._lines(move),
+                self._items(
+                    [
+                        (self.deferred, self.customer, 100.0),
+                        (self.revenue, self.customer, -100.0),
+                    ]
+                ),
+            )
+            self.assertEqual(self.company.retainer_recognized_until, date(2026, 1, 31))
+            # No company is due any more: the next run posts nothing, nor
+            # does a run for no company.
+            self.assertFalse(RevenueLine._cron_recognize_revenue())
+            self.assertFalse(
+                RevenueLine._retainer_recognize(
+                    date(2026, 1, 31), self.env["res.company"]
+                )
+            )
+        self.assertEqual(self.company.retainer_recognized_until, date(2026, 1, 31))
+        self._assert_books_agree(date(2026, 1, 31), 600.0)
+
     def test_full_refund_after_use_refunds_earned_revenue(self):
         with freeze_time("2026-01-10"):
             order, invoice = self._sell(1)
