@@ -38,7 +38,11 @@
         "report/retainer_deferred_revenue_report_views.xml",
         "views/defining_retainer_menus.xml",
     ],
-    "demo": ["demo/retainer_demo.xml", "demo/retainer_sale_demo.xml"],
+    "demo": [
+        "demo/retainer_demo.xml",
+        "demo/retainer_sale_demo.xml",
+        "demo/retainer_revenue_demo.xml",
+    ],
     "post_init_hook": "post_init_hook",
     "application": True,
 }

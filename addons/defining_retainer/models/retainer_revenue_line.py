@@ -298,6 +298,7 @@ class RetainerRevenueLine(models.Model):
         if companies is None:
             companies = self.env.companies
         if not companies:
+            # The monthly job when every company is recognised already.
             return self.env["account.move"]
         forbidden = companies - self.env.user.company_ids
         if forbidden and not self.env.su:

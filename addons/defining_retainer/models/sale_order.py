@@ -1,5 +1,7 @@
 from collections import defaultdict
 
+from dateutil.relativedelta import relativedelta
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
@@ -240,3 +242,71 @@ class SaleOrder(models.Model):
                 "user_id": (self.user_id or self.env.user).id,
             }
         )
+
+    # === DEMO DATA === #
+
+    @api.model
+    def _retainer_demo_sell(self, order_ids, sale_date):
+        """Demo data only: confirm and invoice the orders ``order_ids`` as
+        if on ``sale_date``, a past date, so that the demo has a history.
+        Their retainer credits are dated then (and expire after their
+        products' validity from then), their invoices are dated then and
+        posted. Real orders credit and invoice on the day.
+
+        :returns: the ids of the posted invoices
+        """
+        sale_date = fields.Date.to_date(sale_date)
+        orders = self.browse(order_ids)
+        orders._retainer_assign_contracts()
+        Ledger = self.env["retainer.ledger.entry"]
+        credit_vals = []
+        for line in orders.order_line.filtered("retainer_product_units"):
+            months = line.product_id.retainer_validity_months
+            vals = line._retainer_prepare_credit_vals(
+                line._retainer_qty_to_units(line.product_uom_qty),
+                self.env["account.move"],
+                Ledger,
+            )
+            vals["date"] = sale_date
+            vals["expiry_date"] = (
+                sale_date + relativedelta(months=months) if months else False
+            )
+            credit_vals.append(vals)
+        # Posted first: confirming finds them and credits nothing more.
+        Ledger._post(credit_vals, apply_overdraft_policy=False)
+        orders.action_confirm()
+        orders.date_order = fields.Datetime.to_datetime(sale_date)
+        invoices = orders._create_invoices()
+        invoices.invoice_date = sale_date
+        invoices.action_post()
+        return invoices.ids
+
+    @api.model
+    def _retainer_demo_refund(self, order_id, quantity, refund_date):
+        """Demo data only: a credit note dated ``refund_date`` for
+        ``quantity`` of the retainer lines of order ``order_id``'s invoice,
+        made with the reversal wizard and lowered before it is posted, as an
+        accountant refunds part of an invoice.
+
+        :returns: the id of the posted credit note
+        """
+        invoice = self.browse(order_id).invoice_ids.filtered(
+            lambda move: move.move_type == "out_invoice"
+        )
+        wizard = (
+            self.env["account.move.reversal"]
+            .with_context(active_model="account.move", active_ids=invoice.ids)
+            .create(
+                {
+                    "reason": "Unused time refunded",
+                    "journal_id": invoice.journal_id.id,
+                    "date": refund_date,
+                }
+            )
+        )
+        credit_note = self.env["account.move"].browse(wizard.refund_moves()["res_id"])
+        credit_note.invoice_line_ids.filtered(
+            lambda line: line.sale_line_ids.retainer_product_units
+        ).quantity = quantity
+        credit_note.action_post()
+        return credit_note.id

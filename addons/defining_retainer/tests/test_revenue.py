@@ -321,6 +321,11 @@ class TestRevenueRecognition(RetainerRevenueCommon):
         with freeze_time("2026-04-01 03:30:00"):
             cron.method_direct_trigger()
             cron.method_direct_trigger()  # and a second run does nothing
+            self.assertFalse(
+                self.env["retainer.revenue.line"]._retainer_recognize(
+                    date(2026, 3, 31), self.env["res.company"]
+                )
+            )
         self.assertEqual(
             self.env["retainer.revenue.line"]
             .search([("contract_id", "=", order.retainer_id.id)])
