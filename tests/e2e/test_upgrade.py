@@ -7,12 +7,14 @@ addons upgrade the database (``-u``, as an administrator would) and a
 script reads it back with the new code: no entry changed, balances are the
 same, every credit is a block without expiry, every entry has its
 effective kind, debits are paid by the oldest blocks first and the warned
-retainer that is overdrawn is marked as notified.
+retainer that is overdrawn is marked as notified; the company has a
+deferred revenue account, with deferral off.
 
 Both scripts go through ``odoo-bin shell`` (no server to start) and print
 their figures as one JSON line.
 """
 
+import ast
 import datetime
 import json
 import os
@@ -136,6 +138,12 @@ print("UPGRADE-RESULT:" + json.dumps({
     "version": env["ir.module.module"].search(
         [("name", "=", "defining_retainer")]
     ).latest_version,
+    "company": {
+        "chart": env.company.chart_template,
+        "defer": env.company.retainer_defer_revenue,
+        "deferred_type": env.company.retainer_deferred_account_id.account_type,
+        "journal_type": env.company.retainer_revenue_journal_id.type,
+    },
     "contracts": {
         str(c.id): {
             "balance": c.balance_units,
@@ -279,7 +287,19 @@ def test_previous_release_upgrades_in_place(previous_addons, upgrade_db, work_di
     timings["read with current"] = time.monotonic() - start
     print(", ".join(f"{step}: {seconds:.1f} s" for step, seconds in timings.items()))
 
-    assert after["version"] == "18.0.2.0.0"
+    manifest = ast.literal_eval(
+        (ROOT / "addons/defining_retainer/__manifest__.py").read_text()
+    )
+    assert after["version"] == manifest["version"]
+    # Revenue recognition (18.0.3.0.0): the company's chart got a deferred
+    # revenue account and a journal; deferral stays off, so invoices posted
+    # before are never deferred.
+    assert after["company"] == {
+        "chart": "generic_coa",
+        "defer": False,
+        "deferred_type": "liability_current",
+        "journal_type": "general",
+    }
     # No entry changed, none was added or removed.
     rows_after = _ledger_rows(db, ids.values())
     assert rows_after.keys() == rows_before.keys()

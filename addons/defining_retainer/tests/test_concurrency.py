@@ -14,6 +14,7 @@ from odoo.tools import SQL, mute_logger
 
 from ..models.retainer_contract_block import RetainerContract as ContractBlocks
 from ..models.retainer_contract_ledger import RetainerContract
+from .race import ConcurrentClientsMixin
 
 
 @tagged("post_install", "-at_install", "defining_retainer")
@@ -223,7 +224,7 @@ class TestConcurrentUsage(TransactionCase):
 
 
 @tagged("post_install", "-at_install", "defining_retainer")
-class TestConcurrentExpiry(TransactionCase):
+class TestConcurrentExpiry(ConcurrentClientsMixin, TransactionCase):
     """The expiry job racing itself and racing late timesheets, each in its
     own transaction that takes its snapshot before the others write."""
 
@@ -271,46 +272,8 @@ class TestConcurrentExpiry(TransactionCase):
             }
         self.addCleanup(TestConcurrentUsage._drop_fixtures, self)
 
-    def _concurrently(self, *jobs):
-        """Run each ``job(env)`` in its own transaction, all having read
-        the ledger before any of them writes; retried on serialization
-        failures as a request or a cron run would be. Return the errors."""
-        barrier = threading.Barrier(len(jobs), timeout=30)
-        errors = []
-
-        def client(job):
-            with self.registry.cursor() as cr:
-                cr.transaction = api.Transaction(self.registry)
-                env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
-                first_try = [True]
-
-                def run():
-                    contract = env["retainer.contract"].browse(self.ids["contract"])
-                    _balance = contract.balance_units  # takes the snapshot
-                    if first_try[0]:
-                        first_try[0] = False
-                        barrier.wait()
-                    return job(env)
-
-                try:
-                    retrying(run, env)
-                    cr.commit()  # pylint: disable=invalid-commit
-                except Exception as error:  # noqa: BLE001 (reported by the test)
-                    cr.rollback()
-                    errors.append(repr(error))
-                    barrier.abort()
-
-        threads = [threading.Thread(target=client, args=(job,)) for job in jobs]
-        with (
-            patch.object(api.Transaction, "reset", api.Transaction.clear),
-            mute_logger("odoo.sql_db", "odoo.service.model"),
-        ):
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(60)
-        self.assertFalse([t for t in threads if t.is_alive()], "clients finished")
-        return errors
+    def _snapshot(self, env):
+        env["retainer.contract"].browse(self.ids["contract"]).read(["balance_units"])
 
     def _expire(self, env):
         env["retainer.contract"]._retainer_expire_blocks()

@@ -156,28 +156,6 @@ class TestInvoicing(RetainerSaleCommon):
             ],
         )
 
-    def _refund_lines(self, invoice, keep=None, **line_vals):
-        """Post a credit note of ``invoice`` made with the reversal wizard,
-        keeping only the lines whose product is in ``keep`` (all by
-        default), with ``line_vals`` written on them."""
-        wizard = (
-            self.env["account.move.reversal"]
-            .with_user(self.accountant)
-            .with_context(active_model="account.move", active_ids=invoice.ids)
-            .create({"reason": "Price cut", "journal_id": invoice.journal_id.id})
-        )
-        refund = self.env["account.move"].browse(wizard.refund_moves()["res_id"])
-        lines = refund.invoice_line_ids
-        if keep is not None:
-            refund.invoice_line_ids = [
-                Command.unlink(line.id)
-                for line in lines.filtered(lambda line: line.product_id not in keep)
-            ]
-        if line_vals:
-            refund.invoice_line_ids.write(line_vals)
-        refund.with_user(self.accountant).action_post()
-        return refund
-
     def test_credit_note_by_amount_takes_back_its_share(self):
         """A credit note of 20 % of one day's price takes back 20 % of its
         28 units (5.6, rounded half up: 6), never the whole day; the shares

@@ -689,14 +689,7 @@ class TestRevenueYear(RetainerRevenueCommon):
         # April 15: a credit note of 10 % (162.00 EUR = 129.60 GBP) takes
         # back 6 units (5.6 rounded): 50 units paid 1,166.40, the same block.
         with freeze_time("2026-04-15"):
-            wizard = (
-                self.env["account.move.reversal"]
-                .with_context(active_model="account.move", active_ids=invoice.ids)
-                .create({"reason": "Goodwill", "journal_id": invoice.journal_id.id})
-            )
-            refund = self.env["account.move"].browse(wizard.refund_moves()["res_id"])
-            refund.invoice_line_ids.quantity = 0.2
-            refund.action_post()
+            refund = self._refund_lines(invoice, quantity=0.2)
         self.assertRecordValues(
             refund.invoice_line_ids,
             [{"account_id": self.deferred.id, "balance": 129.6}],
@@ -768,19 +761,9 @@ class TestRevenueQueries(RetainerRevenueCommon):
             )
             with freeze_time("2026-01-10"):
                 order, invoice = self._sell(1, partner=partner)
-                self._refund_part(invoice)
+                self._refund_lines(invoice, quantity=0.25)
             contracts |= order.retainer_id
         return contracts
-
-    def _refund_part(self, invoice):
-        wizard = (
-            self.env["account.move.reversal"]
-            .with_context(active_model="account.move", active_ids=invoice.ids)
-            .create({"reason": "Part", "journal_id": invoice.journal_id.id})
-        )
-        refund = self.env["account.move"].browse(wizard.refund_moves()["res_id"])
-        refund.invoice_line_ids.quantity = 0.25
-        refund.action_post()
 
     def _use(self, contracts, month):
         for contract in contracts:

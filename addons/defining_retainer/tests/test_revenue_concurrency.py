@@ -1,15 +1,14 @@
-import threading
 from datetime import timedelta
 from unittest.mock import patch
 
 from freezegun import freeze_time
 
 from odoo import SUPERUSER_ID, api, fields
-from odoo.service.model import retrying
 from odoo.tests import TransactionCase, tagged
-from odoo.tools import SQL, mute_logger
+from odoo.tools import SQL
 
 from ..models.retainer_revenue_line import RetainerRevenueLine
+from .race import ConcurrentClientsMixin
 
 REVENUE_SETTINGS = (
     "retainer_defer_revenue",
@@ -19,7 +18,7 @@ REVENUE_SETTINGS = (
 
 
 @tagged("post_install", "-at_install", "defining_retainer")
-class TestConcurrentRecognition(TransactionCase):
+class TestConcurrentRecognition(ConcurrentClientsMixin, TransactionCase):
     """The recognition run racing itself, timesheets and the expiry job,
     each in its own transaction (REPEATABLE READ, as Odoo runs requests and
     scheduled jobs) that takes its snapshot before any of them writes.
@@ -154,49 +153,10 @@ class TestConcurrentRecognition(TransactionCase):
 
     # === CLIENTS === #
 
-    def _concurrently(self, *jobs):
-        """Run each ``job(env)`` in its own transaction, all having taken
-        their snapshot before any of them writes; retried on serialization
-        failures as a request or a scheduled job would be. Return the
-        errors."""
-        barrier = threading.Barrier(len(jobs), timeout=30)
-        errors = []
-
-        def client(job):
-            with self.registry.cursor() as cr:
-                cr.transaction = api.Transaction(self.registry)
-                env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
-                first_try = [True]
-
-                def run():
-                    # The snapshot is taken by the transaction's first read.
-                    env["res.company"].browse(self.ids["company"]).read(
-                        ["retainer_recognized_until"]
-                    )
-                    if first_try[0]:
-                        first_try[0] = False
-                        barrier.wait()
-                    return job(env)
-
-                try:
-                    retrying(run, env)
-                    cr.commit()  # pylint: disable=invalid-commit
-                except Exception as error:  # noqa: BLE001 (reported by the test)
-                    cr.rollback()
-                    errors.append(repr(error))
-                    barrier.abort()
-
-        threads = [threading.Thread(target=client, args=(job,)) for job in jobs]
-        with (
-            patch.object(api.Transaction, "reset", api.Transaction.clear),
-            mute_logger("odoo.sql_db", "odoo.service.model"),
-        ):
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(60)
-        self.assertFalse([t for t in threads if t.is_alive()], "clients finished")
-        return errors
+    def _snapshot(self, env):
+        env["res.company"].browse(self.ids["company"]).read(
+            ["retainer_recognized_until"]
+        )
 
     def _recognize(self, env):
         company = env["res.company"].browse(self.ids["company"])
