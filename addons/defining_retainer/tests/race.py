@@ -11,6 +11,27 @@ class ConcurrentClientsMixin:
     requests and scheduled jobs), all holding their snapshot before any of
     them writes. For TransactionCase tests whose fixtures are committed."""
 
+    # Jobs on the fixtures' ``self.ids`` (project, employee).
+
+    def _expire(self, env):
+        env["retainer.contract"]._retainer_expire_blocks()
+
+    def _log_on(self, work_date):
+        """A job logging an hour dated ``work_date`` on the project."""
+
+        def log(env):
+            env["account.analytic.line"].create(
+                {
+                    "project_id": self.ids["project"],
+                    "employee_id": self.ids["employee"],
+                    "name": f"Work of {work_date}",
+                    "unit_amount": 1.0,
+                    "date": work_date,
+                }
+            )
+
+        return log
+
     def _snapshot(self, env):
         """Read something, so that the transaction takes its snapshot."""
         raise NotImplementedError

@@ -275,23 +275,6 @@ class TestConcurrentExpiry(ConcurrentClientsMixin, TransactionCase):
     def _snapshot(self, env):
         env["retainer.contract"].browse(self.ids["contract"]).read(["balance_units"])
 
-    def _expire(self, env):
-        env["retainer.contract"]._retainer_expire_blocks()
-
-    def _log_on(self, work_date):
-        def log(env):
-            env["account.analytic.line"].create(
-                {
-                    "project_id": self.ids["project"],
-                    "employee_id": self.ids["employee"],
-                    "name": f"Late work of {work_date}",
-                    "unit_amount": 1.0,
-                    "date": work_date,
-                }
-            )
-
-        return log
-
     def _figures(self):
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})

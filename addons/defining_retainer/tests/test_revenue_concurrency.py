@@ -162,23 +162,6 @@ class TestConcurrentRecognition(ConcurrentClientsMixin, TransactionCase):
         company = env["res.company"].browse(self.ids["company"])
         env["retainer.revenue.line"]._retainer_recognize(self.cutoff, company)
 
-    def _expire(self, env):
-        env["retainer.contract"]._retainer_expire_blocks()
-
-    def _log_on(self, work_date):
-        def log(env):
-            env["account.analytic.line"].create(
-                {
-                    "project_id": self.ids["project"],
-                    "employee_id": self.ids["employee"],
-                    "name": f"Work of {work_date}",
-                    "unit_amount": 1.0,
-                    "date": work_date,
-                }
-            )
-
-        return log
-
     def _recognised(self):
         """``(number of entries, values recognised per kind)``."""
         with self.registry.cursor() as cr:
