@@ -184,17 +184,12 @@ class RetainerContract(models.Model):
                 rollover_changed |= bool(to_reverse or vals)
                 reverse |= to_reverse
                 new_vals += vals
-        posted = (
-            reverse._prepare_reversal_vals(self.env._("Block expiry corrected"))
-            + new_vals
+        Ledger._post(
+            new_vals,
+            reverse=reverse,
+            reason=self.env._("Block expiry corrected"),
+            expiry_correction=True,
         )
-        if posted:
-            # Others acting on these expiries must see them: see
-            # _lock_for_posting.
-            self.browse({vals["contract_id"] for vals in posted})._lock_for_posting(
-                bump=True
-            )
-            Ledger._insert_entries(posted)
         return rollover_changed
 
     def _retainer_expiry_posting_date(self, expiry_date):

@@ -377,6 +377,7 @@ class RetainerLedgerEntry(models.Model):
         reason=None,
         reversal_date=None,
         apply_overdraft_policy=True,
+        expiry_correction=False,
     ):
         """Post entries on the ledger and return them: the only way rows get
         into it, so that every rule that changes a balance is applied once.
@@ -396,12 +397,28 @@ class RetainerLedgerEntry(models.Model):
         :param bool apply_overdraft_policy: False where the policy must not
             refuse the posting (a credit note takes its units back whatever
             the balance); overdraft notifications still follow the balance.
+        :param bool expiry_correction: the posting is the expiry rule's own
+            (the expiry job, or the correction step of a posting): expiries,
+            rollovers and their reversals, which are final. They are locked
+            as entries others act on, and neither corrected again nor
+            subject to the overdraft policy (an expiry takes only unused
+            units).
         :raises UserError: a manual credit or adjustment without a reason, a
             reversal of a reversal or of a reversed entry, or a ``block``
             retainer that the posting would overdraw.
         """
         vals_list = list(vals_list)
         reverse = reverse or self.browse()
+        if expiry_correction:
+            all_vals = reverse._prepare_reversal_vals(reason, reversal_date) + vals_list
+            if not all_vals:
+                return self.browse()
+            # Others acting on these expiries must see them: see
+            # retainer.contract._lock_for_posting.
+            self.env["retainer.contract"].browse(
+                {vals["contract_id"] for vals in all_vals}
+            )._lock_for_posting(bump=True)
+            return self._insert_entries(all_vals)
         source_fields = self._retainer_source_fields()
         for vals in vals_list:
             if vals.get("kind") == "reversal":
