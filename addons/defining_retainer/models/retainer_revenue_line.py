@@ -400,6 +400,26 @@ class RetainerRevenueLine(models.Model):
             "Retainer revenue recognised up to %(date)s",
             date=fields.Date.to_string(cutoff),
         )
+        move = self._retainer_post_entry(
+            company,
+            date,
+            label,
+            [
+                (partner_id, account_id, balance)
+                for (partner_id, account_id), balance in sorted(
+                    by_partner_account.items()
+                )
+            ],
+        )
+        self.create([vals | {"move_id": move.id} for vals in line_vals])
+        return move
+
+    @api.model
+    def _retainer_post_entry(self, company, date, label, items):
+        """Post a journal entry of ``company``'s recognition journal dated
+        ``date``, one line per ``(partner_id, account_id, balance)`` of
+        ``items`` (zero balances left out), all labelled ``label``."""
+        currency = company.currency_id
         move = self.env["account.move"].create(
             {
                 "move_type": "entry",
@@ -419,15 +439,12 @@ class RetainerRevenueLine(models.Model):
                             "analytic_distribution": False,
                         }
                     )
-                    for (partner_id, account_id), balance in sorted(
-                        by_partner_account.items()
-                    )
+                    for partner_id, account_id, balance in items
                     if not currency.is_zero(balance)
                 ],
             }
         )
         move._post(soft=False)
-        self.create([vals | {"move_id": move.id} for vals in line_vals])
         return move
 
     @api.model
@@ -513,31 +530,16 @@ class RetainerRevenueLine(models.Model):
                 "Earned retainer revenue refunded by %(credit_note)s",
                 credit_note=credit_note.name,
             )
-            partner = credit_note.commercial_partner_id
-            move = self.env["account.move"].create(
-                {
-                    "move_type": "entry",
-                    "company_id": company.id,
-                    "journal_id": company.retainer_revenue_journal_id.id,
-                    "date": credit_note.date,
-                    "ref": label,
-                    "line_ids": [
-                        fields.Command.create(
-                            {
-                                "name": label,
-                                "partner_id": partner.id,
-                                "account_id": account.id,
-                                "balance": balance,
-                            }
-                        )
-                        for account, balance in (
-                            (company.retainer_revenue_account_id, total),
-                            (company.retainer_deferred_account_id, -total),
-                        )
-                    ],
-                }
+            partner = credit_note.commercial_partner_id.id
+            move = self._retainer_post_entry(
+                company,
+                credit_note.date,
+                label,
+                [
+                    (partner, company.retainer_revenue_account_id.id, total),
+                    (partner, company.retainer_deferred_account_id.id, -total),
+                ],
             )
-            move._post(soft=False)
             self.create(
                 [
                     vals | {"move_id": move.id, "date": credit_note.date}
