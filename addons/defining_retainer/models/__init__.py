@@ -20,3 +20,4 @@ from . import uom_uom
 from . import account_chart_template
 from . import retainer_revenue_line
 from . import retainer_contract_revenue
+from . import retainer_contract_notify

@@ -1,0 +1,144 @@
+from odoo import api, fields, models
+
+# Kinds of customer email a contact can switch off, each with its message
+# subtype (data/mail_message_subtype_data.xml) and its opt-out field.
+CUSTOMER_MAIL_KINDS = {
+    "alert": ("defining_retainer.mt_retainer_alert", "alert_optout_partner_ids"),
+    "statement": (
+        "defining_retainer.mt_retainer_statement",
+        "statement_optout_partner_ids",
+    ),
+}
+
+
+# One model, one file per concern (core, posting, blocks, sales, revenue,
+# notifications) to keep each file short.
+class RetainerContract(models.Model):
+    """Who hears about a retainer: the customer contacts that get its emails
+    (alerts, statements), the ones who switched a kind off, and the one path
+    every customer email of the retainer takes."""
+
+    _inherit = "retainer.contract"  # pylint: disable=consider-merging-classes-inherited
+
+    notify_partner_ids = fields.Many2many(
+        "res.partner",
+        "retainer_contract_notify_partner_rel",
+        "contract_id",
+        "partner_id",
+        string="Notified contacts",
+        compute="_compute_notify_partner_ids",
+        store=True,
+        readonly=False,
+        tracking=True,
+        help="Customer contacts who receive this retainer's emails (balance "
+        "alerts, expiry warnings, statements) and follow its conversation. "
+        "Default: the customer's invoice address.",
+    )
+    alert_optout_partner_ids = fields.Many2many(
+        "res.partner",
+        "retainer_contract_alert_optout_rel",
+        "contract_id",
+        "partner_id",
+        string="No alert emails",
+        help="Contacts who switched off balance, overdraft and expiry emails "
+        "for this retainer (from the portal or here).",
+    )
+    statement_optout_partner_ids = fields.Many2many(
+        "res.partner",
+        "retainer_contract_statement_optout_rel",
+        "contract_id",
+        "partner_id",
+        string="No statement emails",
+        help="Contacts who switched off statement emails for this retainer.",
+    )
+
+    @api.depends("partner_id")
+    def _compute_notify_partner_ids(self):
+        for contract in self:
+            partner = contract.partner_id
+            if not partner:
+                contract.notify_partner_ids = False
+                continue
+            invoice_id = partner.address_get(["invoice"])["invoice"]
+            contract.notify_partner_ids = partner.browse(invoice_id) or partner
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        contracts = super().create(vals_list)
+        contracts._retainer_subscribe_contacts()
+        return contracts
+
+    def write(self, vals):
+        result = super().write(vals)
+        if "notify_partner_ids" in vals or "partner_id" in vals:
+            self._retainer_subscribe_contacts()
+        return result
+
+    def _retainer_subscribe_contacts(self):
+        """Make the notified contacts followers (they get the replies of the
+        retainer's conversation) and the account manager too."""
+        for contract in self:
+            partners = contract.notify_partner_ids | contract.user_id.partner_id
+            if partners - contract.message_partner_ids:
+                contract.message_subscribe(partner_ids=partners.ids)
+
+    def _retainer_mail_recipients(self, kind):
+        """Return ``(reachable, unreachable)`` of the contacts of ``self``
+        who get emails of ``kind`` (see ``CUSTOMER_MAIL_KINDS``): the notified
+        contacts but the ones who switched it off, split by whether they
+        have an email address."""
+        self.ensure_one()
+        optout_field = CUSTOMER_MAIL_KINDS[kind][1]
+        contacts = self.notify_partner_ids - self[optout_field]
+        reachable = contacts.filtered("email")
+        return reachable, contacts - reachable
+
+    def _retainer_post_customer_mail(self, template_xmlid, kind, render_values=None):
+        """Email ``self``'s contacts of ``kind`` the mail template
+        ``template_xmlid`` rendered on the retainer, in its conversation.
+
+        The email is queued (sent by the mail queue after the transaction
+        commits, retried the Odoo way), so a failing SMTP server never rolls
+        back the posting that triggered it. Contacts without an email
+        address are named in an activity for the account manager.
+
+        :returns: the posted ``mail.message`` (empty when nobody gets it).
+        """
+        self.ensure_one()
+        reachable, unreachable = self._retainer_mail_recipients(kind)
+        if unreachable:
+            self._retainer_schedule_unreachable_activity(unreachable)
+        if not reachable:
+            return self.env["mail.message"]
+        template = self.env.ref(template_xmlid)
+        # sudo: whoever triggered the email (a consultant logging time, the
+        # scheduler) may only read the retainer; the email is the system's
+        # reaction, sent from the company's address by the template.
+        return (
+            self.sudo()
+            .with_context(mail_notify_force_send=False)
+            .message_post_with_source(
+                template,
+                render_values=render_values,
+                message_type="comment",
+                subtype_xmlid=CUSTOMER_MAIL_KINDS[kind][0],
+                partner_ids=reachable.ids,
+            )
+        )
+
+    def _retainer_schedule_unreachable_activity(self, partners):
+        self.ensure_one()
+        if not self.user_id:
+            return
+        # sudo: as in _retainer_post_customer_mail.
+        self.sudo().activity_schedule(
+            "mail.mail_activity_data_todo",
+            summary=self.env._("Contacts without email address"),
+            note=self.env._(
+                "Could not email %(contacts)s about retainer %(retainer)s: "
+                "no email address.",
+                contacts=", ".join(partners.mapped("display_name")),
+                retainer=self.name,
+            ),
+            user_id=self.user_id.id,
+        )
