@@ -506,3 +506,24 @@ def test_pool_figures_feed_earned_value():
     value = earned(1296.00, 56, used[SOLD_A], expired[SOLD_A])
     # used 24/56 = 555.43; total 34/56 = 786.86; expired the difference.
     assert value == Earned(555.43, 231.43)
+
+
+def test_valued_manual_credit_is_a_pool_of_its_own():
+    manual = ("block", 3)
+    rows = [
+        row(1, "credit", 10, JAN_1, sale_line=SOLD_A),
+        row(2, "credit", 5, D(2026, 1, 15)),  # manual, no value: no pool
+        row(3, "credit", 6, D(2026, 1, 20), expiry=D(2026, 2, 28)),  # valued
+        row(4, "debit", -9, D(2026, 2, 1)),  # block 3 first (expires): 6, A: 3
+        row(5, "debit", -10, D(2026, 2, 2)),  # A: 7, block 2: 3
+        # A rollover of block 3 (expiring, so used before block 2).
+        row(6, "credit", 2, D(2026, 3, 1), expiry=D(2026, 5, 31), block=3),
+        row(7, "debit", -1, D(2026, 3, 2)),  # the rollover (it expires first)
+    ]
+    used, expired = units_by_pool(
+        rows, {SOLD_A}, replays_by_contract(rows), block_pools={3: manual}
+    )
+    used = {key: units for key, units in used.items() if units}
+    # The rollover's use is the valued block's, like a sold block's.
+    assert used == {SOLD_A: 10, manual: 7}
+    assert not any(expired.values())

@@ -425,11 +425,23 @@ class RetainerContract(models.Model):
             hours=format_duration(units_to_hours(units, self.rounding_unit_minutes)),
         )
 
-    def _post_manual_entry(self, kind, units, reason, date=None, expiry_date=None):
+    def _post_manual_entry(
+        self,
+        kind,
+        units,
+        reason,
+        date=None,
+        expiry_date=None,
+        unit_value=0.0,
+        value_account=None,
+    ):
         """Post a manager's credit or signed adjustment with its reason.
 
         A manager's correction is never refused by the overdraft policy.
         ``expiry_date`` (credits only) makes the credit a dated block.
+        ``unit_value`` (credits only) gives the credit a value per unit,
+        put on the deferred revenue account against ``value_account`` (see
+        ``_retainer_post_manual_value``) and recognised as it is used.
         """
         self.ensure_one()
         self._check_manager()
@@ -445,18 +457,26 @@ class RetainerContract(models.Model):
             raise UserError(self.env._("Retainer %(name)s is closed.", name=self.name))
         if expiry_date and kind != "credit":
             raise UserError(self.env._("Only a credit can have an expiry date."))
+        date = fields.Date.to_date(date) or fields.Date.context_today(self)
+        vals = {
+            "contract_id": self.id,
+            "kind": kind,
+            "units": units,
+            "reason": reason,
+            "date": date,
+            "expiry_date": expiry_date or False,
+        }
+        if unit_value:
+            if kind != "credit":
+                raise UserError(self.env._("Only a credit can be given a value."))
+            if expiry_date:
+                # Checked before the value's journal entry is posted.
+                self.env["retainer.ledger.entry"]._check_block_dates(vals)
+            vals |= self._retainer_post_manual_value(
+                units, unit_value, value_account, date, reason
+            )
         entry = self.env["retainer.ledger.entry"]._post(
-            [
-                {
-                    "contract_id": self.id,
-                    "kind": kind,
-                    "units": units,
-                    "reason": reason,
-                    "date": date or fields.Date.context_today(self),
-                    "expiry_date": expiry_date or False,
-                }
-            ],
-            apply_overdraft_policy=False,
+            [vals], apply_overdraft_policy=False
         )
         self.message_post(
             body=self.env._(

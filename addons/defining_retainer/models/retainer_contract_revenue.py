@@ -1,6 +1,7 @@
 from collections import defaultdict
 
 from odoo import fields, models
+from odoo.exceptions import AccessError, UserError
 
 
 # One model, one file per concern (core, posting, blocks, sales, revenue)
@@ -34,6 +35,64 @@ class RetainerContract(models.Model):
         groups="account.group_account_invoice",
     )
 
+    def _retainer_post_manual_value(self, units, unit_value, account, date, reason):
+        """Put the value of a manual credit of ``units`` at ``unit_value``
+        (company currency) on the deferred revenue account, against
+        ``account`` (e.g. the opening balance account for a balance taken
+        over from another system, an expense account for goodwill), so that
+        its use is recognised like a sold block's and the deferred revenue
+        report still equals the account.
+
+        :returns: the ledger values of the credit's value.
+        :raises AccessError: the user is not an accounting manager.
+        :raises UserError: a negative value, a company that does not defer
+            retainer revenue, no counterpart account or the deferred
+            revenue account itself.
+        """
+        self.ensure_one()
+        company = self.company_id
+        if unit_value < 0:
+            raise UserError(self.env._("A credit's value per unit cannot be negative."))
+        if not self.env.user.has_group("account.group_account_manager"):
+            raise AccessError(
+                self.env._("Only accounting managers can give a credit a value.")
+            )
+        if not company.retainer_defer_revenue:
+            raise UserError(
+                self.env._(
+                    "%(company)s does not defer retainer revenue: a credit's value "
+                    "is only recorded when it does (Settings > Retainers).",
+                    company=company.name,
+                )
+            )
+        company._retainer_check_revenue_settings(required=True)
+        deferred = company.retainer_deferred_account_id
+        if not account or account == deferred:
+            raise UserError(
+                self.env._(
+                    "Choose the account the credit's value comes from (not the "
+                    "deferred revenue account), e.g. the opening balance account "
+                    "for a balance taken over from another system."
+                )
+            )
+        amount = company.currency_id.round(units * unit_value)
+        partner = self.partner_id.commercial_partner_id.id
+        RevenueLine = self.env["retainer.revenue.line"]
+        # sudo: an accounting manager (checked above) posts the entry in the
+        # retainer revenue journal whatever their other groups.
+        move = RevenueLine.sudo()._retainer_post_entry(
+            company,
+            RevenueLine._retainer_recognition_date(company, date),
+            self.env._(
+                "Value of a credit of %(units)s on retainer %(retainer)s: %(reason)s",
+                units=self._format_units(units),
+                retainer=self.name,
+                reason=reason,
+            ),
+            [(partner, account.id, amount), (partner, deferred.id, -amount)],
+        )
+        return {"manual_unit_value": unit_value, "value_move_id": move.id}
+
     def _compute_revenue_values(self):
         RevenueLine = self.env["retainer.revenue.line"].sudo()
         # sudo: figures of the retainers shown; the fields are limited to
@@ -47,9 +106,11 @@ class RetainerContract(models.Model):
             .sale_line_id
         )
         unearned = defaultdict(float)
-        if sale_lines:
-            for pool in RevenueLine._retainer_pools(sale_lines=sale_lines).values():
-                unearned[pool.contract_id] += pool.unearned
+        pools = RevenueLine._retainer_pools(
+            sale_lines=sale_lines, contracts=self._origin
+        )
+        for pool in pools.values():
+            unearned[pool.contract_id] += pool.unearned
         recognized = {
             contract.id: value
             for contract, value in RevenueLine._read_group(
@@ -76,7 +137,24 @@ class RetainerLedgerEntry(models.Model):
         help="For a block: the untaxed amount paid per unit (deferred invoices "
         "less credit notes of its order line, in company currency). A "
         "rolled-over block has the value of the block it comes from; a "
-        "manual credit has none.",
+        "manual credit has the value given when it was posted, or none.",
+    )
+    manual_unit_value = fields.Monetary(
+        string="Given value per unit",
+        currency_field="company_currency_id",
+        readonly=True,
+        groups="account.group_account_invoice",
+        help="A manual credit's value per unit, given when it was posted "
+        "(e.g. a balance taken over from another system).",
+    )
+    value_move_id = fields.Many2one(
+        "account.move",
+        string="Value entry",
+        readonly=True,
+        index="btree_not_null",
+        groups="account.group_account_invoice",
+        help="The journal entry that put a valued manual credit on the "
+        "deferred revenue account.",
     )
     value_pending = fields.Boolean(
         compute="_compute_unit_value",
@@ -89,6 +167,7 @@ class RetainerLedgerEntry(models.Model):
         # The sold line of each block: its own, or that of the block its
         # units rolled over from.
         origin = {}
+        root = {}
         for entry in self.sorted("id"):
             block = entry
             seen = set()
@@ -96,6 +175,7 @@ class RetainerLedgerEntry(models.Model):
                 seen.add(block)
                 block = block.block_entry_id
             origin[entry] = block.sale_line_id
+            root[entry] = block
         sale_lines = self.env["sale.order.line"].union(*origin.values())
         pools = (
             self.env["retainer.revenue.line"]
@@ -108,6 +188,8 @@ class RetainerLedgerEntry(models.Model):
             sale_line = origin[entry]
             pool = pools.get(sale_line.id)
             entry.unit_value = pool.unit_value if pool and entry.is_block else 0.0
+            if entry.is_block and root[entry].value_move_id:
+                entry.unit_value = root[entry].manual_unit_value
             entry.value_pending = bool(
                 entry.is_block
                 and sale_line

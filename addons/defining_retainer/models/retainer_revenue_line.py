@@ -18,13 +18,16 @@ RECOGNITION_KIND_SELECTION = [
 
 @dataclass
 class Pool:
-    """What one sold line was paid, and how much of it is earned, at a date
-    (see tools/revenue.py). Amounts in company currency."""
+    """What one sold line (or one manual credit given a value) was paid, and
+    how much of it is earned, at a date (see tools/revenue.py). Amounts in
+    company currency."""
 
     sale_line_id: int
     contract_id: int
     partner_id: int
     company_id: int
+    # The manual credit that is the pool (sale_line_id is then 0).
+    block_entry_id: int = 0
     amount: float = 0.0
     paid_units: int = 0
     used_units: int = 0
@@ -46,6 +49,22 @@ class Pool:
     @property
     def unit_value(self):
         return self.amount / self.paid_units if self.paid_units > 0 else 0.0
+
+    @property
+    def key(self):
+        """The pool's key in the dicts of pools: the sold line's id, or
+        ``("block", id)`` of the valued manual credit."""
+        if self.block_entry_id:
+            return ("block", self.block_entry_id)
+        return self.sale_line_id
+
+    @property
+    def source_vals(self):
+        """What a recognition line or report line names as its source."""
+        return {
+            "sale_line_id": self.sale_line_id or False,
+            "block_entry_id": self.block_entry_id or False,
+        }
 
 
 class RetainerRevenueLine(models.Model):
@@ -77,10 +96,17 @@ class RetainerRevenueLine(models.Model):
     sale_line_id = fields.Many2one(
         "sale.order.line",
         string="Sold line",
-        required=True,
         readonly=True,
         index=True,
         ondelete="restrict",
+    )
+    block_entry_id = fields.Many2one(
+        "retainer.ledger.entry",
+        string="Manual block",
+        readonly=True,
+        index="btree_not_null",
+        ondelete="restrict",
+        help="For revenue of a manual credit given a value: that credit.",
     )
     move_id = fields.Many2one(
         "account.move",
@@ -104,6 +130,14 @@ class RetainerRevenueLine(models.Model):
         readonly=True,
         help="Revenue recognised (negative: taken back), in company currency.",
     )
+
+    _sql_constraints = [
+        (
+            "source_required",
+            "CHECK ((sale_line_id IS NULL) != (block_entry_id IS NULL))",
+            "Recognised revenue comes from a sold line or a valued manual credit.",
+        ),
+    ]
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -134,14 +168,24 @@ class RetainerRevenueLine(models.Model):
 
     @api.model
     def _retainer_pools(
-        self, cutoff=None, companies=None, sale_lines=None, exclude_moves=None
+        self,
+        cutoff=None,
+        companies=None,
+        sale_lines=None,
+        exclude_moves=None,
+        contracts=None,
     ):
-        """Return ``{sale_line_id: Pool}`` at ``cutoff`` (default: now, every
+        """Return ``{Pool.key: Pool}`` at ``cutoff`` (default: now, every
         date): for each retainer line paid by deferred invoices, its amount
         and units (invoices and credit notes dated up to ``cutoff``), the
         units of its blocks used by work and expired up to ``cutoff`` (the
         ledger as it is now), the value earned and the value recognised by
-        lines dated up to ``cutoff``.
+        lines dated up to ``cutoff``; the same for each manual credit given
+        a value (dated up to ``cutoff``).
+
+        :param sale_lines: only the pools of these sold lines (and no manual
+            credits, unless ``contracts`` are given too).
+        :param contracts: only the manual credits of these retainers.
 
         A constant number of queries, whatever the number of lines.
         """
@@ -157,20 +201,62 @@ class RetainerRevenueLine(models.Model):
             domain.append(("move_id", "not in", exclude_moves.ids))
         invoice_lines = Line.search(domain, order="id")
         pools = self._retainer_pools_paid(invoice_lines)
+        if sale_lines is None or contracts is not None:
+            pools.update(self._retainer_pools_valued(cutoff, companies, contracts))
         if not pools:
             return pools
         self._retainer_pools_earned(pools, cutoff)
-        recognized_domain = [("sale_line_id", "in", list(pools))]
+        sold = [pool.sale_line_id for pool in pools.values() if pool.sale_line_id]
+        manual = [pool.block_entry_id for pool in pools.values() if pool.block_entry_id]
+        recognized_domain = [
+            "|",
+            ("sale_line_id", "in", sold),
+            ("block_entry_id", "in", manual),
+        ]
         if cutoff:
             recognized_domain.append(("date", "<=", cutoff))
-        for sale_line, kind, value in self._read_group(
-            recognized_domain, ["sale_line_id", "kind"], ["value:sum"]
+        for sale_line, block, kind, value in self._read_group(
+            recognized_domain,
+            ["sale_line_id", "block_entry_id", "kind"],
+            ["value:sum"],
         ):
-            pool = pools[sale_line.id]
+            pool = pools[("block", block.id) if block else sale_line.id]
             if kind == "breakage":
                 pool.recognized_expired += value
             else:
                 pool.recognized_used += value
+        return pools
+
+    @api.model
+    def _retainer_pools_valued(self, cutoff=None, companies=None, contracts=None):
+        """Pools of the manual credits given a value whose value was put on
+        the deferred revenue account (see
+        ``retainer.contract._retainer_post_manual_value``)."""
+        domain = [("value_move_id", "!=", False)]
+        if cutoff:
+            domain.append(("date", "<=", cutoff))
+        if companies is not None:
+            domain.append(("company_id", "in", companies.ids))
+        if contracts is not None:
+            domain.append(("contract_id", "in", contracts.ids))
+        # sudo: the unit value is limited to invoicing users; pools are
+        # read by checked callers (the run, the report, the retainer's
+        # figures shown to invoicing users).
+        credits = self.env["retainer.ledger.entry"].sudo().search(domain, order="id")
+        pools = {}
+        for credit in credits:
+            pool = Pool(
+                sale_line_id=0,
+                block_entry_id=credit.id,
+                contract_id=credit.contract_id.id,
+                partner_id=credit.partner_id.commercial_partner_id.id,
+                company_id=credit.company_id.id,
+                amount=credit.company_id.currency_id.round(
+                    credit.units * credit.manual_unit_value
+                ),
+                paid_units=credit.units,
+            )
+            pools[pool.key] = pool
         return pools
 
     @api.model
@@ -230,7 +316,17 @@ class RetainerRevenueLine(models.Model):
         )
         rows = self.env.cr.fetchall()
         replays = _replays_by_contract([row[: len(REPLAY_COLUMNS)] for row in rows])
-        used, expired = units_by_pool(rows, set(pools), replays, cutoff)
+        used, expired = units_by_pool(
+            rows,
+            {pool.sale_line_id for pool in pools.values() if pool.sale_line_id},
+            replays,
+            cutoff,
+            block_pools={
+                pool.block_entry_id: key
+                for key, pool in pools.items()
+                if pool.block_entry_id
+            },
+        )
         currencies = {
             company.id: company.currency_id
             for company in self.env["res.company"].browse(
@@ -386,7 +482,7 @@ class RetainerRevenueLine(models.Model):
                         "company_id": company.id,
                         "contract_id": pool.contract_id,
                         "partner_id": pool.partner_id,
-                        "sale_line_id": pool.sale_line_id,
+                        **pool.source_vals,
                         "date": date,
                         "kind": kind,
                         "value": due,

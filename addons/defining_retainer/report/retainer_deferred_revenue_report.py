@@ -105,7 +105,7 @@ class RetainerDeferredRevenueReport(models.TransientModel):
                     "report_id": self.id,
                     "contract_id": pool.contract_id,
                     "partner_id": pool.partner_id,
-                    "sale_line_id": pool.sale_line_id,
+                    **pool.source_vals,
                     "paid_units": pool.paid_units,
                     "remaining_units": max(
                         pool.paid_units - pool.used_units - pool.expired_units, 0

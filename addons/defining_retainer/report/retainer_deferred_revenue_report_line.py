@@ -17,6 +17,7 @@ class RetainerDeferredRevenueReportLine(models.TransientModel):
     contract_id = fields.Many2one("retainer.contract", string="Retainer")
     sale_line_id = fields.Many2one("sale.order.line", string="Sold line")
     order_id = fields.Many2one(related="sale_line_id.order_id", string="Order")
+    block_entry_id = fields.Many2one("retainer.ledger.entry", string="Manual block")
     paid_units = fields.Integer(aggregator="sum")
     remaining_units = fields.Integer(aggregator="sum")
     unit_value = fields.Monetary(aggregator=None)

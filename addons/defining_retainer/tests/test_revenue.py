@@ -591,6 +591,174 @@ class TestRevenueRefusals(RetainerRevenueCommon):
 
 
 @tagged("post_install", "-at_install", "defining_retainer")
+class TestRevenueManualCredits(RetainerRevenueCommon):
+    """A manual credit is worth nothing unless given a value; a given value
+    is put on the deferred revenue account and recognised like a sold
+    block's."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.opening = cls.env["account.account"].create(
+            {
+                "name": "Opening balances (test)",
+                "code": "RETOPEN",
+                "account_type": "equity",
+                "company_ids": [Command.set(cls.company.ids)],
+            }
+        )
+        cls.finance_manager = new_test_user(
+            cls.env,
+            login="retainer_finance_manager",
+            groups="account.group_account_manager,"
+            "defining_retainer.group_retainer_manager",
+            name="Frankie Finance",
+            company_id=cls.company.id,
+            company_ids=[Command.set(cls.company.ids)],
+        )
+        cls.contract = cls._create_contract()
+
+    def _credit(self, units=20, unit_value=30.0, user=None, **kwargs):
+        wizard = (
+            self.env["retainer.ledger.post"]
+            .with_user(user or self.finance_manager)
+            .create(
+                {
+                    "contract_id": self.contract.id,
+                    "kind": kwargs.pop("kind", "credit"),
+                    "units": units,
+                    "date": kwargs.pop("credit_date", date(2026, 1, 5)),
+                    "reason": "Balance taken over from the old system",
+                    "unit_value": unit_value,
+                    "value_account_id": kwargs.pop("account", self.opening).id,
+                    **kwargs,
+                }
+            )
+        )
+        wizard.action_post()
+        return self.contract.ledger_entry_ids.filtered(
+            lambda e: e.kind in ("credit", "adjustment")
+        ).sorted("id")[-1:]
+
+    def test_given_value_is_deferred_and_recognised_as_used(self):
+        with freeze_time("2026-01-05"):
+            credit = self._credit(expiry_date=date(2026, 2, 15))
+        move = credit.sudo().value_move_id
+        self.assertRecordValues(
+            move, [{"state": "posted", "date": date(2026, 1, 5), "move_type": "entry"}]
+        )
+        self.assertEqual(
+            self._lines(move),
+            self._items(
+                [
+                    (self.opening, self.customer, 600.0),
+                    (self.deferred, self.customer, -600.0),
+                ]
+            ),
+        )
+        contract = self.contract.with_user(self.finance_manager)
+        self.assertEqual(credit.with_user(self.finance_manager).unit_value, 30.0)
+        self.assertEqual(contract.unearned_value, 600.0)
+        self._log_on(self.contract, 2.0, date(2026, 1, 20))  # 8 units
+        with freeze_time("2026-02-02"):
+            january = self._recognize(date(2026, 1, 31))
+        self.assertEqual(
+            self._lines(january),
+            self._items(
+                [
+                    (self.deferred, self.customer, 240.0),
+                    (self.revenue, self.customer, -240.0),
+                ]
+            ),
+        )
+        self.assertEqual(january.line_ids.mapped("name"), [january.ref] * 2)
+        recognized = self.env["retainer.revenue.line"].search(
+            [("move_id", "=", january.id)]
+        )
+        self.assertRecordValues(
+            recognized,
+            [{"block_entry_id": credit.id, "sale_line_id": False, "value": 240.0}],
+        )
+        report = self._assert_books_agree(date(2026, 1, 31), 360.0)
+        self.assertRecordValues(
+            report.line_ids,
+            [{"block_entry_id": credit.id, "remaining_units": 12, "unit_value": 30.0}],
+        )
+        # The 12 units left expire on 15 February: breakage at the next run.
+        with freeze_time("2026-02-16"):
+            self.env["retainer.contract"]._retainer_expire_blocks()
+        with freeze_time("2026-03-02"):
+            february = self._recognize(date(2026, 2, 28))
+        self.assertEqual(
+            self._lines(february),
+            self._items(
+                [
+                    (self.deferred, self.customer, 360.0),
+                    (self.breakage, self.customer, -360.0),
+                ]
+            ),
+        )
+        self._assert_books_agree(date(2026, 2, 28), 0.0)
+        self.assertEqual(contract.recognized_value, 600.0)
+        self.assertEqual(contract.unearned_value, 0.0)
+
+    def test_credit_without_value_is_worth_nothing(self):
+        with freeze_time("2026-01-05"):
+            credit = self._credit(unit_value=0.0)
+        self._log_on(self.contract, 2.0, date(2026, 1, 20))
+        self.assertFalse(credit.sudo().value_move_id)
+        self.assertEqual(credit.with_user(self.finance_manager).unit_value, 0.0)
+        contract = self.contract.with_user(self.finance_manager)
+        self.assertEqual(contract.unearned_value, 0.0)
+        with freeze_time("2026-02-02"):
+            self.assertFalse(self._recognize(date(2026, 1, 31)))
+
+    def test_bad_values_are_refused_and_nothing_is_written(self):
+        other_company_account = self.env["account.account"].create(
+            {"name": "Elsewhere", "code": "RETELSE", "account_type": "equity"}
+        )
+        clerk = new_test_user(
+            self.env,
+            login="retainer_manager_no_accounting",
+            groups="defining_retainer.group_retainer_manager",
+            company_id=self.company.id,
+            company_ids=[Command.set(self.company.ids)],
+        )
+        cases = [
+            ({"unit_value": -1.0}, UserError, "cannot be negative"),
+            (
+                {"kind": "adjustment", "unit_value": 5.0},
+                UserError,
+                "Only a credit can be given a value",
+            ),
+            ({"account": self.deferred}, UserError, "not the deferred revenue"),
+            ({"user": clerk}, AccessError, "Only accounting managers"),
+            (
+                {"expiry_date": date(2026, 1, 1)},
+                UserError,
+                r"cannot expire \(2026-01-01\) before its date",
+            ),
+        ]
+        moves_before = self.env["account.move"].search_count([])
+        for kwargs, error, message in cases:
+            with (
+                self.subTest(kwargs=kwargs),
+                self.assertRaisesRegex(error, message),
+                freeze_time("2026-01-05"),
+            ):
+                self._credit(**kwargs)
+        with self.assertRaisesRegex(UserError, "Choose the account"):
+            self.contract.with_user(self.finance_manager)._post_manual_entry(
+                "credit", 4, "No account", date(2026, 1, 5), unit_value=10.0
+            )
+        self.company.retainer_defer_revenue = False
+        with self.assertRaisesRegex(UserError, "does not defer retainer revenue"):
+            self._credit(account=other_company_account)
+        self.assertFalse(self.contract.ledger_entry_ids)
+        self.assertEqual(self.env["account.move"].search_count([]), moves_before)
+
+
+@tagged("post_install", "-at_install", "defining_retainer")
 class TestRevenueYear(RetainerRevenueCommon):
     """One customer through a year, in a GBP company invoicing in EUR: a
     discounted sale, usage over three months, a late correction, a partial

@@ -3,7 +3,8 @@ recognition, tested without a database.
 
 A *pool* is what one sold line was paid: the untaxed amount of its deferred
 invoices less its deferred credit notes (company currency), for the units
-that amount pays. Its blocks (the line's credits and the rollovers of their
+that amount pays; or a manual credit given a value (its units times that
+value). Its blocks (the line's credits and the rollovers of their
 unused units) are consumed by work and expire; the value of a pool's used
 and expired units is recognised, always as a share of the pool's amount
 rounded once, so that when every unit is used or expired exactly the amount
@@ -69,7 +70,7 @@ def refund_excess(refund_amount, amount_before, earned_before, round_amount):
     return round_amount(min(max(refund_amount - unearned, 0.0), refund_amount))
 
 
-def units_by_pool(rows, pool_keys, replays, cutoff=None):
+def units_by_pool(rows, pool_keys, replays, cutoff=None, block_pools=None):
     """Units used and expired per pool, from a ledger.
 
     :param rows: ledger rows in id order, tuples ``(id, contract_id, kind,
@@ -81,6 +82,8 @@ def units_by_pool(rows, pool_keys, replays, cutoff=None):
     :param cutoff: count work and expiries dated up to this date only
         (None: all), as the ledger is now: a reversed expiry does not count,
         whatever the date of its reversal.
+    :param block_pools: ``{block id: pool key}`` of blocks that are a pool
+        of their own (a manual credit given a value).
     :returns: ``(used, expired)``, two dicts ``{pool key: units}``. A block
         belongs to its sold line's pool, a rollover to the pool of the block
         its units come from; units that rolled over are not expired (their
@@ -88,12 +91,15 @@ def units_by_pool(rows, pool_keys, replays, cutoff=None):
     """
     block_pool = {}
     row_by_id = {}
+    block_pools = block_pools or {}
     for row in rows:
         entry_id, block_id, sale_line_id, is_block = row[0], row[7], row[8], row[9]
         row_by_id[entry_id] = row
         if not is_block:
             continue
-        if sale_line_id in pool_keys:
+        if entry_id in block_pools:
+            block_pool[entry_id] = block_pools[entry_id]
+        elif sale_line_id in pool_keys:
             block_pool[entry_id] = sale_line_id
         elif block_id in block_pool:
             block_pool[entry_id] = block_pool[block_id]
