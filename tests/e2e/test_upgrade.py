@@ -149,6 +149,8 @@ print("UPGRADE-RESULT:" + json.dumps({
             "balance": c.balance_units,
             "notified": c.overdraft_notified,
             "blocks": sorted(c.block_ids.ids),
+            "contacts": c.notify_partner_ids.ids == c.partner_id.ids,
+            "followed": c.partner_id in c.message_partner_ids,
         }
         for c in contracts
     },
@@ -299,6 +301,11 @@ def test_previous_release_upgrades_in_place(previous_addons, upgrade_db, work_di
         "defer": False,
         "deferred_type": "liability_current",
         "journal_type": "general",
+    }
+    # Customer emails (18.0.4.0.0): each retainer emails its customer (no
+    # invoice address here), who follows its conversation.
+    assert {(c["contacts"], c["followed"]) for c in after["contracts"].values()} == {
+        (True, True)
     }
     # No entry changed, none was added or removed.
     rows_after = _ledger_rows(db, ids.values())
