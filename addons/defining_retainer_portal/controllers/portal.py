@@ -1,3 +1,4 @@
+from werkzeug.exceptions import NotFound
 from werkzeug.urls import url_encode
 
 from odoo import fields, http
@@ -5,14 +6,17 @@ from odoo.exceptions import AccessError, MissingError, UserError
 from odoo.http import request
 from odoo.osv import expression
 
+from odoo.addons.portal.controllers.mail import PortalChatter
 from odoo.addons.portal.controllers.portal import CustomerPortal
 from odoo.addons.portal.controllers.portal import pager as portal_pager
 
+from ..models.mail_message import RETAINER_CHATTER_CONTEXT_KEY
 from ..report.retainer_statement_report import PERIOD_CONTEXT_KEY, STATEMENT_REPORT
 from ..tools.statement import normalise_period, parse_date
 from ..tools.topup import UNIT_DAY, parse_quantity
 
 TOPUP_SESSION_KEY = "defining_retainer_portal_topup"
+MAIL_PREFERENCES_SESSION_KEY = "defining_retainer_portal_mail_preferences"
 SEARCH_MAX_LENGTH = 100
 
 
@@ -168,8 +172,12 @@ class RetainerPortal(CustomerPortal):
         date_to=None,
         search=None,
         groupby=None,
+        chatter_params=None,
         **extra,
     ):
+        """Values of the retainer page. ``chatter_params``: the ``pid`` and
+        ``hash`` of an email's link, which let its recipient write in the
+        conversation under their name (see ``portal.message_thread``)."""
         date_from, date_to = parse_date(date_from), parse_date(date_to)
         if date_from and date_to and date_from > date_to:
             date_from, date_to = date_to, date_from
@@ -238,11 +246,34 @@ class RetainerPortal(CustomerPortal):
             "topup_done": topup_done,
             "topup_form": {"quantity": "", "unit": UNIT_DAY, "note": ""},
             "topup_units": retainer_sudo._portal_topup_unit_selection(),
+            **self._retainer_mail_preferences_values(retainer_sudo),
             **extra,
         }
         return self._get_page_view_values(
-            retainer_sudo, access_token, values, "my_retainers_history", False
+            retainer_sudo,
+            access_token,
+            values,
+            "my_retainers_history",
+            False,
+            **(chatter_params or {}),
         )
+
+    def _retainer_mail_preferences_values(self, retainer_sudo):
+        """Values of the email preferences form: only a logged-in user has
+        preferences (``mail_preferences`` is ``None`` for a visitor using a
+        share link), and the result of the last change, shown once."""
+        user = request.env.user
+        result = request.session.get(MAIL_PREFERENCES_SESSION_KEY)
+        if result and result.get("retainer_id") == retainer_sudo.id:
+            request.session.pop(MAIL_PREFERENCES_SESSION_KEY)
+        else:
+            result = None
+        return {
+            "mail_preferences": None
+            if user._is_public()
+            else retainer_sudo._portal_mail_preferences(user.partner_id),
+            "mail_preferences_result": result,
+        }
 
     def _retainer_document_urls(self, retainer_sudo, access_token, documents):
         """``{(entry id, "order" or "invoice"): url}`` of the top-ups'
@@ -320,6 +351,7 @@ class RetainerPortal(CustomerPortal):
             date_to=kw.get("date_to"),
             search=kw.get("search"),
             groupby=kw.get("groupby"),
+            chatter_params={"pid": kw.get("pid"), "hash": kw.get("hash")},
         )
         return request.render("defining_retainer_portal.portal_my_retainer", values)
 
@@ -422,4 +454,56 @@ class RetainerPortal(CustomerPortal):
         }
         return request.redirect(
             self._retainer_url(retainer_sudo, access_token) + "#retainer_topup"
+        )
+
+    # === EMAIL PREFERENCES === #
+
+    @http.route(
+        ["/my/retainers/<int:retainer_id>/mail_preferences"],
+        type="http",
+        auth="user",
+        website=True,
+        methods=["POST"],
+    )
+    def portal_my_retainer_mail_preferences(self, retainer_id, **kw):
+        """Switch the retainer's alert and statement emails on or off for
+        the logged-in user (checkboxes ``alert`` and ``statement``: sent when
+        on). Only with the user's own access to the retainer: a share link
+        does not give preferences."""
+        try:
+            retainer_sudo = self._retainer_check_access(retainer_id, None)
+        except (AccessError, MissingError) as error:
+            raise NotFound() from error
+        preferences = {kind: bool(kw.get(kind)) for kind in ("alert", "statement")}
+        user = request.env.user
+        # sudo: customers may not write retainers, but the user may read this
+        # one (checked above) and the model method changes nothing but the
+        # user's own contact in its opt-out fields (it refuses any other
+        # contact). As the user (the access check's record acts as the
+        # superuser), so the method knows whose contact is theirs.
+        retainer = retainer_sudo.with_user(user).sudo()
+        try:
+            retainer._portal_set_mail_preferences(user.partner_id, preferences)
+        except (AccessError, UserError) as error:
+            result = {"retainer_id": retainer_sudo.id, "error": error.args[0]}
+        else:
+            result = {"retainer_id": retainer_sudo.id, "saved": True}
+        request.session[MAIL_PREFERENCES_SESSION_KEY] = result
+        return request.redirect(
+            self._retainer_url(retainer_sudo, None) + "#retainer_mail_preferences"
+        )
+
+
+class RetainerPortalChatter(PortalChatter):
+    @http.route()
+    def portal_message_fetch(
+        self, thread_model, thread_id, limit=10, after=None, before=None, **kw
+    ):
+        """On a retainer, the portal chatter also lists the emails its
+        customer got (alerts, statements): see ``mail.message._message_fetch``
+        in this addon. The access checks stay those of the route."""
+        if thread_model == "retainer.contract":
+            request.update_context(**{RETAINER_CHATTER_CONTEXT_KEY: int(thread_id)})
+        return super().portal_message_fetch(
+            thread_model, thread_id, limit=limit, after=after, before=before, **kw
         )

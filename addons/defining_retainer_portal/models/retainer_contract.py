@@ -393,9 +393,10 @@ class RetainerContract(models.Model):
         """Ask for a top-up of ``quantity`` ``unit`` on behalf of the customer.
 
         Checks the request, then schedules an activity for the account
-        manager, posts on the retainer's chatter and, when the company has a
-        retainer product for ``unit``, creates a draft quotation for the
-        customer.
+        manager, posts in the retainer's conversation (a comment of the
+        requester, which the customer sees on the portal) and, when the
+        company has a retainer product for ``unit``, creates a draft
+        quotation for the customer.
 
         Called on the record returned by the portal's access check (sudo):
         the caller proved the right to see this retainer; everything written
@@ -449,11 +450,14 @@ class RetainerContract(models.Model):
             )
         if note:
             body += Markup("<p>%s</p>") % self.env._("Note: %(note)s", note=note)
+        # In the retainer's conversation, in the requester's name: the
+        # customer sees it on the portal, the account manager and the other
+        # followers get it as any comment of the customer.
         self.message_post(
             body=body,
             author_id=requester.id,
             message_type="comment",
-            subtype_xmlid="mail.mt_note",
+            subtype_xmlid="mail.mt_comment",
         )
         if order and note:
             order.message_post(

@@ -4,6 +4,8 @@ from . import test_portal_routes
 from . import test_portal_commercial_entity
 from . import test_portal_ledger_rpc
 from . import test_portal_topup
+from . import test_portal_chatter
+from . import test_portal_mail_preferences
 from . import test_portal_statement
 from . import test_portal_params
 from . import test_portal_query_count

@@ -1,5 +1,6 @@
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
+from odoo.tests.common import JsonRpcException
 
 from .common import RetainerPortalCommon
 
@@ -119,6 +120,49 @@ class TestPortalCommercialEntity(RetainerPortalCommon):
                 self.env.invalidate_all()
                 self.assertEqual(foreign.activity_ids, activities)
                 self.assertEqual(foreign.message_ids, messages)
+
+    def test_conversation(self):
+        """The retainer's conversation: each reads and writes in their own,
+        neither in the other's (the portal chatter's routes)."""
+        for user, own, _own_text, foreign, _texts in self._cases():
+            with self.subTest(user=user.login):
+                secret = foreign.message_post(
+                    body=f"Comment for {foreign.partner_id.name} only",
+                    message_type="comment",
+                    subtype_xmlid="mail.mt_comment",
+                )
+                self.authenticate(user.login, user.login)
+
+                def call(route, retainer, **params):
+                    return self.make_jsonrpc_request(
+                        route,
+                        {
+                            "thread_model": "retainer.contract",
+                            "thread_id": retainer.id,
+                            **params,
+                        },
+                    )
+
+                post_data = {
+                    "message_type": "comment",
+                    "subtype_xmlid": "mail.mt_comment",
+                }
+                call("/mail/message/post", own, post_data={**post_data, "body": "Ours"})
+                fetched = call("/mail/chatter_fetch", own)["data"]["mail.message"]
+                self.assertIn("Ours", str(fetched))
+                fetched = call("/mail/chatter_fetch", foreign)["data"]["mail.message"]
+                self.assertEqual(fetched, [])
+                self.env.invalidate_all()
+                messages = foreign.message_ids
+                with self.assertRaises(JsonRpcException):
+                    call(
+                        "/mail/message/post",
+                        foreign,
+                        post_data={**post_data, "body": "not ours"},
+                    )
+                self.env.invalidate_all()
+                self.assertEqual(foreign.message_ids, messages)
+                self.assertIn(secret, messages)
 
     def test_rpc_reads(self):
         for user, own, _own_text, foreign, _texts in self._cases():

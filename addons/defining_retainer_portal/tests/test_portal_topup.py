@@ -96,6 +96,27 @@ class TestPortalTopup(RetainerPortalCommon):
         again = self.url_open(self._detail_url(self.retainer))
         self.assertNotIn("o_retainer_topup_done", again.text)
 
+    def test_request_topup_in_the_conversation(self):
+        """The request is a comment of the requester in the retainer's
+        conversation: the customer reads it in the portal chatter, the
+        account manager gets it as a follower (besides the activity)."""
+        messages = self._state()[2]
+        self.authenticate(self.portal_user.login, self.portal_user.login)
+        self._post_topup(quantity="1", unit="day", note="For the audit")
+        message = self._state()[2] - messages
+        self.assertEqual(len(message), 1)
+        self.assertEqual(message.author_id, self.portal_user.partner_id)
+        self.assertEqual(message.subtype_id, self.env.ref("mail.mt_comment"))
+        self.assertFalse(message.is_internal)
+        self.assertFalse(message.subtype_id.internal)
+        self.assertIn(self.manager.partner_id, message.notification_ids.res_partner_id)
+        fetched = self.make_jsonrpc_request(
+            "/mail/chatter_fetch",
+            {"thread_model": "retainer.contract", "thread_id": self.retainer.id},
+        )["data"]["mail.message"]
+        self.assertIn(message.id, [item["id"] for item in fetched])
+        self.assertIn("For the audit", str(fetched))
+
     def test_request_topup_in_hours(self):
         self.authenticate(self.portal_user.login, self.portal_user.login)
         orders = self._state()[0]
