@@ -5,11 +5,14 @@ from odoo.exceptions import AccessError, MissingError, UserError
 from odoo.http import request
 from odoo.osv import expression
 
+from odoo.addons.defining_retainer.report.retainer_statement_report import (
+    PERIOD_CONTEXT_KEY,
+    STATEMENT_REPORT,
+)
+from odoo.addons.defining_retainer.tools.statement import normalise_period, parse_date
 from odoo.addons.portal.controllers.portal import CustomerPortal
 from odoo.addons.portal.controllers.portal import pager as portal_pager
 
-from ..report.retainer_statement_report import PERIOD_CONTEXT_KEY, STATEMENT_REPORT
-from ..tools.statement import normalise_period, parse_date
 from ..tools.topup import UNIT_DAY, parse_quantity
 
 TOPUP_SESSION_KEY = "defining_retainer_portal_topup"
