@@ -1,8 +1,11 @@
+import logging
 from collections import defaultdict
 from datetime import timedelta
 
 from odoo import api, fields, models, modules, tools
+from odoo.exceptions import UserError
 from odoo.tools import SQL, format_date, split_every
+from odoo.tools.pdf import PdfReadError
 
 from ..report.retainer_statement_report import STATEMENT_REPORT
 from ..tools.statement import closed_periods
@@ -12,6 +15,8 @@ from ..tools.statement import closed_periods
 # stay locked meanwhile: postings on them wait for the batch.
 STATEMENT_BATCH_SIZE = 50
 STATEMENT_TEMPLATE = "defining_retainer.mail_template_retainer_statement"
+
+_logger = logging.getLogger(__name__)
 
 
 class RetainerStatement(models.Model):
@@ -260,18 +265,34 @@ class RetainerStatement(models.Model):
     @api.model
     def _retainer_render_pdfs(self, contracts, date_from, date_to):
         """``{contract id: PDF bytes}`` of the statements of ``contracts``,
-        rendered in one report call (HTML in tests, as Odoo renders every
-        report there)."""
+        rendered in one report call: one wkhtmltopdf run, split per retainer
+        (HTML in tests, as Odoo renders every report there).
+
+        A wkhtmltopdf without Odoo's patched Qt cannot render several
+        documents at once: the statements are then rendered one by one.
+        """
         Report = self.env["ir.actions.report"]
-        content, report_type = Report._pre_render_qweb_pdf(
-            STATEMENT_REPORT,
-            res_ids=contracts.ids,
-            data={
-                "date_from": fields.Date.to_string(date_from),
-                "date_to": fields.Date.to_string(date_to),
-            },
-        )
-        return Report._get_splitted_report(STATEMENT_REPORT, content, report_type)
+        data = {
+            "date_from": fields.Date.to_string(date_from),
+            "date_to": fields.Date.to_string(date_to),
+        }
+        try:
+            content, report_type = Report._pre_render_qweb_pdf(
+                STATEMENT_REPORT, res_ids=contracts.ids, data=data
+            )
+            return Report._get_splitted_report(STATEMENT_REPORT, content, report_type)
+        except (UserError, PdfReadError):
+            if len(contracts) == 1:
+                raise
+            _logger.warning(
+                "The statements of %s retainers could not be rendered in one "
+                "wkhtmltopdf run (unpatched Qt?): rendering them one by one.",
+                len(contracts),
+            )
+        pdfs = {}
+        for contract in contracts:
+            pdfs.update(self._retainer_render_pdfs(contract, date_from, date_to))
+        return pdfs
 
     @api.model
     def _retainer_pdf_name(self, contract, date_from, date_to):
