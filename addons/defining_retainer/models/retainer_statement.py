@@ -298,7 +298,8 @@ class RetainerStatement(models.Model):
     def _retainer_pdf_name(self, contract, date_from, date_to):
         return self.env._(
             "Statement %(retainer)s %(date_from)s - %(date_to)s.pdf",
-            retainer=contract.name,
+            # A file name: no path separator.
+            retainer=contract.name.replace("/", "_"),
             date_from=fields.Date.to_string(date_from),
             date_to=fields.Date.to_string(date_to),
         )

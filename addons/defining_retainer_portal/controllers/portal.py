@@ -1,3 +1,4 @@
+from werkzeug.exceptions import Forbidden, NotFound
 from werkzeug.urls import url_encode
 
 from odoo import fields, http
@@ -239,6 +240,7 @@ class RetainerPortal(CustomerPortal):
             ),
             "statement_period": statement_period,
             "topup_done": topup_done,
+            **self._retainer_past_statement_values(retainer_sudo, access_token),
             "topup_form": {"quantity": "", "unit": UNIT_DAY, "note": ""},
             "topup_units": retainer_sudo._portal_topup_unit_selection(),
             **extra,
@@ -268,6 +270,19 @@ class RetainerPortal(CustomerPortal):
                         suffix=f"/document/{entry_id}/{kind}",
                     )
         return urls
+
+    def _retainer_past_statement_values(self, retainer_sudo, access_token):
+        """The past statements the page lists and their download URLs."""
+        statements = retainer_sudo._portal_past_statements()
+        return {
+            "past_statements": statements,
+            "past_statement_urls": {
+                statement.id: self._retainer_url(
+                    retainer_sudo, access_token, suffix=f"/statements/{statement.id}"
+                )
+                for statement in statements
+            },
+        }
 
     def _retainer_show_statement(
         self, retainer_sudo, report_type, date_from, date_to, download
@@ -353,6 +368,40 @@ class RetainerPortal(CustomerPortal):
             date_from,
             date_to,
             download,
+        )
+
+    @http.route(
+        ["/my/retainers/<int:retainer_id>/statements/<int:statement_id>"],
+        type="http",
+        auth="public",
+        website=True,
+        readonly=True,
+    )
+    def portal_my_retainer_statement_pdf(
+        self, retainer_id, statement_id, access_token=None, **kw
+    ):
+        """Download the PDF of a statement emailed to the customer: 403 for a
+        retainer the visitor may not see (login first for an anonymous
+        visitor), 404 for a retainer or statement that does not exist."""
+        try:
+            retainer_sudo = self._retainer_check_access(retainer_id, access_token)
+        except MissingError as error:
+            raise NotFound() from error
+        except AccessError as error:
+            if request.env.user._is_public():
+                login = url_encode({"redirect": request.httprequest.full_path})
+                return request.redirect(f"/web/login?{login}")
+            raise Forbidden() from error
+        attachment_sudo = retainer_sudo._portal_statement_attachment(statement_id)
+        if not attachment_sudo:
+            raise NotFound()
+        # sudo: the visitor may see the retainer (checked above) and the file
+        # is the PDF of one of its statements; portal users cannot read
+        # attachments themselves.
+        return (
+            request.env["ir.binary"]
+            ._get_stream_from(attachment_sudo)
+            .get_response(as_attachment=True)
         )
 
     @http.route(

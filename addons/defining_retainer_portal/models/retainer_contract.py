@@ -11,6 +11,7 @@ from ..tools import forecast as forecast_tools
 from ..tools import topup as topup_tools
 
 PORTAL_TOPUP_LIMIT = 10
+PORTAL_STATEMENT_LIMIT = 24
 TOPUP_NOTE_MAX_LENGTH = 1000
 
 
@@ -221,6 +222,31 @@ class RetainerContract(models.Model):
         return forecast_tools.forecast_depletion(
             self.balance_units, -(units or 0), today
         )
+
+    # === PORTAL: PAST STATEMENTS === #
+
+    def _portal_past_statements(self):
+        """The ``PORTAL_STATEMENT_LIMIT`` latest statements of ``self``
+        emailed to the customer, newest first.
+
+        Called on the record returned by the portal's access check (sudo):
+        they are the statements of this retainer only.
+        """
+        self.ensure_one()
+        return self.env["retainer.statement"].search(
+            [("contract_id", "=", self.id)], limit=PORTAL_STATEMENT_LIMIT
+        )
+
+    def _portal_statement_attachment(self, statement_id):
+        """The PDF of the statement ``statement_id`` of ``self`` (empty when
+        it is no statement of ``self`` or has no PDF). Called on the record
+        returned by the portal's access check (sudo), like
+        :meth:`_portal_past_statements`."""
+        self.ensure_one()
+        statement = self.env["retainer.statement"].search(
+            [("id", "=", statement_id), ("contract_id", "=", self.id)], limit=1
+        )
+        return statement.attachment_id
 
     # === PORTAL: TOP-UP REQUEST === #
 
