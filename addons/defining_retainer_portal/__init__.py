@@ -1,4 +1,2 @@
 from . import controllers
 from . import models
-from . import report
-from . import wizard

@@ -14,8 +14,6 @@
         "security/ir.model.access.csv",
         "security/retainer_portal_security.xml",
         "views/retainer_contract_portal_templates.xml",
-        "wizard/retainer_statement_print_views.xml",
-        "report/retainer_statement_report.xml",
     ],
     "assets": {
         "web.assets_frontend": [

@@ -11,17 +11,21 @@ loudly outside CI; see test_replica.py).
 """
 
 import datetime
+import email
+import email.policy
 import os
 import signal
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 from odoo_e2e import (
     ODOO_PATH,
     OdooServer,
     Rpc,
     database_exists,
     drop_database,
+    free_port,
     install_database,
     installed_addons,
     logged_in_session,
@@ -147,3 +151,32 @@ def nodes(odoo_db, work_dir):
             node.stop()
         for name in ("a", "b"):
             (work_dir / f"e2e-node-{name}.pid").unlink(missing_ok=True)
+
+
+class _Mailbox:
+    """What the SMTP server received: one ``email.message.EmailMessage``
+    per recipient and message, with the envelope recipients."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(
+            envelope.original_content or envelope.content, policy=email.policy.default
+        )
+        for recipient in envelope.rcpt_tos:
+            self.messages.append((recipient, message))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    """A real SMTP server on 127.0.0.1 for the session; yields
+    ``(port, mailbox)``."""
+    mailbox = _Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield controller.port, mailbox
+    finally:
+        controller.stop()

@@ -28,6 +28,11 @@ OVERDRAFT_MODE_SELECTION = [
     ("invoice", "Invoice the overdraft"),
     ("net", "Net it against the next top-up"),
 ]
+STATEMENT_FREQUENCY_SELECTION = [
+    ("none", "No statement"),
+    ("monthly", "Monthly"),
+    ("quarterly", "Quarterly"),
+]
 
 
 class ResCompany(models.Model):
@@ -132,6 +137,14 @@ class ResCompany(models.Model):
         readonly=True,
         copy=False,
         help="Date of the last recognition run.",
+    )
+    retainer_statement_frequency = fields.Selection(
+        STATEMENT_FREQUENCY_SELECTION,
+        string="Statements by email",
+        default="none",
+        required=True,
+        help="How often new retainers email their statement to the customer "
+        "(each retainer can override it).",
     )
 
     @api.constrains(

@@ -67,3 +67,6 @@ class ResConfigSettings(models.TransientModel):
     retainer_revenue_journal_id = fields.Many2one(
         related="company_id.retainer_revenue_journal_id", readonly=False
     )
+    retainer_statement_frequency = fields.Selection(
+        related="company_id.retainer_statement_frequency", readonly=False
+    )

@@ -7,8 +7,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL, format_date, split_every
 
 from .retainer_contract_ledger import MAX_CORRECTION_ROUNDS
-
-EXPIRING_SOON_DAYS = 30
+from .retainer_ledger_entry import EXPIRING_SOON_DAYS
 
 
 # One model, one file per concern (core, posting, blocks, sales) to keep

@@ -93,9 +93,12 @@ class RetainerContract(models.Model):
         reachable = contacts.filtered("email")
         return reachable, contacts - reachable
 
-    def _retainer_post_customer_mail(self, template_xmlid, kind, render_values=None):
+    def _retainer_post_customer_mail(
+        self, template_xmlid, kind, render_values=None, attachment_ids=None
+    ):
         """Email ``self``'s contacts of ``kind`` the mail template
-        ``template_xmlid`` rendered on the retainer, in its conversation.
+        ``template_xmlid`` rendered on the retainer, in its conversation,
+        with the ``ir.attachment`` ids ``attachment_ids`` attached.
 
         The email is queued (sent by the mail queue after the transaction
         commits, retried the Odoo way), so a failing SMTP server never rolls
@@ -123,6 +126,7 @@ class RetainerContract(models.Model):
                 message_type="comment",
                 subtype_xmlid=CUSTOMER_MAIL_KINDS[kind][0],
                 partner_ids=reachable.ids,
+                **({"attachment_ids": attachment_ids} if attachment_ids else {}),
             )
         )
 

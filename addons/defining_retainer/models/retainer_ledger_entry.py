@@ -1,4 +1,5 @@
 from collections import defaultdict
+from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
@@ -19,6 +20,9 @@ REPLAY_COLUMNS = (
     "reversed_entry_id",
     "block_entry_id",
 )
+# Blocks whose units expire within this many days are announced ("N units
+# expire on DATE") on the retainer, its statement and the portal.
+EXPIRING_SOON_DAYS = 30
 CONTACT_TYPE_SELECTION = [
     ("phone", "Telephone"),
     ("remote", "Remote control"),
@@ -729,6 +733,56 @@ class RetainerLedgerEntry(models.Model):
             elif effective_kind == "debit":
                 figures["used"] -= units
         return totals
+
+    # === CUSTOMER-FACING TEXT (statement, portal) === #
+
+    def _customer_description(self):
+        """Customer-facing text of the entry.
+
+        Usage shows the work description. Credits, adjustments and expiries
+        show their reason: a manager writes it for the customer. The reasons
+        of debits and reversals are internal ("Timesheet changed") and never
+        shown.
+        """
+        self.ensure_one()
+        if self.kind in ("credit", "adjustment", "expiry"):
+            return self.reason or self.name or ""
+        return self.name or ""
+
+    def _customer_kind_label(self):
+        """Customer-facing name of the kind of the entry."""
+        self.ensure_one()
+        if self.kind == "reversal":
+            if self.effective_kind == "credit":
+                return self.env._("Top-up cancelled")
+            return self.env._("Correction")
+        if self.kind == "credit" and self.block_entry_id:
+            return self.env._("Rolled over")
+        return {
+            "credit": self.env._("Top-up"),
+            "debit": self.env._("Usage"),
+            "adjustment": self.env._("Adjustment"),
+            "expiry": self.env._("Expiry"),
+        }.get(self.kind, "")
+
+    def _expiring_summary(self, today):
+        """Return ``[(expiry date, units)]``, by date, of the blocks of
+        ``self`` whose remaining units expire within ``EXPIRING_SOON_DAYS``
+        days of ``today`` (what the "N units expire on DATE" notices say).
+        Reads the computed block figures of ``self`` (one replay)."""
+        horizon = today + timedelta(days=EXPIRING_SOON_DAYS)
+        expiring = {}
+        for block in self:
+            if (
+                block.is_block
+                and block.expiry_date
+                and today <= block.expiry_date <= horizon
+                and block.remaining_units
+            ):
+                expiring[block.expiry_date] = (
+                    expiring.get(block.expiry_date, 0) + block.remaining_units
+                )
+        return sorted(expiring.items())
 
 
 def _replays_by_contract(rows, exclude_ids=()):

@@ -17,3 +17,5 @@ from . import test_blocks
 from . import test_expiry_queries
 from . import test_revenue
 from . import test_revenue_concurrency
+from . import test_statement_job
+from . import test_statement_concurrency

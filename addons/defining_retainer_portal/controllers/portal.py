@@ -1,4 +1,4 @@
-from werkzeug.exceptions import NotFound
+from werkzeug.exceptions import Forbidden, NotFound
 from werkzeug.urls import url_encode
 
 from odoo import fields, http
@@ -6,13 +6,16 @@ from odoo.exceptions import AccessError, MissingError, UserError
 from odoo.http import request
 from odoo.osv import expression
 
+from odoo.addons.defining_retainer.report.retainer_statement_report import (
+    PERIOD_CONTEXT_KEY,
+    STATEMENT_REPORT,
+)
+from odoo.addons.defining_retainer.tools.statement import normalise_period, parse_date
 from odoo.addons.portal.controllers.mail import PortalChatter
 from odoo.addons.portal.controllers.portal import CustomerPortal
 from odoo.addons.portal.controllers.portal import pager as portal_pager
 
 from ..models.mail_message import RETAINER_CHATTER_CONTEXT_KEY
-from ..report.retainer_statement_report import PERIOD_CONTEXT_KEY, STATEMENT_REPORT
-from ..tools.statement import normalise_period, parse_date
 from ..tools.topup import UNIT_DAY, parse_quantity
 
 TOPUP_SESSION_KEY = "defining_retainer_portal_topup"
@@ -244,6 +247,7 @@ class RetainerPortal(CustomerPortal):
             ),
             "statement_period": statement_period,
             "topup_done": topup_done,
+            **self._retainer_past_statement_values(retainer_sudo, access_token),
             "topup_form": {"quantity": "", "unit": UNIT_DAY, "note": ""},
             "topup_units": retainer_sudo._portal_topup_unit_selection(),
             **self._retainer_mail_preferences_values(retainer_sudo),
@@ -296,6 +300,19 @@ class RetainerPortal(CustomerPortal):
                         suffix=f"/document/{entry_id}/{kind}",
                     )
         return urls
+
+    def _retainer_past_statement_values(self, retainer_sudo, access_token):
+        """The past statements the page lists and their download URLs."""
+        statements = retainer_sudo._portal_past_statements()
+        return {
+            "past_statements": statements,
+            "past_statement_urls": {
+                statement.id: self._retainer_url(
+                    retainer_sudo, access_token, suffix=f"/statements/{statement.id}"
+                )
+                for statement in statements
+            },
+        }
 
     def _retainer_show_statement(
         self, retainer_sudo, report_type, date_from, date_to, download
@@ -382,6 +399,40 @@ class RetainerPortal(CustomerPortal):
             date_from,
             date_to,
             download,
+        )
+
+    @http.route(
+        ["/my/retainers/<int:retainer_id>/statements/<int:statement_id>"],
+        type="http",
+        auth="public",
+        website=True,
+        readonly=True,
+    )
+    def portal_my_retainer_statement_pdf(
+        self, retainer_id, statement_id, access_token=None, **kw
+    ):
+        """Download the PDF of a statement emailed to the customer: 403 for a
+        retainer the visitor may not see (login first for an anonymous
+        visitor), 404 for a retainer or statement that does not exist."""
+        try:
+            retainer_sudo = self._retainer_check_access(retainer_id, access_token)
+        except MissingError as error:
+            raise NotFound() from error
+        except AccessError as error:
+            if request.env.user._is_public():
+                login = url_encode({"redirect": request.httprequest.full_path})
+                return request.redirect(f"/web/login?{login}")
+            raise Forbidden() from error
+        attachment_sudo = retainer_sudo._portal_statement_attachment(statement_id)
+        if not attachment_sudo:
+            raise NotFound()
+        # sudo: the visitor may see the retainer (checked above) and the file
+        # is the PDF of one of its statements; portal users cannot read
+        # attachments themselves.
+        return (
+            request.env["ir.binary"]
+            ._get_stream_from(attachment_sudo)
+            .get_response(as_attachment=True)
         )
 
     @http.route(

@@ -5,15 +5,13 @@ from markupsafe import Markup
 from odoo import fields, models
 from odoo.exceptions import UserError
 from odoo.osv import expression
-from odoo.tools import format_date, groupby
-
-from odoo.addons.defining_retainer.tools.rounding import units_to_hours
+from odoo.tools import groupby
 
 from ..tools import forecast as forecast_tools
 from ..tools import topup as topup_tools
-from ..tools.statement import running_balances
 
 PORTAL_TOPUP_LIMIT = 10
+PORTAL_STATEMENT_LIMIT = 24
 TOPUP_NOTE_MAX_LENGTH = 1000
 
 
@@ -107,7 +105,7 @@ class RetainerContract(models.Model):
             "usage_total": count,
             "usage_units": units or 0,
             "usage_entered_hours": entered or 0.0,
-            "usage_hours": self._portal_units_to_hours(-(units or 0)),
+            "usage_hours": self._units_to_hours(-(units or 0)),
             "page": page,
             "month_groups": (
                 self._portal_month_groups(domain, entries) if group_by_month else []
@@ -143,7 +141,7 @@ class RetainerContract(models.Model):
         today = today or fields.Date.context_today(self)
         Ledger = self.env["retainer.ledger.entry"]
         recent = Ledger.search(self._portal_topup_domain(), limit=PORTAL_TOPUP_LIMIT)
-        live_blocks = Ledger.search(self._portal_live_block_domain())
+        live_blocks = Ledger.search(self._live_block_domain())
         candidates = recent | live_blocks
         # One replay computes the figures of every candidate.
         candidates.fetch(["date", "expiry_date", "units", "kind"])
@@ -153,19 +151,9 @@ class RetainerContract(models.Model):
             "topups": (recent | open_blocks).sorted(
                 lambda entry: (entry.date, entry.id), reverse=True
             ),
-            "expiring": open_blocks._portal_expiring(today),
+            "expiring": open_blocks._expiring_summary(today),
             "today": today,
         }
-
-    def _portal_live_block_domain(self):
-        """Domain of the blocks of ``self`` that count: credits (and positive
-        adjustments) that are not cancelled (a cancelled credit is no block
-        any more)."""
-        return [
-            ("contract_id", "in", self.ids),
-            ("is_block", "=", True),
-            ("reversal_entry_ids", "=", False),
-        ]
 
     def _portal_month_groups(self, domain, entries):
         """Group ``entries`` (one page, newest first) by month, each month
@@ -205,7 +193,7 @@ class RetainerContract(models.Model):
                     "count": count,
                     "units": units,
                     "entered_hours": entered,
-                    "hours": self._portal_units_to_hours(-units),
+                    "hours": self._units_to_hours(-units),
                 }
             )
         return groups
@@ -235,157 +223,30 @@ class RetainerContract(models.Model):
             self.balance_units, -(units or 0), today
         )
 
-    def _portal_units_to_hours(self, units):
-        """Hours (float) that ``units`` units of this contract make."""
-        self.ensure_one()
-        return units_to_hours(units, self.rounding_unit_minutes)
+    # === PORTAL: PAST STATEMENTS === #
 
-    def _portal_statement_values(self, date_from, date_to):
-        """Return the statement of ``self`` for ``date_from``..``date_to``
-        (dates, both included); see ``_portal_statements``."""
-        self.ensure_one()
-        return self._portal_statements(date_from, date_to)[self.id]
+    def _portal_past_statements(self):
+        """The ``PORTAL_STATEMENT_LIMIT`` latest statements of ``self``
+        emailed to the customer, newest first.
 
-    def _portal_statements(self, date_from, date_to):
-        """Return ``{contract id: statement}`` for the retainers of ``self``
-        for ``date_from``..``date_to`` (dates, both included), in two queries
-        whatever their number.
-
-        Each statement is a dict with ``opening`` (units before
-        ``date_from``), ``lines`` (list of ``(entry, balance after it)``,
-        oldest first), ``topup_units`` and ``usage_units`` (movements of the
-        period), ``closing`` (units at the end of ``date_to``), and the
-        blocks: ``blocks`` (list of ``(reference, credit entry)``, oldest
-        first: the blocks of the period, those with units left and those
-        the lines name), ``line_blocks`` (``{entry id: text}``: the blocks
-        that pay for a usage line, the block a top-up line or an expiry is
-        about), ``blocks_date`` (the day the block figures are read: today)
-        and ``expiring`` (see :meth:`_portal_block_values`).
-
-        The block figures and the blocks paying each line are computed for
-        all the retainers at once: one more query for the replay of their
-        ledgers.
-        """
-        Ledger = self.env["retainer.ledger.entry"]
-        today = fields.Date.context_today(self)
-        openings = dict(
-            Ledger._read_group(
-                [("contract_id", "in", self.ids), ("date", "<", date_from)],
-                ["contract_id"],
-                ["units:sum"],
-            )
-        )
-        period_entries = Ledger.search(
-            [
-                ("contract_id", "in", self.ids),
-                ("date", ">=", date_from),
-                ("date", "<=", date_to),
-            ],
-            order="date asc, id asc",
-        )
-        live_blocks = Ledger.search(
-            self._portal_live_block_domain(), order="date asc, id asc"
-        )
-        # One replay for the figures of the blocks and the payers of lines.
-        (period_entries | live_blocks).mapped("remaining_units")
-        entries_by_contract = period_entries.grouped("contract_id")
-        blocks_by_contract = live_blocks.grouped("contract_id")
-        statements = {}
-        for contract in self:
-            opening = openings.get(contract, 0) or 0
-            entries = entries_by_contract.get(contract, Ledger)
-            units = entries.mapped("units")
-            balances = running_balances(opening, units)
-            topup_units = sum(
-                entry.units for entry in entries if entry.effective_kind == "credit"
-            )
-            contract_blocks = blocks_by_contract.get(contract, Ledger)
-            blocks, line_blocks = contract._portal_statement_blocks(
-                entries, contract_blocks, date_from, date_to
-            )
-            statements[contract.id] = {
-                "date_from": date_from,
-                "date_to": date_to,
-                "opening": opening,
-                "lines": list(zip(entries, balances, strict=True)),
-                "topup_units": topup_units,
-                "usage_units": sum(units) - topup_units,
-                "closing": balances[-1] if balances else opening,
-                "blocks": blocks,
-                "line_blocks": line_blocks,
-                "blocks_date": today,
-                "expiring": contract_blocks.filtered(
-                    "remaining_units"
-                )._portal_expiring(today),
-            }
-        return statements
-
-    def _portal_statement_blocks(self, entries, blocks, date_from, date_to):
-        """Blocks a statement of ``self`` lists and what each line says of
-        them (figures already computed, see :meth:`_portal_statements`).
-
-        :param entries: the period's entries, oldest first.
-        :param blocks: the live blocks of ``self``, oldest first.
-        :returns: ``(blocks, line_blocks)``: list of ``(reference, block)``
-            and ``{entry id: text}``.
+        Called on the record returned by the portal's access check (sudo):
+        they are the statements of this retainer only.
         """
         self.ensure_one()
-        named = set()
-        for entry in entries:
-            named.update(entry.paid_by_block_ids.ids)
-            if entry.block_entry_id:
-                named.add(entry.block_entry_id.id)
-        shown = blocks.filtered(
-            lambda block: (
-                block.id in named
-                or (
-                    block.date <= date_to
-                    and (
-                        block.remaining_units
-                        or block.date >= date_from
-                        or (block.expiry_date and block.expiry_date >= date_from)
-                    )
-                )
-            )
+        return self.env["retainer.statement"].search(
+            [("contract_id", "=", self.id)], limit=PORTAL_STATEMENT_LIMIT
         )
-        references = {
-            block.id: self.env._("B%(number)s", number=number)
-            for number, block in enumerate(shown, start=1)
-        }
 
-        def reference(block):
-            if block.id in references:
-                return references[block.id]
-            return self.env._(
-                "%(kind)s of %(date)s",
-                kind=block._portal_kind_label(),
-                date=format_date(self.env, block.date),
-            )
-
-        line_blocks = {}
-        for entry in entries:
-            if entry.is_block:
-                text = references.get(entry.id, "")
-                if entry.block_entry_id:
-                    old = reference(entry.block_entry_id)
-                    text = (
-                        self.env._("%(block)s, from %(old)s", block=text, old=old)
-                        if text
-                        else self.env._("from %(old)s", old=old)
-                    )
-            elif entry.kind == "expiry":
-                text = reference(entry.block_entry_id)
-            elif entry.kind == "reversal" or entry.units > 0:
-                text = ""
-            elif entry.reversal_entry_ids:
-                text = ""  # cancelled: it no longer uses any block
-            elif entry.paid_by_block_ids:
-                text = ", ".join(reference(block) for block in entry.paid_by_block_ids)
-            else:
-                text = self.env._("overdraft")
-            if text:
-                line_blocks[entry.id] = text
-        return [(references[block.id], block) for block in shown], line_blocks
+    def _portal_statement_attachment(self, statement_id):
+        """The PDF of the statement ``statement_id`` of ``self`` (empty when
+        it is no statement of ``self`` or has no PDF). Called on the record
+        returned by the portal's access check (sudo), like
+        :meth:`_portal_past_statements`."""
+        self.ensure_one()
+        statement = self.env["retainer.statement"].search(
+            [("id", "=", statement_id), ("contract_id", "=", self.id)], limit=1
+        )
+        return statement.attachment_id
 
     # === PORTAL: TOP-UP REQUEST === #
 

@@ -6,7 +6,7 @@ from odoo.tests import tagged
 
 from .common import RetainerPortalCommon
 
-REPORT = "defining_retainer_portal.action_report_retainer_statement"
+REPORT = "defining_retainer.action_report_retainer_statement"
 
 
 @tagged("post_install", "-at_install", "defining_retainer_portal")
@@ -37,7 +37,7 @@ class TestPortalStatement(RetainerPortalCommon):
         )
 
     def test_statement_values(self):
-        values = self.statement_retainer._portal_statement_values(
+        values = self.statement_retainer._statement_values(
             date(2025, 1, 1), date(2025, 1, 31)
         )
         # Opening: 56 - 15 (3h37 on-site). January: -6 (1h30) and -1 (0h15).
@@ -50,7 +50,7 @@ class TestPortalStatement(RetainerPortalCommon):
         self.assertEqual(values["usage_units"], -7)
         self.assertEqual(values["closing"], 34)
 
-        empty = self.statement_retainer._portal_statement_values(
+        empty = self.statement_retainer._statement_values(
             date(2030, 1, 1), date(2030, 1, 31)
         )
         self.assertEqual(empty["lines"], [])
@@ -67,13 +67,13 @@ class TestPortalStatement(RetainerPortalCommon):
         for batch in (retainers[:2], retainers):
             self.env.invalidate_all()
             before = self.cr.sql_log_count
-            statements = batch._portal_statements(date(2020, 1, 1), date(2040, 1, 1))
+            statements = batch._statements(date(2020, 1, 1), date(2040, 1, 1))
             counts.append(self.cr.sql_log_count - before)
             self.assertEqual(set(statements), set(batch.ids))
         self.assertEqual(counts[0], counts[1], "2 and 6 retainers: same queries")
         self.assertEqual(
             statements[self.statement_retainer.id],
-            self.statement_retainer._portal_statement_values(
+            self.statement_retainer._statement_values(
                 date(2020, 1, 1), date(2040, 1, 1)
             ),
         )

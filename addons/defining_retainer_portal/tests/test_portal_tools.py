@@ -2,12 +2,13 @@ from datetime import date
 
 from odoo.tests import BaseCase, tagged
 
-from ..tools.statement import (
+from odoo.addons.defining_retainer.tools.statement import (
     default_period,
     normalise_period,
     parse_date,
     running_balances,
 )
+
 from ..tools.topup import (
     max_quantity,
     parse_quantity,

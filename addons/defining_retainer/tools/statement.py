@@ -61,3 +61,50 @@ def running_balances(opening_units, units):
         balance += amount
         balances.append(balance)
     return balances
+
+
+# Months in one statement period of each ``statement_frequency`` (``none``
+# sends no statement).
+FREQUENCY_MONTHS = {"monthly": 1, "quarterly": 3}
+
+
+def _add_months(day, months):
+    """First day of the month ``months`` after the month of ``day``."""
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def period_start(day, frequency):
+    """First day of the calendar period of ``frequency`` (month or quarter)
+    that contains ``day``."""
+    months = FREQUENCY_MONTHS[frequency]
+    return date(day.year, (day.month - 1) // months * months + 1, 1)
+
+
+def period_end(day, frequency):
+    """Last day of the calendar period of ``frequency`` that contains
+    ``day``."""
+    start = period_start(day, frequency)
+    return _add_months(start, FREQUENCY_MONTHS[frequency]) - timedelta(days=1)
+
+
+def closed_periods(frequency, start, today):
+    """Statement periods of ``frequency`` from ``start`` that have closed by
+    ``today`` (they end before it), oldest first, as ``(date_from,
+    date_to)`` pairs.
+
+    Periods follow the calendar (months, quarters starting in January,
+    April, July and October); the first one runs from ``start`` to the end
+    of its period, so a ``start`` in the middle of a period gives a shorter
+    first statement and no period is ever covered twice.
+    """
+    if frequency not in FREQUENCY_MONTHS or not start:
+        return []
+    periods = []
+    date_from = start
+    while True:
+        date_to = period_end(date_from, frequency)
+        if date_to >= today:
+            return periods
+        periods.append((date_from, date_to))
+        date_from = date_to + timedelta(days=1)

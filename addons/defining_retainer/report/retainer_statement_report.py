@@ -5,11 +5,11 @@ from ..tools.statement import normalise_period, parse_date
 # Context key through which the portal passes the period: its report route
 # (``CustomerPortal._show_report``) only forwards ``report_type`` as data.
 PERIOD_CONTEXT_KEY = "retainer_statement_period"
-STATEMENT_REPORT = "defining_retainer_portal.action_report_retainer_statement"
+STATEMENT_REPORT = "defining_retainer.action_report_retainer_statement"
 
 
 class ReportRetainerStatement(models.AbstractModel):
-    _name = "report.defining_retainer_portal.report_retainer_statement"
+    _name = "report.defining_retainer.report_retainer_statement"
     _description = "Retainer statement"
 
     @api.model
@@ -24,7 +24,7 @@ class ReportRetainerStatement(models.AbstractModel):
         data = data or {}
         contracts = self.env["retainer.contract"].browse(docids)
         # Whoever prints must be allowed to read these retainers; the portal
-        # renders in sudo after its own access check.
+        # and the statement job render in sudo after their own checks.
         contracts.check_access("read")
         period = self.env.context.get(PERIOD_CONTEXT_KEY) or (None, None)
         date_from = parse_date(data.get("date_from")) or parse_date(period[0])
@@ -42,5 +42,5 @@ class ReportRetainerStatement(models.AbstractModel):
             "docs": contracts_sudo,
             "date_from": date_from,
             "date_to": date_to,
-            "statements": contracts_sudo._portal_statements(date_from, date_to),
+            "statements": contracts_sudo._statements(date_from, date_to),
         }

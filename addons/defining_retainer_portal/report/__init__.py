@@ -1,1 +1,0 @@
-from . import retainer_statement_report
