@@ -21,3 +21,5 @@ from . import account_chart_template
 from . import retainer_revenue_line
 from . import retainer_contract_revenue
 from . import retainer_contract_notify
+from . import retainer_contract_alert
+from . import retainer_expiry_warning

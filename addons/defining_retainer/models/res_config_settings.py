@@ -67,3 +67,9 @@ class ResConfigSettings(models.TransientModel):
     retainer_revenue_journal_id = fields.Many2one(
         related="company_id.retainer_revenue_journal_id", readonly=False
     )
+    retainer_low_balance_units = fields.Integer(
+        related="company_id.retainer_low_balance_units", readonly=False
+    )
+    retainer_expiry_warning_days = fields.Char(
+        related="company_id.retainer_expiry_warning_days", readonly=False
+    )

@@ -1,4 +1,10 @@
+import logging
+
+import psycopg2
+
 from odoo import api, fields, models
+
+_logger = logging.getLogger(__name__)
 
 # Kinds of customer email a contact can switch off, each with its message
 # subtype (data/mail_message_subtype_data.xml) and its opt-out field.
@@ -99,10 +105,16 @@ class RetainerContract(models.Model):
 
         The email is queued (sent by the mail queue after the transaction
         commits, retried the Odoo way), so a failing SMTP server never rolls
-        back the posting that triggered it. Contacts without an email
-        address are named in an activity for the account manager.
+        back the posting that triggered it; a template that fails to render
+        neither: it is undone alone (a savepoint), logged, and the account
+        manager gets an activity. Contacts without an email address are
+        named in an activity for the account manager.
 
-        :returns: the posted ``mail.message`` (empty when nobody gets it).
+        :param dict render_values: figures the template reads as
+            ``ctx['retainer_mail_values']`` (mail templates render with the
+            context, not with extra values).
+        :returns: the posted ``mail.message`` (empty when nobody gets it or
+            the email failed).
         """
         self.ensure_one()
         reachable, unreachable = self._retainer_mail_recipients(kind)
@@ -114,16 +126,45 @@ class RetainerContract(models.Model):
         # sudo: whoever triggered the email (a consultant logging time, the
         # scheduler) may only read the retainer; the email is the system's
         # reaction, sent from the company's address by the template.
-        return (
-            self.sudo()
-            .with_context(mail_notify_force_send=False)
-            .message_post_with_source(
-                template,
-                render_values=render_values,
-                message_type="comment",
-                subtype_xmlid=CUSTOMER_MAIL_KINDS[kind][0],
-                partner_ids=reachable.ids,
+        contract = self.sudo().with_context(
+            mail_notify_force_send=False,
+            retainer_mail_values=dict(render_values or {}),
+        )
+        try:
+            with self.env.cr.savepoint():
+                return contract.message_post_with_source(
+                    template,
+                    message_type="comment",
+                    subtype_xmlid=CUSTOMER_MAIL_KINDS[kind][0],
+                    partner_ids=reachable.ids,
+                )
+        except psycopg2.OperationalError:
+            raise  # a concurrency error: the whole transaction is retried
+        except Exception as error:
+            # The posting that triggered the email must stand: say it failed.
+            _logger.exception(
+                "Retainer %s: email %s could not be prepared", self.name, template_xmlid
             )
+            self._retainer_schedule_mail_failure_activity(template, error)
+            return self.env["mail.message"]
+
+    def _retainer_schedule_mail_failure_activity(self, template, error):
+        self.ensure_one()
+        if not self.user_id:
+            return
+        # sudo: as in _retainer_post_customer_mail.
+        self.sudo().activity_schedule(
+            "mail.mail_activity_data_todo",
+            summary=self.env._("Customer email not sent"),
+            note=self.env._(
+                'The email "%(template)s" of retainer %(retainer)s could not be '
+                "prepared (%(error)s): check the mail template, then tell the "
+                "customer.",
+                template=template.name,
+                retainer=self.name,
+                error=str(error) or type(error).__name__,
+            ),
+            user_id=self.user_id.id,
         )
 
     def _retainer_schedule_unreachable_activity(self, partners):

@@ -1,4 +1,5 @@
 from . import test_rounding
+from . import test_forecast
 from . import test_units
 from . import test_ledger
 from . import test_timesheet_debit

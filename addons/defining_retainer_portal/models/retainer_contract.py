@@ -9,7 +9,6 @@ from odoo.tools import format_date, groupby
 
 from odoo.addons.defining_retainer.tools.rounding import units_to_hours
 
-from ..tools import forecast as forecast_tools
 from ..tools import topup as topup_tools
 from ..tools.statement import running_balances
 
@@ -211,29 +210,15 @@ class RetainerContract(models.Model):
         return groups
 
     def _portal_forecast(self, today=None):
-        """Forecast when the balance of ``self`` runs out at the average net
-        use of the last ``forecast.WINDOW_DAYS`` days (debits minus their
-        reversals, one grouped query).
+        """Forecast when the balance of ``self`` runs out (see
+        ``retainer.contract._retainer_forecasts`` in the core addon).
 
         :param datetime.date today: last day of the window (default: today
             in the user's timezone).
         :returns: a ``forecast.Forecast``.
         """
         self.ensure_one()
-        today = today or fields.Date.context_today(self)
-        [(units,)] = self.env["retainer.ledger.entry"]._read_group(
-            [
-                ("contract_id", "=", self.id),
-                ("date", ">=", forecast_tools.window_start(today)),
-                ("date", "<=", today),
-                ("effective_kind", "=", "debit"),
-            ],
-            [],
-            ["units:sum"],
-        )
-        return forecast_tools.forecast_depletion(
-            self.balance_units, -(units or 0), today
-        )
+        return self._retainer_forecasts(today=today)[self.id]
 
     def _portal_units_to_hours(self, units):
         """Hours (float) that ``units`` units of this contract make."""

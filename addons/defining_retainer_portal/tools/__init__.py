@@ -1,3 +1,2 @@
-from . import forecast
 from . import statement
 from . import topup
