@@ -16,5 +16,6 @@ from . import test_sale_units
 from . import test_recurring
 from . import test_blocks
 from . import test_expiry_queries
+from . import test_notifications
 from . import test_revenue
 from . import test_revenue_concurrency
