@@ -405,6 +405,23 @@ class TestExpiryWarnings(NotificationsCommon):
             self.contract.expiry_warning_ids.mapped("warning_days"), [7, 30]
         )
 
+    def test_a_concurrent_run_inserts_nothing_twice(self):
+        # Another server that read the same due warning before this run
+        # committed: its insert finds the warning recorded and sends nothing.
+        vals = {
+            "contract_id": self.contract.id,
+            "block_entry_id": self.block.id,
+            "warning_days": 30,
+            "expiry_date": self.expiry,
+            "units": 10,
+        }
+        Warning = self.env["retainer.expiry.warning"]
+        self.assertEqual(len(Warning._insert_once([vals])), 1)
+        self.assertFalse(Warning._insert_once([vals]))
+        self.assertEqual(
+            Warning.search_count([("block_entry_id", "=", self.block.id)]), 1
+        )
+
     def test_late_run_sends_the_nearest_warning_only(self):
         warning = self._run(5)
         self.assertEqual(warning.warning_days, 7)
