@@ -20,6 +20,7 @@
         "data/ir_cron_data.xml",
         "data/mail_message_subtype_data.xml",
         "data/mail_template_statement_data.xml",
+        "data/mail_template_data.xml",
         "wizard/retainer_ledger_post_views.xml",
         "wizard/retainer_audit_waive_views.xml",
         "wizard/retainer_topup_views.xml",

@@ -23,3 +23,5 @@ from . import retainer_contract_revenue
 from . import retainer_contract_notify
 from . import retainer_contract_statement
 from . import retainer_statement
+from . import retainer_contract_alert
+from . import retainer_expiry_warning

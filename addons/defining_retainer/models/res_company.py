@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from ..tools.alerts import DEFAULT_EXPIRY_WARNING_DAYS, parse_warning_days
+
 DEFERRED_ACCOUNT_TYPES = ("liability_current", "liability_non_current")
 INCOME_ACCOUNT_TYPES = ("income", "income_other")
 
@@ -60,6 +62,21 @@ class ResCompany(models.Model):
     retainer_audit_required = fields.Boolean(
         help="New retainers start with an audit and health-check of the "
         "customer's IT estate, unless their level says otherwise."
+    )
+    # Customer alerts (see models/retainer_contract_alert.py).
+    retainer_low_balance_units = fields.Integer(
+        string="Low balance alert (units)",
+        default=28,
+        help="Default for new retainers: when the balance falls to this many "
+        "units or fewer, the customer's contacts get one email and the account "
+        "manager an activity. 0: no alert.",
+    )
+    retainer_expiry_warning_days = fields.Char(
+        string="Expiry warnings (days before)",
+        default=DEFAULT_EXPIRY_WARNING_DAYS,
+        help="Days before a block with unused units expires on which the "
+        "customer's contacts are warned, separated by commas (e.g. 30,7). "
+        "Empty: no warning.",
     )
     # Selling and invoicing retainers.
     retainer_credit_trigger = fields.Selection(
@@ -295,6 +312,40 @@ class ResCompany(models.Model):
                         company=company.name,
                     )
                 )
+
+    @api.constrains("retainer_low_balance_units", "retainer_expiry_warning_days")
+    def _check_retainer_alerts(self):
+        for company in self:
+            if company.retainer_low_balance_units < 0:
+                raise ValidationError(
+                    self.env._(
+                        "The low balance alert of %(company)s cannot be negative "
+                        "(0 switches it off).",
+                        company=company.name,
+                    )
+                )
+            company._retainer_expiry_warning_days()
+
+    def _retainer_expiry_warning_days(self):
+        """The expiry warnings of this company, largest first (see
+        ``tools.alerts.parse_warning_days``).
+
+        :raises ValidationError: the setting is not a list of non-negative
+            whole numbers of days.
+        """
+        self.ensure_one()
+        try:
+            return parse_warning_days(self.retainer_expiry_warning_days)
+        except ValueError as error:
+            raise ValidationError(
+                self.env._(
+                    "The expiry warnings of %(company)s must be whole numbers of "
+                    "days, 0 or more, separated by commas (e.g. 30,7): "
+                    '"%(value)s" is not.',
+                    company=self.name,
+                    value=error.args[0],
+                )
+            ) from error
 
     def _retainer_product(self, kind):
         """Return the product this company sells for ``kind`` ('day', 'hour'

@@ -70,3 +70,9 @@ class ResConfigSettings(models.TransientModel):
     retainer_statement_frequency = fields.Selection(
         related="company_id.retainer_statement_frequency", readonly=False
     )
+    retainer_low_balance_units = fields.Integer(
+        related="company_id.retainer_low_balance_units", readonly=False
+    )
+    retainer_expiry_warning_days = fields.Char(
+        related="company_id.retainer_expiry_warning_days", readonly=False
+    )

@@ -1,3 +1,4 @@
+from collections import defaultdict
 from datetime import timedelta
 
 from dateutil.relativedelta import relativedelta
@@ -115,7 +116,7 @@ class RetainerContract(models.Model):
 
     # === BLOCKS: expiry and rollover === #
 
-    def _retainer_reconcile_expiries(self, replays, job=True):
+    def _retainer_reconcile_expiries(self, replays, job=True, deltas=None):
         """Bring the expiries (and rollovers) of the expired blocks of
         ``self`` in line with ``replays``; post what differs and return True
         when a rollover block changed (the allocation must be replayed).
@@ -123,6 +124,9 @@ class RetainerContract(models.Model):
         :param bool job: the expiry job (every live block past its expiry
             date); else a posting's correction (only blocks already
             expired by the job: time logged late on them, or a reversal).
+        :param dict deltas: when given, the units posted are added to it,
+            per contract id (the balance before is the balance now minus
+            them: see the low balance alert).
         """
         Ledger = self.env["retainer.ledger.entry"]
         today = fields.Date.context_today(self)
@@ -183,6 +187,11 @@ class RetainerContract(models.Model):
                 rollover_changed |= bool(to_reverse or vals)
                 reverse |= to_reverse
                 new_vals += vals
+        if deltas is not None:
+            for vals in new_vals:
+                deltas[vals["contract_id"]] += vals["units"]
+            for entry in reverse:
+                deltas[entry.contract_id.id] -= entry.units
         Ledger._post(
             new_vals,
             reverse=reverse,
@@ -289,10 +298,19 @@ class RetainerContract(models.Model):
         for batch in split_every(batch_size, contract_ids, self.browse):
             batch._lock_for_posting(bump=True)
             replays = Ledger._retainer_current_replay(batch.ids)
+            deltas = defaultdict(int)
             for _round in range(MAX_CORRECTION_ROUNDS):
-                if not batch._retainer_reconcile_expiries(replays, job=True):
+                if not batch._retainer_reconcile_expiries(
+                    replays, job=True, deltas=deltas
+                ):
                     break
                 replays = Ledger._retainer_current_replay(batch.ids)
+            # Expired units lower the balance: the low balance alert applies.
+            watched = batch._retainer_low_balance_watched(deltas)
+            if watched:
+                watched._retainer_update_low_balance_notice(
+                    deltas, Ledger._retainer_current_balances(watched.ids)
+                )
         return len(contract_ids)
 
     @api.model

@@ -89,9 +89,19 @@ class RetainerContract(models.Model):
 
     def _retainer_after_posting(self, entries, plan, apply_overdraft_policy=True):
         """Second half of a posting, under the lock: correct the expiries of
-        blocks the posting changed, then apply the overdraft policy."""
+        blocks the posting changed, then apply the overdraft policy and the
+        low balance alert.
+
+        Whatever the number of retainers and entries, this costs a constant
+        number of queries (plus the emails of the retainers that cross a
+        threshold): the balances both rules need are read once, with
+        ``_retainer_current_balances``.
+        """
         Ledger = self.env["retainer.ledger.entry"]
         replays = {}
+        # Units the posting moved per contract, its expiry corrections
+        # included: the balance before it is the balance now minus these.
+        deltas = defaultdict(int, plan["delta"])
         if plan["dated"]:
             replays = Ledger._retainer_current_replay(sorted(plan["dated"]))
             for _round in range(MAX_CORRECTION_ROUNDS):
@@ -99,21 +109,28 @@ class RetainerContract(models.Model):
                     lambda c, r=replays: c.id in r and r[c.id].processed
                 )
                 if not processed or not processed._retainer_reconcile_expiries(
-                    replays, job=False
+                    replays, job=False, deltas=deltas
                 ):
                     break
                 replays = Ledger._retainer_current_replay(sorted(plan["dated"]))
+        policed = self._retainer_overdraft_policed(plan, apply_overdraft_policy)
+        watched = self._retainer_low_balance_watched(deltas)
+        needed = policed.filtered(lambda c: c.id not in replays) | watched
+        balances = Ledger._retainer_current_balances(needed.ids) if needed else {}
         self._retainer_apply_overdraft_policy(
-            entries, plan, replays, apply_overdraft_policy
+            entries, plan, replays, apply_overdraft_policy, balances=balances
         )
+        watched._retainer_update_low_balance_notice(deltas, balances)
 
-    def _retainer_overdraft_units(self, replays):
+    def _retainer_overdraft_units(self, replays, balances=None):
         """Units of work no block pays for now, per contract of ``self``:
         from ``replays`` for contracts with dated blocks, else the current
-        balance below zero (contracts locked by this transaction)."""
+        balance below zero (contracts locked by this transaction; read
+        unless ``balances`` gives them)."""
         Ledger = self.env["retainer.ledger.entry"]
         plain = self.filtered(lambda c: c.id not in replays)
-        balances = Ledger._retainer_current_balances(plain.ids) if plain else {}
+        if balances is None:
+            balances = Ledger._retainer_current_balances(plain.ids) if plain else {}
         result = {}
         for contract in self:
             if contract.id in replays:
@@ -122,23 +139,33 @@ class RetainerContract(models.Model):
                 result[contract.id] = max(-balances.get(contract.id, 0), 0)
         return result
 
-    def _retainer_apply_overdraft_policy(self, entries, plan, replays, enforce=True):
-        """Refuse a posting that overdraws a ``block`` retainer (unless
-        ``enforce`` is False) and notify the first overdraft of a ``warn``
-        one; clear the notification when the overdraft is covered.
-
-        :raises UserError: for a ``block`` retainer the posting overdraws.
-        """
-        policed = self.filtered(
+    def _retainer_overdraft_policed(self, plan, enforce=True):
+        """The contracts of ``self`` the overdraft policy looks at after a
+        posting of ``plan``: those it may refuse or warn about, and those
+        whose overdraft notification may be cleared."""
+        return self.filtered(
             lambda c: (
                 (c.overdraft_policy == "block" and c.id in plan["lowering"] and enforce)
                 or (c.overdraft_policy == "warn" and c.id in plan["lowering"])
                 or c.overdraft_notified
             )
         )
+
+    def _retainer_apply_overdraft_policy(
+        self, entries, plan, replays, enforce=True, balances=None
+    ):
+        """Refuse a posting that overdraws a ``block`` retainer (unless
+        ``enforce`` is False) and notify the first overdraft of a ``warn``
+        one; clear the notification when the overdraft is covered.
+
+        :param balances: current balances of the contracts without dated
+            blocks, when already read (see ``_retainer_overdraft_units``).
+        :raises UserError: for a ``block`` retainer the posting overdraws.
+        """
+        policed = self._retainer_overdraft_policed(plan, enforce)
         if not policed:
             return
-        after = policed._retainer_overdraft_units(replays)
+        after = policed._retainer_overdraft_units(replays, balances)
         blocked = policed.filtered(
             lambda c: c.overdraft_policy == "block" and after[c.id] and enforce
         )
@@ -188,6 +215,9 @@ class RetainerContract(models.Model):
                 contract.sudo().overdraft_notified = False
 
     def _retainer_notify_overdraft(self, balance):
+        """Tell the account manager (a note and an activity) and the
+        customer's contacts (an email) that the retainer is overdrawn by
+        ``-balance`` units of work no block pays for."""
         self.ensure_one()
         message = self.env._(
             "Retainer %(retainer)s of %(customer)s is overdrawn: balance %(balance)s.",
@@ -206,3 +236,8 @@ class RetainerContract(models.Model):
                 note=message,
                 user_id=self.user_id.id,
             )
+        self._retainer_post_customer_mail(
+            "defining_retainer.mail_template_retainer_overdraft",
+            "alert",
+            render_values=self._retainer_units_values(-balance),
+        )

@@ -1,4 +1,10 @@
+import logging
+
+import psycopg2
+
 from odoo import api, fields, models
+
+_logger = logging.getLogger(__name__)
 
 # Kinds of customer email a contact can switch off, each with its message
 # subtype (data/mail_message_subtype_data.xml) and its opt-out field.
@@ -94,7 +100,12 @@ class RetainerContract(models.Model):
         return reachable, contacts - reachable
 
     def _retainer_post_customer_mail(
-        self, template_xmlid, kind, render_values=None, attachment_ids=None
+        self,
+        template_xmlid,
+        kind,
+        render_values=None,
+        attachment_ids=None,
+        raise_on_failure=False,
     ):
         """Email ``self``'s contacts of ``kind`` the mail template
         ``template_xmlid`` rendered on the retainer, in its conversation,
@@ -102,10 +113,20 @@ class RetainerContract(models.Model):
 
         The email is queued (sent by the mail queue after the transaction
         commits, retried the Odoo way), so a failing SMTP server never rolls
-        back the posting that triggered it. Contacts without an email
-        address are named in an activity for the account manager.
+        back the posting that triggered it; a template that fails to render
+        neither: it is undone alone (a savepoint), logged, and the account
+        manager gets an activity. Contacts without an email address are
+        named in an activity for the account manager.
 
-        :returns: the posted ``mail.message`` (empty when nobody gets it).
+        :param dict render_values: figures the template reads as
+            ``ctx['retainer_mail_values']`` (mail templates render with the
+            context, not with extra values).
+        :param bool raise_on_failure: let a failing template raise (after
+            undoing the email alone) instead of logging it: for a caller
+            that must not record the email as sent (a statement, retried by
+            the next run).
+        :returns: the posted ``mail.message`` (empty when nobody gets it or
+            the email failed).
         """
         self.ensure_one()
         reachable, unreachable = self._retainer_mail_recipients(kind)
@@ -117,17 +138,75 @@ class RetainerContract(models.Model):
         # sudo: whoever triggered the email (a consultant logging time, the
         # scheduler) may only read the retainer; the email is the system's
         # reaction, sent from the company's address by the template.
-        return (
-            self.sudo()
-            .with_context(mail_notify_force_send=False)
-            .message_post_with_source(
-                template,
-                render_values=render_values,
-                message_type="comment",
-                subtype_xmlid=CUSTOMER_MAIL_KINDS[kind][0],
-                partner_ids=reachable.ids,
-                **({"attachment_ids": attachment_ids} if attachment_ids else {}),
+        contract = self.sudo().with_context(
+            mail_notify_force_send=False,
+            retainer_mail_values=dict(render_values or {}),
+        )
+        try:
+            with self.env.cr.savepoint():
+                return contract.message_post_with_source(
+                    template,
+                    message_type="comment",
+                    subtype_xmlid=CUSTOMER_MAIL_KINDS[kind][0],
+                    partner_ids=reachable.ids,
+                    **({"attachment_ids": attachment_ids} if attachment_ids else {}),
+                )
+        except psycopg2.OperationalError:
+            raise  # a concurrency error: the whole transaction is retried
+        except Exception as error:
+            if raise_on_failure:
+                raise
+            # The posting that triggered the email must stand: say it failed.
+            _logger.exception(
+                "Retainer %s: email %s could not be prepared", self.name, template_xmlid
             )
+            self._retainer_schedule_mail_failure_activity(template, error)
+            return self.env["mail.message"]
+
+    def _retainer_schedule_statement_failure_activity(self, date_from, date_to, error):
+        """Tell the account manager that the statement of a period could not
+        be sent (once: the daily run tries again until it is)."""
+        self.ensure_one()
+        if not self.user_id:
+            return
+        summary = self.env._("Statement not sent")
+        # sudo: the scheduler reads and writes the activities of any
+        # retainer; the activity is the job's report, not a user's edit.
+        contract_sudo = self.sudo()
+        if contract_sudo.activity_ids.filtered(lambda a: a.summary == summary):
+            return
+        contract_sudo.activity_schedule(
+            "mail.mail_activity_data_todo",
+            summary=summary,
+            note=self.env._(
+                "The statement of %(date_from)s - %(date_to)s of retainer "
+                "%(retainer)s could not be sent (%(error)s): check the statement "
+                "mail template and report. The daily job tries again.",
+                date_from=date_from,
+                date_to=date_to,
+                retainer=self.name,
+                error=str(error) or type(error).__name__,
+            ),
+            user_id=self.user_id.id,
+        )
+
+    def _retainer_schedule_mail_failure_activity(self, template, error):
+        self.ensure_one()
+        if not self.user_id:
+            return
+        # sudo: as in _retainer_post_customer_mail.
+        self.sudo().activity_schedule(
+            "mail.mail_activity_data_todo",
+            summary=self.env._("Customer email not sent"),
+            note=self.env._(
+                'The email "%(template)s" of retainer %(retainer)s could not be '
+                "prepared (%(error)s): check the mail template, then tell the "
+                "customer.",
+                template=template.name,
+                retainer=self.name,
+                error=str(error) or type(error).__name__,
+            ),
+            user_id=self.user_id.id,
         )
 
     def _retainer_schedule_unreachable_activity(self, partners):

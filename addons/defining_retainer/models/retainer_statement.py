@@ -2,6 +2,8 @@ import logging
 from collections import defaultdict
 from datetime import timedelta
 
+import psycopg2
+
 from odoo import api, fields, models, modules, tools
 from odoo.exceptions import UserError
 from odoo.tools import SQL, format_date, split_every
@@ -129,7 +131,7 @@ class RetainerStatement(models.Model):
         for (date_from, date_to, company_id), contract_ids in sorted(due.items()):
             company = self.env["res.company"].browse(company_id)
             for batch_ids in split_every(batch_size, contract_ids):
-                statements |= self.with_company(company)._retainer_send_batch(
+                statements |= self.with_company(company)._retainer_send_batch_safely(
                     batch_ids, date_from, date_to
                 )
                 done += len(batch_ids)
@@ -166,6 +168,38 @@ class RetainerStatement(models.Model):
             ):
                 due[date_from, date_to, contract.company_id.id].append(contract.id)
         return due
+
+    @api.model
+    def _retainer_send_batch_safely(self, contract_ids, date_from, date_to):
+        """:meth:`_retainer_send_batch`, undone alone when it fails (a
+        template or a report that does not render for one retainer), then
+        retried retainer by retainer: a retainer whose statement still fails
+        gets none (the next run tries again), is logged, and its account
+        manager gets an activity; the others are sent."""
+        try:
+            with self.env.cr.savepoint():
+                return self._retainer_send_batch(contract_ids, date_from, date_to)
+        except psycopg2.OperationalError:
+            raise  # a concurrency error: the whole transaction is retried
+        except Exception as error:
+            if len(contract_ids) > 1:
+                statements = self.browse()
+                for contract_id in contract_ids:
+                    statements |= self._retainer_send_batch_safely(
+                        [contract_id], date_from, date_to
+                    )
+                return statements
+            contract = self.env["retainer.contract"].browse(contract_ids)
+            _logger.exception(
+                "Retainer %s: the statement of %s - %s could not be sent",
+                contract.name,
+                date_from,
+                date_to,
+            )
+            contract._retainer_schedule_statement_failure_activity(
+                date_from, date_to, error
+            )
+            return self.browse()
 
     @api.model
     def _retainer_send_batch(self, contract_ids, date_from, date_to):
@@ -220,6 +254,8 @@ class RetainerStatement(models.Model):
                 STATEMENT_TEMPLATE,
                 "statement",
                 attachment_ids=statement.attachment_id.ids,
+                # Failed: no statement, so that the next run sends it.
+                raise_on_failure=True,
             ):
                 sent |= statement
         sent.write({"sent_date": fields.Datetime.now()})

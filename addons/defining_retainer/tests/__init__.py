@@ -1,4 +1,5 @@
 from . import test_rounding
+from . import test_forecast
 from . import test_units
 from . import test_ledger
 from . import test_timesheet_debit
@@ -15,6 +16,7 @@ from . import test_sale_units
 from . import test_recurring
 from . import test_blocks
 from . import test_expiry_queries
+from . import test_notifications
 from . import test_revenue
 from . import test_revenue_concurrency
 from . import test_statement_job

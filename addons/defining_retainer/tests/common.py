@@ -67,6 +67,9 @@ class RetainerCommon(RetainerFixturesMixin, TransactionCase):
                 "retainer_day_hours": 7.0,
                 "retainer_overdraft_policy": "warn",
                 "retainer_audit_required": False,
+                # Customer alerts are off unless a test turns them on
+                # (tests/test_notifications.py).
+                "retainer_low_balance_units": 0,
             }
         )
         Level = cls.env["retainer.level"]

@@ -324,6 +324,41 @@ class TestStatementJob(RetainerCommon):
             )
             self.env.flush_all()
 
+    def test_failing_statement_is_retried_and_does_not_stop_the_others(self):
+        other = self._statement_contract("monthly", date(2025, 1, 1))
+        template = self.env.ref(TEMPLATE)
+        body = template.body_html
+        # A template that fails to render for one retainer only.
+        template.body_html = (
+            f'<div><t t-out="object.name"/><t t-if="object.id == {self.monthly.id}" '
+            't-out="object.no_such_field"/></div>'
+        )
+        with mute_logger("odoo.addons.defining_retainer.models.retainer_statement"):
+            statements = self._send(date(2025, 2, 3), self.monthly | other)
+            self.assertEqual(statements.contract_id, other, "the others are sent")
+            self.assertTrue(statements.sent_date)
+            self.assertFalse(self.monthly.statement_ids, "no statement, no PDF kept")
+            activity = self.monthly.activity_ids.filtered(
+                lambda a: a.summary == "Statement not sent"
+            )
+            self.assertEqual(activity.user_id, self.manager)
+            self.assertIn("2025-01-01 - 2025-01-31", activity.note)
+            # The next run tries again, and does not tell the manager twice.
+            self.assertFalse(self._send(date(2025, 2, 4), self.monthly | other))
+            self.assertEqual(
+                len(
+                    self.monthly.activity_ids.filtered(
+                        lambda a: a.summary == activity.summary
+                    )
+                ),
+                1,
+            )
+        template.body_html = body
+        [statement] = self._send(date(2025, 2, 5), self.monthly)
+        self.assertEqual(
+            (statement.date_from, bool(statement.sent_date)), (date(2025, 1, 1), True)
+        )
+
     def test_cron_record(self):
         cron = self.env.ref("defining_retainer.ir_cron_retainer_send_statements")
         self.assertEqual(cron.model_id.model, "retainer.statement")

@@ -7,7 +7,6 @@ from odoo.exceptions import UserError
 from odoo.osv import expression
 from odoo.tools import groupby
 
-from ..tools import forecast as forecast_tools
 from ..tools import topup as topup_tools
 
 PORTAL_TOPUP_LIMIT = 10
@@ -199,29 +198,15 @@ class RetainerContract(models.Model):
         return groups
 
     def _portal_forecast(self, today=None):
-        """Forecast when the balance of ``self`` runs out at the average net
-        use of the last ``forecast.WINDOW_DAYS`` days (debits minus their
-        reversals, one grouped query).
+        """Forecast when the balance of ``self`` runs out (see
+        ``retainer.contract._retainer_forecasts`` in the core addon).
 
         :param datetime.date today: last day of the window (default: today
             in the user's timezone).
         :returns: a ``forecast.Forecast``.
         """
         self.ensure_one()
-        today = today or fields.Date.context_today(self)
-        [(units,)] = self.env["retainer.ledger.entry"]._read_group(
-            [
-                ("contract_id", "=", self.id),
-                ("date", ">=", forecast_tools.window_start(today)),
-                ("date", "<=", today),
-                ("effective_kind", "=", "debit"),
-            ],
-            [],
-            ["units:sum"],
-        )
-        return forecast_tools.forecast_depletion(
-            self.balance_units, -(units or 0), today
-        )
+        return self._retainer_forecasts(today=today)[self.id]
 
     # === PORTAL: PAST STATEMENTS === #
 

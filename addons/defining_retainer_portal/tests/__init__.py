@@ -1,4 +1,3 @@
-from . import test_forecast
 from . import test_portal_tools
 from . import test_portal_routes
 from . import test_portal_commercial_entity

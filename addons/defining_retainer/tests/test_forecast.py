@@ -10,12 +10,13 @@ from ..tools.forecast import (
     STATUS_OVERDRAWN,
     forecast_depletion,
     window_start,
+    working_days_until,
 )
 
 TODAY = date(2025, 1, 15)
 
 
-@tagged("post_install", "-at_install", "defining_retainer_portal")
+@tagged("post_install", "-at_install", "defining_retainer")
 class TestForecast(BaseCase):
     """The pure forecast arithmetic (no database)."""
 
@@ -79,3 +80,20 @@ class TestForecast(BaseCase):
                     break
                 self.assertGreaterEqual(forecast.days_left, previous)
                 previous = forecast.days_left
+
+    def test_working_days_until(self):
+        # 2025-01-15 is a Wednesday.
+        for end, expected in [
+            (TODAY, 0),
+            (date(2025, 1, 14), 0),  # in the past
+            (date(2025, 1, 16), 1),  # Thursday
+            (date(2025, 1, 18), 2),  # Saturday: Thu, Fri
+            (date(2025, 1, 20), 3),  # Monday
+            (date(2025, 1, 22), 5),  # one week
+            (date(2025, 1, 29), 10),  # two weeks
+            (date(2025, 2, 12), 20),
+        ]:
+            with self.subTest(end=end):
+                self.assertEqual(working_days_until(TODAY, end), expected)
+        # From a Saturday to the next Saturday: five working days.
+        self.assertEqual(working_days_until(date(2025, 1, 18), date(2025, 1, 25)), 5)

@@ -1,8 +1,9 @@
 """When does a retainer's balance run out at its recent rate of use?
 
 Pure Python on purpose (no Odoo import): the arithmetic is tested on its own,
-without a database. The portal reads the balance and the net usage of the
-window from the ledger and hands them over as plain integers.
+without a database. ``retainer.contract._retainer_forecasts`` reads the
+balance and the net usage of the window from the ledger and hands them over
+as plain integers; the balance alerts and the portal use its outcome.
 """
 
 from datetime import timedelta
@@ -80,3 +81,18 @@ def forecast_depletion(
     return Forecast(
         STATUS_FORECAST, daily_units, days_left, today + timedelta(days=days_left)
     )
+
+
+def working_days_until(today, end):
+    """Return the number of working days (Monday to Friday) after ``today``
+    up to ``end`` included (0 when ``end`` is not after ``today``)."""
+    days = (end - today).days
+    if days <= 0:
+        return 0
+    weeks, rest = divmod(days, 7)
+    count = weeks * 5
+    weekday = today.weekday()
+    for offset in range(1, rest + 1):
+        if (weekday + offset) % 7 < 5:
+            count += 1
+    return count
