@@ -151,8 +151,10 @@ class RetainerContract(models.Model):
                     partner_ids=reachable.ids,
                     **({"attachment_ids": attachment_ids} if attachment_ids else {}),
                 )
-        except psycopg2.OperationalError:
-            raise  # a concurrency error: the whole transaction is retried
+        except psycopg2.Error:
+            # A concurrency error (the whole transaction is retried) or a
+            # broken constraint: never taken for a failed email.
+            raise
         except Exception as error:
             if raise_on_failure:
                 raise

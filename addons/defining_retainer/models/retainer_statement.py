@@ -179,8 +179,10 @@ class RetainerStatement(models.Model):
         try:
             with self.env.cr.savepoint():
                 return self._retainer_send_batch(contract_ids, date_from, date_to)
-        except psycopg2.OperationalError:
-            raise  # a concurrency error: the whole transaction is retried
+        except psycopg2.Error:
+            # A concurrency error (the whole transaction is retried) or a
+            # broken constraint: never taken for a failed email.
+            raise
         except Exception as error:
             if len(contract_ids) > 1:
                 statements = self.browse()

@@ -333,7 +333,10 @@ class TestStatementJob(RetainerCommon):
             f'<div><t t-out="object.name"/><t t-if="object.id == {self.monthly.id}" '
             't-out="object.no_such_field"/></div>'
         )
-        with mute_logger("odoo.addons.defining_retainer.models.retainer_statement"):
+        with mute_logger(
+            "odoo.addons.defining_retainer.models.retainer_statement",
+            "odoo.addons.mail.models.mail_render_mixin",
+        ):
             statements = self._send(date(2025, 2, 3), self.monthly | other)
             self.assertEqual(statements.contract_id, other, "the others are sent")
             self.assertTrue(statements.sent_date)
