@@ -200,16 +200,29 @@ class TestStatementJob(RetainerCommon):
         self.assertNotIn(self.quarterly.name, text, "one retainer per PDF")
 
     def test_email_in_the_customer_language(self):
+        # The addon's own French translation of its emails (i18n/fr.po).
         self.env["res.lang"]._activate_lang("fr_FR")
-        self.billing.lang = "fr_FR"
+        self.env["ir.module.module"].search(
+            [("name", "=", "defining_retainer")]
+        )._update_translations("fr_FR")
         self.customer.lang = "fr_FR"
         template = self.env.ref(TEMPLATE)
         self.assertEqual(template.lang, "{{ object.partner_id.lang }}")
         self.assertFalse(template.partner_to)
-        self._send(date(2025, 2, 3), self.monthly)
-        [message] = self._statement_messages(self.monthly)
-        self.assertIn("fr_FR", template._render_lang(self.monthly.ids)[self.monthly.id])
-        self.assertTrue(message.body)
+        other = self._statement_contract(
+            "monthly",
+            date(2025, 1, 1),
+            partner=self.env["res.partner"].create(
+                {"name": "English Client", "email": "en@client.example.com"}
+            ),
+        )
+        self._send(date(2025, 2, 3), self.monthly | other)
+        [french] = self._statement_messages(self.monthly)
+        self.assertIn("relevé de votre contrat", french.subject)
+        self.assertIn("Solde de clôture", french.body)
+        [english] = self._statement_messages(other)
+        self.assertIn("statement of your retainer", english.subject)
+        self.assertIn("Closing balance", english.body)
 
     def test_optout_contact_gets_nothing_but_the_statement_exists(self):
         self.monthly.statement_optout_partner_ids = self.billing
