@@ -221,8 +221,10 @@ class RetainerContract(models.Model):
         :returns: the warnings sent (``retainer.expiry.warning``).
         """
         today = today or fields.Date.context_today(self)
-        Warning = self.env["retainer.expiry.warning"]
-        companies = self.env["res.company"].search([])
+        ExpiryWarning = self.env["retainer.expiry.warning"]
+        companies = self.env["res.company"].search(
+            [("retainer_expiry_warning_days", "not in", (False, ""))]
+        )
         warning_days = {
             company.id: company._retainer_expiry_warning_days() for company in companies
         }
@@ -230,7 +232,7 @@ class RetainerContract(models.Model):
             (max(days, default=-1) for days in warning_days.values()), default=-1
         )
         if horizon < 0:
-            return Warning
+            return ExpiryWarning
         Ledger = self.env["retainer.ledger.entry"]
         blocks = Ledger.search(
             [
@@ -244,9 +246,9 @@ class RetainerContract(models.Model):
             order="expiry_date, id",
         )
         if not blocks:
-            return Warning
+            return ExpiryWarning
         sent = {}
-        for warning in Warning.search([("block_entry_id", "in", blocks.ids)]):
+        for warning in ExpiryWarning.search([("block_entry_id", "in", blocks.ids)]):
             sent.setdefault(warning.block_entry_id.id, []).append(warning.warning_days)
         # One replay for the units left in every block.
         blocks.mapped("remaining_units")
@@ -269,7 +271,7 @@ class RetainerContract(models.Model):
                         "units": block.remaining_units,
                     }
                 )
-        warnings = Warning._insert_once(vals_list)
+        warnings = ExpiryWarning._insert_once(vals_list)
         for warning in warnings:
             contract = warning.contract_id
             contract._retainer_post_customer_mail(

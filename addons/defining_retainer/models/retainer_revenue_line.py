@@ -242,9 +242,9 @@ class RetainerRevenueLine(models.Model):
         # sudo: the unit value is limited to invoicing users; pools are
         # read by checked callers (the run, the report, the retainer's
         # figures shown to invoicing users).
-        credits = self.env["retainer.ledger.entry"].sudo().search(domain, order="id")
+        valued = self.env["retainer.ledger.entry"].sudo().search(domain, order="id")
         pools = {}
-        for credit in credits:
+        for credit in valued:
             pool = Pool(
                 sale_line_id=0,
                 block_entry_id=credit.id,

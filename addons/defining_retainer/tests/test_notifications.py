@@ -415,11 +415,11 @@ class TestExpiryWarnings(NotificationsCommon):
             "expiry_date": self.expiry,
             "units": 10,
         }
-        Warning = self.env["retainer.expiry.warning"]
-        self.assertEqual(len(Warning._insert_once([vals])), 1)
-        self.assertFalse(Warning._insert_once([vals]))
+        ExpiryWarning = self.env["retainer.expiry.warning"]
+        self.assertEqual(len(ExpiryWarning._insert_once([vals])), 1)
+        self.assertFalse(ExpiryWarning._insert_once([vals]))
         self.assertEqual(
-            Warning.search_count([("block_entry_id", "=", self.block.id)]), 1
+            ExpiryWarning.search_count([("block_entry_id", "=", self.block.id)]), 1
         )
 
     def test_late_run_sends_the_nearest_warning_only(self):
