@@ -117,18 +117,22 @@ def _received(mailbox, addresses, expected, timeout=60):
         time.sleep(0.5)
 
 
-def _pdf_text(message):
+def _pdf_text(message, keep_dir):
+    """The text of the message's PDF attachment (kept in ``keep_dir``)."""
     [part] = [
         part
         for part in message.iter_attachments()
         if part.get_content_type() == "application/pdf"
     ]
-    reader = PdfReader(io.BytesIO(part.get_content()))
+    content = part.get_content()
+    (keep_dir / part.get_filename().replace("/", "_")).write_bytes(content)
+    assert content.startswith(b"%PDF-"), content[:40]
+    reader = PdfReader(io.BytesIO(content))
     # wkhtmltopdf's words come out separated by tabs and newlines.
     return " ".join(" ".join(page.extract_text() for page in reader.pages).split())
 
 
-def test_alerts_and_statements_arrive_once(admin, smtp_server):
+def test_alerts_and_statements_arrive_once(server, admin, smtp_server, work_dir):
     port, mailbox = smtp_server
     server_id = admin(
         "ir.mail_server",
@@ -145,6 +149,9 @@ def test_alerts_and_statements_arrive_once(admin, smtp_server):
     [old_email] = admin("res.company", "read", [company], fields=["email"])
     try:
         admin("res.company", "write", [company], {"email": SENDER})
+        # wkhtmltopdf loads the report's styles and fonts from this server,
+        # as on a real server (else it falls back to its own fonts).
+        admin("ir.config_parameter", "set_param", "report.url", server.url)
         _install_french(admin)
         [employee] = admin("hr.employee", "search", [("user_id", "=", admin.uid)])
         first = datetime.date.today().replace(day=1)
@@ -187,7 +194,7 @@ def test_alerts_and_statements_arrive_once(admin, smtp_server):
             assert not list(low.iter_attachments())
             # The statement of last month, in a PDF that really is one: its
             # closing balance is the 4 units left.
-            text = _pdf_text(statement)
+            text = _pdf_text(statement, work_dir)
             assert retainer["name"] in text
             assert "Closing balance" in text
             assert "Closing balance 4" in text, text
@@ -203,4 +210,5 @@ def test_alerts_and_statements_arrive_once(admin, smtp_server):
         assert len(again) == 4, [(to, msg["Subject"]) for to, msg in again]
     finally:
         admin("ir.mail_server", "unlink", [server_id])
+        admin("ir.config_parameter", "set_param", "report.url", False)
         admin("res.company", "write", [company], {"email": old_email["email"]})
