@@ -17,6 +17,20 @@ OVERDRAFT_POLICY_SELECTION = [
     ("warn", "Allow and warn"),
     ("block", "Block"),
 ]
+# Where a top-up comes from: the first five are the orders' origins, the
+# others those of credits posted without an order.
+ORDER_TOPUP_ORIGIN_SELECTION = [
+    ("sale", "Sales order"),
+    ("portal_request", "Portal request"),
+    ("portal_buy", "Portal purchase"),
+    ("recurring", "Recurring top-up"),
+    ("auto", "Automatic top-up"),
+]
+TOPUP_ORIGIN_SELECTION = ORDER_TOPUP_ORIGIN_SELECTION + [
+    ("manual", "Manual credit"),
+    ("rollover", "Rollover"),
+    ("overdraft", "Overdraft invoice"),
+]
 CREDIT_TRIGGER_SELECTION = [
     ("confirm", "When the order is confirmed"),
     ("posted", "When the invoice is posted"),

@@ -232,6 +232,7 @@ class RetainerContract(models.Model):
             "kind": "credit",
             "units": units,
             "block_entry_id": block.id,
+            "topup_origin": "rollover",
             "date": date,
             "expiry_date": (
                 block.expiry_date + relativedelta(months=months) if months else False

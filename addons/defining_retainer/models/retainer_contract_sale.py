@@ -331,6 +331,7 @@ class RetainerContract(models.Model):
             self.recurring_quantity,
             "day",
             retainer_recurring_period_start=start,
+            retainer_topup_origin="recurring",
             origin=self.env._(
                 "%(retainer)s: recurring top-up %(start)s - %(end)s",
                 retainer=self.name,
@@ -473,6 +474,7 @@ class RetainerContract(models.Model):
             "kind": "credit",
             "units": units,
             "invoice_id": invoice.id,
+            "topup_origin": "overdraft",
             "name": self.env._(
                 "Overdraft invoiced: %(invoice)s", invoice=invoice.display_name
             ),

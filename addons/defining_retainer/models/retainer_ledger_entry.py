@@ -7,6 +7,7 @@ from odoo.tools import SQL, format_date, split_every
 
 from ..tools.allocation import LedgerReplay
 from ..tools.rounding import units_to_hours
+from .res_company import TOPUP_ORIGIN_SELECTION
 
 # What a replay of the allocation reads of each ledger row (see
 # tools/allocation.py, LedgerReplay.from_rows).
@@ -151,6 +152,15 @@ class RetainerLedgerEntry(models.Model):
         help="The kind of the entry, or for a reversal the kind of the entry "
         "it reverses: what totals, filters and statements count it as.",
     )
+    topup_origin = fields.Selection(
+        TOPUP_ORIGIN_SELECTION,
+        string="Top-up origin",
+        readonly=True,
+        index="btree_not_null",
+        help="Where a top-up came from (credits and their reversals): the "
+        "origin of its sales order, or a manual credit, a rollover or an "
+        "overdraft invoice.",
+    )
     # Figures of a credit block and the blocks that pay for a debit, from
     # the allocation replayed over the ledger (exact at any time, never
     # stored: see tools/allocation.py).
@@ -274,6 +284,7 @@ class RetainerLedgerEntry(models.Model):
             }
         )
         kind_by_entry = {entry.id: entry.kind for entry in reversed_entries}
+        origin_by_entry = {entry.id: entry.topup_origin for entry in reversed_entries}
         defaults = {
             "date": fields.Date.context_today(self),
             "user_id": self.env.uid,
@@ -290,6 +301,11 @@ class RetainerLedgerEntry(models.Model):
             if vals.get("reversed_entry_id"):
                 vals["reversed_kind"] = kind_by_entry[vals["reversed_entry_id"]]
             vals["effective_kind"] = vals.get("reversed_kind") or vals["kind"]
+            if vals.get("reversed_entry_id"):
+                vals["topup_origin"] = origin_by_entry[vals["reversed_entry_id"]]
+            elif vals["kind"] == "credit":
+                # Credits of orders, rollovers and overdrafts name theirs.
+                vals.setdefault("topup_origin", "manual")
             vals["is_block"] = vals["kind"] == "credit" or (
                 vals["kind"] == "adjustment" and vals.get("units", 0) > 0
             )

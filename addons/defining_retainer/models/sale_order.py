@@ -6,7 +6,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
-from .res_company import CREDIT_TRIGGER_SELECTION
+from .res_company import CREDIT_TRIGGER_SELECTION, ORDER_TOPUP_ORIGIN_SELECTION
 
 
 class SaleOrder(models.Model):
@@ -31,6 +31,17 @@ class SaleOrder(models.Model):
         copy=False,
         help="When the units of this order become usable: the company rule in "
         "force when the order was confirmed.",
+    )
+    retainer_topup_origin = fields.Selection(
+        ORDER_TOPUP_ORIGIN_SELECTION,
+        string="Top-up origin",
+        default="sale",
+        readonly=True,
+        copy=False,
+        index=True,
+        help="Where this top-up came from: an order made by sales, a "
+        "customer's request or purchase on the portal, a recurring or an "
+        "automatic top-up.",
     )
     retainer_recurring_period_start = fields.Date(
         readonly=True,

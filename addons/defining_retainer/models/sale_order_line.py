@@ -409,6 +409,7 @@ class SaleOrderLine(models.Model):
             "units": units,
             "sale_line_id": self.id,
             "invoice_id": invoice.id,
+            "topup_origin": self.order_id.retainer_topup_origin or "sale",
             "name": f"{self.order_id.name}: {self.product_id.name}",
             "date": today,
             "expiry_date": today + relativedelta(months=months) if months else False,

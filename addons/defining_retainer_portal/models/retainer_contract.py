@@ -383,4 +383,9 @@ class RetainerContract(models.Model):
             self.company_id._retainer_product(unit)
         except UserError:
             return self.env["sale.order"]
-        return self._create_topup_quotation(quantity, unit, partner_id=requester.id)
+        return self._create_topup_quotation(
+            quantity,
+            unit,
+            partner_id=requester.id,
+            retainer_topup_origin="portal_request",
+        )
