@@ -15,6 +15,9 @@ PGUSER="${PGUSER:-$(id -un)}"
 export PGHOST PGPORT PGUSER ODOO_PATH
 ODOO_REPO_URL="${ODOO_REPO_URL:-https://github.com/odoo/odoo.git}"
 ADDONS="defining_retainer,defining_retainer_portal"
+# Installed next to the addons in the test databases only (the addons never
+# depend on them): Odoo's demo payment provider pays portal purchases.
+TEST_ONLY_ADDONS="payment_demo"
 # Odoo's default data directory (filestore, sessions), as Odoo computes it;
 # ODOO_DATA_DIR moves it (and is then passed to Odoo as --data-dir).
 DATA_DIR="${ODOO_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/Odoo}"

@@ -2,7 +2,7 @@
     "name": "Retained Support Contracts - Customer Portal",
     "summary": "Customers see their retainers' balance, usage, forecast and "
     "statements on the portal and ask for top-ups",
-    "version": "18.0.1.1.0",
+    "version": "18.0.2.0.0",
     "category": "Services/Timesheets",
     "license": "LGPL-3",
     "author": "Defining Retainer",
@@ -14,6 +14,8 @@
         "security/ir.model.access.csv",
         "security/retainer_portal_security.xml",
         "views/retainer_contract_portal_templates.xml",
+        "views/res_config_settings_views.xml",
+        "views/product_template_views.xml",
     ],
     "assets": {
         "web.assets_frontend": [

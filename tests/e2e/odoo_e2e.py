@@ -26,6 +26,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 ODOO_PATH = Path(os.environ.get("ODOO_PATH", "/opt/odoo"))
 ADDONS = ("defining_retainer", "defining_retainer_portal")
+# Test-only: Odoo's demo payment provider pays the portal purchases.
+TEST_ONLY_ADDONS = ("payment_demo",)
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d [\d:,]+ \d+ (ERROR|CRITICAL) ")
 BROWSERS = ("google-chrome", "chromium", "chromium-browser", "google-chrome-stable")
 
@@ -161,7 +163,13 @@ def install_database(name, log_path, timeout):
     """Create database ``name`` with both addons and their demo data."""
     with open(log_path, "w") as log:
         result = subprocess.run(
-            odoo_command("-d", name, "-i", ",".join(ADDONS), "--stop-after-init"),
+            odoo_command(
+                "-d",
+                name,
+                "-i",
+                ",".join(ADDONS + TEST_ONLY_ADDONS),
+                "--stop-after-init",
+            ),
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -16,7 +16,7 @@ from odoo.addons.portal.controllers.portal import CustomerPortal
 from odoo.addons.portal.controllers.portal import pager as portal_pager
 
 from ..models.mail_message import RETAINER_CHATTER_CONTEXT_KEY
-from ..tools.topup import UNIT_DAY, parse_quantity
+from ..tools.topup import UNIT_DAY, parse_quantity, parse_whole_quantity
 
 TOPUP_SESSION_KEY = "defining_retainer_portal_topup"
 MAIL_PREFERENCES_SESSION_KEY = "defining_retainer_portal_mail_preferences"
@@ -176,6 +176,7 @@ class RetainerPortal(CustomerPortal):
         search=None,
         groupby=None,
         chatter_params=None,
+        purchase=None,
         **extra,
     ):
         """Values of the retainer page. ``chatter_params``: the ``pid`` and
@@ -249,6 +250,7 @@ class RetainerPortal(CustomerPortal):
             "topup_done": topup_done,
             **self._retainer_past_statement_values(retainer_sudo, access_token),
             "topup_form": {"quantity": "", "unit": UNIT_DAY, "note": ""},
+            **self._retainer_buy_values(retainer_sudo, purchase),
             "topup_units": retainer_sudo._portal_topup_unit_selection(),
             **self._retainer_mail_preferences_values(retainer_sudo),
             **extra,
@@ -369,6 +371,7 @@ class RetainerPortal(CustomerPortal):
             search=kw.get("search"),
             groupby=kw.get("groupby"),
             chatter_params={"pid": kw.get("pid"), "hash": kw.get("hash")},
+            purchase=kw.get("purchase"),
         )
         return request.render("defining_retainer_portal.portal_my_retainer", values)
 
@@ -506,6 +509,113 @@ class RetainerPortal(CustomerPortal):
         return request.redirect(
             self._retainer_url(retainer_sudo, access_token) + "#retainer_topup"
         )
+
+    # === PORTAL PURCHASE === #
+
+    def _retainer_buy_values(self, retainer_sudo, purchase=None):
+        """Values of the buy form and of the result of a purchase.
+
+        :param purchase: id (URL parameter) of the portal purchase the
+            customer comes back from after paying: shown only if it is one
+            of this retainer's.
+        """
+        mode = retainer_sudo._portal_topup_mode()
+        partner = request.env.user.partner_id
+        if (
+            partner.commercial_partner_id
+            != retainer_sudo.partner_id.commercial_partner_id
+        ):
+            partner = retainer_sudo.partner_id
+        can_pay = mode == "buy" and retainer_sudo._portal_can_pay_online(partner)
+        values = {
+            "topup_mode": mode,
+            "buy_unavailable": mode == "buy" and not can_pay,
+            "buy_offers": retainer_sudo._portal_buy_offers(partner) if can_pay else [],
+            "buy_form": {"product_id": False, "quantity": 1},
+            "open_purchase": (
+                retainer_sudo._portal_open_purchase() if can_pay else False
+            ),
+            # The page runs on a read-only cursor: a link never creates a
+            # token (get_portal_url would); the customer's own orders open
+            # without one.
+            "order_portal_url": lambda order: (
+                f"{order.access_url}?access_token={order.access_token}"
+                if order.access_token
+                else order.access_url
+            ),
+            "purchase": False,
+            "purchase_tx": False,
+        }
+        purchase_id = int(purchase) if str(purchase or "").isdigit() else 0
+        if purchase_id:
+            order_sudo = (
+                request.env["sale.order"]
+                .sudo()
+                .search(
+                    [
+                        ("id", "=", purchase_id),
+                        ("retainer_id", "=", retainer_sudo.id),
+                        ("retainer_topup_origin", "in", ("portal_buy", "auto")),
+                    ]
+                )
+            )
+            values["purchase"] = order_sudo
+            values["purchase_tx"] = order_sudo.transaction_ids.sorted("id")[-1:]
+            values["purchase_units"] = sum(
+                line._retainer_qty_to_units(line.product_uom_qty)
+                for line in order_sudo.order_line.filtered("retainer_product_units")
+            )
+        return values
+
+    @http.route(
+        ["/my/retainers/<int:retainer_id>/buy"],
+        type="http",
+        auth="public",
+        website=True,
+        methods=["POST"],
+    )
+    def portal_my_retainer_buy(
+        self, retainer_id, access_token=None, product_id=None, quantity=None, **kw
+    ):
+        try:
+            retainer_sudo = self._retainer_check_access(retainer_id, access_token)
+        except (AccessError, MissingError):
+            return request.redirect("/my")
+        user = request.env.user
+        product_id = int(product_id) if str(product_id or "").isdigit() else 0
+        product = request.env["product.product"].sudo().browse(product_id).exists()
+        try:
+            order_sudo = retainer_sudo._portal_buy(
+                product,
+                parse_whole_quantity(quantity),
+                requester=None if user._is_public() else user.partner_id,
+            )
+        except UserError as error:
+            values = self._retainer_page_values(
+                retainer_sudo,
+                access_token,
+                buy_error=error.args[0],
+            )
+            values["buy_form"] = {
+                "product_id": product.id,
+                "quantity": (quantity or "")[:20],
+            }
+            return request.render("defining_retainer_portal.portal_my_retainer", values)
+        return request.redirect(order_sudo.get_portal_url())
+
+    def _get_payment_values(self, order_sudo, *args, **kwargs):
+        """Bring the customer back to the retainer page once a retainer
+        top-up bought online is paid (or the payment failed): the page shows
+        the new balance or what went wrong."""
+        values = super()._get_payment_values(order_sudo, *args, **kwargs)
+        if order_sudo.retainer_id and order_sudo.retainer_topup_origin in (
+            "portal_buy",
+            "auto",
+        ):
+            values["landing_route"] = order_sudo.retainer_id.get_portal_url(
+                query_string=f"&purchase={order_sudo.id}"
+            )
+        return values
 
     # === EMAIL PREFERENCES === #
 

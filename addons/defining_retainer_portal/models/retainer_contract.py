@@ -261,6 +261,7 @@ class RetainerContract(models.Model):
         self.ensure_one()
         note = (note or "").strip()
         units = self._portal_check_topup_request(quantity, unit, note)
+        self._portal_check_topup_rate()
         customer = self.partner_id.commercial_partner_id
         if not requester or requester.commercial_partner_id != customer:
             requester = self.partner_id
@@ -330,12 +331,7 @@ class RetainerContract(models.Model):
         :raises UserError: with a message for the customer.
         """
         self.ensure_one()
-        if self.state == "closed":
-            raise UserError(
-                self.env._(
-                    "This retainer is closed: please contact your account manager."
-                )
-            )
+        self._portal_check_topup_state()
         if unit not in topup_tools.UNITS:
             raise UserError(self.env._("Choose days or hours."))
         if quantity is None or quantity <= 0:

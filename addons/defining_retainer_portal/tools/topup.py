@@ -56,3 +56,24 @@ def requested_units(quantity, unit, *, unit_minutes, day_hours):
 def max_quantity(unit, *, day_hours, max_days=MAX_DAYS):
     """Return the largest quantity of ``unit`` one request may ask for."""
     return max_days if unit == UNIT_DAY else max_days * day_hours
+
+
+def max_buy_quantity(units_per_quantity, *, day_units, max_days=MAX_DAYS):
+    """Return the largest whole quantity of a product crediting
+    ``units_per_quantity`` units each that one portal purchase may buy: at
+    most ``max_days`` retainer days of ``day_units`` units, and at least 1.
+
+    The portal form's ``max`` and the server's check both read it.
+    """
+    if units_per_quantity <= 0:
+        raise ValueError("a retainer product credits at least one unit")
+    return max(1, math.floor(max_days * day_units / units_per_quantity))
+
+
+def parse_whole_quantity(value):
+    """Return ``value`` (a form field) as a positive int, or ``None`` when it
+    is not a whole number (``"2"``, ``"2.0"``: 2; ``"2.5"``, ``"x"``: None)."""
+    quantity = parse_quantity(value)
+    if quantity is None or quantity != int(quantity):
+        return None
+    return int(quantity)

@@ -1,0 +1,544 @@
+import re
+from datetime import timedelta
+
+from odoo import Command, fields
+from odoo.tests import tagged
+from odoo.tests.common import ChromeBrowser
+from odoo.tools import mute_logger
+
+from .common import RetainerPortalCommon
+from .test_portal_screenshots import SIZES, ScreenshotMixin
+
+LANDING_RE = re.compile(r'data-landing-route="([^"]+)"')
+# The session's CSRF token as every page's script gives it: a closed
+# retainer's page has no form to read it from.
+SESSION_CSRF_RE = re.compile(r'csrf_token: "([^"]+)"')
+
+
+class RetainerBuyCommon(RetainerPortalCommon):
+    """A company selling retainer days and hours on the portal, with the
+    demo payment provider enabled. The demo provider is a test dependency:
+    the test tier installs ``payment_demo``; without it these tests fail."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        demo = cls.env["ir.module.module"]._get("payment_demo")
+        assert demo.state == "installed", (
+            "payment_demo must be installed to test portal purchases"
+        )
+        cls.company = cls.retainer.company_id
+        cls.company.retainer_portal_topup_mode = "buy"
+        Product = cls.env["product.product"]
+        values = {
+            "type": "service",
+            "invoice_policy": "order",
+            "service_tracking": "no",
+            "service_type": "manual",
+            "taxes_id": [Command.clear()],
+        }
+        cls.product_day = Product.create(
+            {
+                **values,
+                "name": "Portal retainer day",
+                "retainer_units": 28,
+                "list_price": 600.0,
+                "retainer_portal_published": True,
+            }
+        )
+        cls.product_hour = Product.create(
+            {
+                **values,
+                "name": "Portal retainer hour",
+                "retainer_units": 4,
+                "list_price": 95.0,
+                "retainer_portal_published": True,
+            }
+        )
+        cls.product_unpublished = Product.create(
+            {**values, "name": "Staff-only retainer week", "retainer_units": 140}
+        )
+        cls.product_plain = Product.create(
+            {**values, "name": "Consulting hour", "list_price": 150.0}
+        )
+        cls.provider = cls.env.ref("payment.payment_provider_demo")
+        cls.provider.write(
+            {"state": "test", "is_published": True, "company_id": cls.company.id}
+        )
+        cls.payment_method = cls.env.ref("payment_demo.payment_method_demo")
+        cls.portal_user.partner_id.email = "olivia@northwind.example"
+        cls.env["ir.config_parameter"].sudo().set_param("sale.automatic_invoice", False)
+
+    # === HELPERS === #
+
+    def _buy(self, retainer=None, **form):
+        retainer = retainer or self.retainer
+        page = self.url_open(self._detail_url(retainer)).text
+        data = {"csrf_token": SESSION_CSRF_RE.search(page).group(1), **form}
+        return self.url_open(self._detail_url(retainer, suffix="/buy"), data=data)
+
+    def _orders(self, retainer=None):
+        self.env.invalidate_all()
+        return self.env["sale.order"].search(
+            [("retainer_id", "=", (retainer or self.retainer).id)]
+        )
+
+    def _pay(self, order, simulated_state="done"):
+        """Pay ``order`` as the browser does: open its portal page, start a
+        transaction with the demo provider, let the provider report
+        ``simulated_state`` and poll the status page (which post-processes
+        the transaction). Returns the landing route the browser goes to."""
+        page = self.url_open(order.get_portal_url())
+        self.assertEqual(page.status_code, 200)
+        landing = LANDING_RE.search(page.text)
+        self.assertTrue(landing, "the quotation page has no payment form")
+        landing_route = landing.group(1).replace("&amp;", "&")
+        processing = self.make_jsonrpc_request(
+            f"/my/orders/{order.id}/transaction",
+            {
+                "provider_id": self.provider.id,
+                "payment_method_id": self.payment_method.id,
+                "token_id": None,
+                "amount": order.amount_total,
+                "flow": "direct",
+                "tokenization_requested": False,
+                "landing_route": landing_route,
+                "access_token": order._portal_ensure_token(),
+            },
+        )
+        self.make_jsonrpc_request(
+            "/payment/demo/simulate_payment",
+            {
+                "reference": processing["reference"],
+                "payment_details": "4242",
+                "simulated_state": simulated_state,
+            },
+        )
+        status = self.make_jsonrpc_request("/payment/status/poll", {})
+        self.assertEqual(status["landing_route"], landing_route)
+        return landing_route
+
+
+@tagged("post_install", "-at_install", "defining_retainer_portal")
+class TestPortalBuy(RetainerBuyCommon):
+    def test_buy_form_offers(self):
+        """The retainer page offers the published retainer products with
+        their price, units, hours and quantity bounds, instead of the
+        request form."""
+        self.authenticate(self.portal_user.login, self.portal_user.login)
+        page = self.url_open(self._detail_url(self.retainer)).text
+        self.assertIn("o_retainer_buy_form", page)
+        self.assertNotIn("o_retainer_topup_form", page)
+        self.assertIn("Portal retainer day", page)
+        self.assertIn("Portal retainer hour", page)
+        self.assertNotIn("Staff-only retainer week", page)
+        self.assertNotIn("Consulting hour", page)
+        self.assertIn("28 units (07:00 h)", page)
+        self.assertIn("4 units (01:00 h)", page)
+        self.assertIn("600.00", page)
+        # The form's limits are the server's: 100 days, or 700 hours.
+        offers = {o["product"]: o for o in self.retainer._portal_buy_offers()}
+        self.assertEqual(offers[self.product_day]["max_quantity"], 100)
+        self.assertEqual(offers[self.product_hour]["max_quantity"], 700)
+        self.assertIn('max="100"', page)
+        self.assertIn('max="700"', page)
+
+    def test_buy_offer_prices_follow_the_pricelist(self):
+        pricelist = self.env["product.pricelist"].create(
+            {
+                "name": "Northwind prices",
+                "currency_id": self.company.currency_id.id,
+                "item_ids": [
+                    Command.create(
+                        {
+                            "applied_on": "0_product_variant",
+                            "product_id": self.product_day.id,
+                            "compute_price": "fixed",
+                            "fixed_price": 540.0,
+                        }
+                    )
+                ],
+            }
+        )
+        self.customer.property_product_pricelist = pricelist
+        self.portal_user.partner_id.property_product_pricelist = pricelist
+        offers = {o["product"]: o for o in self.retainer._portal_buy_offers()}
+        self.assertEqual(offers[self.product_day]["price_subtotal"], 540.0)
+        self.assertEqual(offers[self.product_hour]["price_subtotal"], 95.0)
+
+    def test_buy_makes_a_quotation_to_pay_online(self):
+        balance = self.retainer.balance_units
+        self.authenticate(self.portal_user.login, self.portal_user.login)
+        response = self._buy(product_id=self.product_day.id, quantity="2")
+        order = self._orders().filtered(
+            lambda o: o.retainer_topup_origin == "portal_buy"
+        )
+        self.assertEqual(len(order), 1)
+        self.assertIn(f"/my/orders/{order.id}", response.url)
+        self.assertEqual(order.partner_id, self.portal_user.partner_id)
+        self.assertEqual(order.retainer_id, self.retainer)
+        self.assertEqual(order.state, "sent")
+        self.assertTrue(order.require_payment)
+        self.assertFalse(order.require_signature)
+        self.assertEqual(order.prepayment_percent, 1.0)
+        self.assertEqual(order.order_line.product_id, self.product_day)
+        self.assertEqual(order.order_line.product_uom_qty, 2)
+        self.assertEqual(order.amount_untaxed, 1200.0)
+        self.assertEqual(order.user_id, self.manager)
+        self.assertEqual(self.retainer.balance_units, balance, "nothing credited yet")
+        # The quotation page takes the payment and brings the customer back
+        # to the retainer.
+        self.assertIn("o_sale_portal_paynow", response.text)
+        self.assertIn(f"/my/retainers/{self.retainer.id}?access_token=", response.text)
+
+    def test_second_click_reuses_the_open_quotation(self):
+        self.authenticate(self.portal_user.login, self.portal_user.login)
+        self._buy(product_id=self.product_day.id, quantity="2")
+        self._buy(product_id=self.product_hour.id, quantity="3")
+        order = self._orders()
+        self.assertEqual(len(order), 1)
+        self.assertEqual(order.order_line.product_id, self.product_hour)
+        self.assertEqual(order.order_line.product_uom_qty, 3)
+        # While a payment is under way, the quotation is left as it is.
+        self.env["payment.transaction"].sudo().create(
+            {
+                "provider_id": self.provider.id,
+                "payment_method_id": self.payment_method.id,
+                "amount": order.amount_total,
+                "currency_id": order.currency_id.id,
+                "partner_id": self.portal_user.partner_id.id,
+                "sale_order_ids": [Command.set(order.ids)],
+                "state": "pending",
+            }
+        )
+        response = self._buy(product_id=self.product_day.id, quantity="1")
+        self.assertIn(f"/my/orders/{order.id}", response.url)
+        self.assertEqual(self._orders(), order)
+        self.assertEqual(order.order_line.product_id, self.product_hour)
+
+    def test_expired_quotation_is_not_reused_nor_payable(self):
+        self.authenticate(self.portal_user.login, self.portal_user.login)
+        self._buy(product_id=self.product_day.id, quantity="1")
+        expired = self._orders()
+        expired.validity_date = fields.Date.today() - timedelta(days=1)
+        self.assertFalse(expired._has_to_be_paid())
+        self._buy(product_id=self.product_day.id, quantity="1")
+        orders = self._orders()
+        self.assertEqual(len(orders), 2)
+        self.assertTrue((orders - expired)._has_to_be_paid())
+        self.assertEqual(
+            expired.state, "sent", "an abandoned quotation credits nothing"
+        )
+
+    def test_paid_purchase_credits_at_once_whatever_the_trigger(self):
+        """Paid online, the order is confirmed and invoiced; the retainer is
+        credited at once with each credit trigger, and the customer lands
+        back on the retainer page with the new balance."""
+        self.authenticate(self.portal_user.login, self.portal_user.login)
+        for trigger in ("confirm", "posted", "paid"):
+            with self.subTest(trigger=trigger):
+                self.company.retainer_credit_trigger = trigger
+                balance = self.retainer.balance_units
+                orders = self._orders()
+                self._buy(product_id=self.product_day.id, quantity="1")
+                order = self._orders() - orders
+                mails = self.env["mail.mail"].search([])
+                landing = self._pay(order)
+                self.env.invalidate_all()
+                self.assertEqual(order.state, "sale")
+                self.assertEqual(order.retainer_credit_trigger, trigger)
+                self.assertEqual(self.retainer.balance_units, balance + 28)
+                invoice = order.invoice_ids
+                self.assertEqual(invoice.state, "posted")
+                self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+                credit = self.retainer.ledger_entry_ids.filtered(
+                    lambda e, order=order: e.sale_line_id.order_id == order
+                )
+                self.assertEqual(credit.units, 28)
+                self.assertEqual(credit.topup_origin, "portal_buy")
+                # The order confirmation email goes to the customer.
+                confirmation = self.env["mail.mail"].search([]) - mails
+                self.assertTrue(
+                    confirmation.filtered(
+                        lambda m, order=order: (
+                            order.name in (m.subject or "")
+                            and self.portal_user.partner_id in m.recipient_ids
+                        )
+                    )
+                )
+                page = self.url_open(landing)
+                self.assertIn(f"/my/retainers/{self.retainer.id}", page.url)
+                self.assertIn("o_retainer_purchase_paid", page.text)
+                self.assertIn(f"{self.retainer.balance_units}", page.text)
+
+    def test_failed_payment_changes_nothing(self):
+        self.authenticate(self.portal_user.login, self.portal_user.login)
+        balance = self.retainer.balance_units
+        self._buy(product_id=self.product_day.id, quantity="1")
+        order = self._orders()
+        landing = self._pay(order, simulated_state="error")
+        self.env.invalidate_all()
+        self.assertEqual(order.state, "sent")
+        self.assertFalse(order.invoice_ids)
+        self.assertEqual(self.retainer.balance_units, balance)
+        page = self.url_open(landing)
+        self.assertIn("o_retainer_purchase_failed", page.text)
+        self.assertIn("Your payment did not go through.", page.text)
+        self.assertNotIn("o_retainer_purchase_paid", page.text)
+
+    def test_payment_notified_twice_credits_once(self):
+        self.authenticate(self.portal_user.login, self.portal_user.login)
+        balance = self.retainer.balance_units
+        self._buy(product_id=self.product_day.id, quantity="1")
+        order = self._orders()
+        self._pay(order)
+        tx = order.transaction_ids
+        # The provider retries its notification; the post-processing runs
+        # again (the scheduled job, another node).
+        with mute_logger("odoo.addons.payment.models.payment_transaction"):
+            tx._handle_notification_data(
+                "demo", {"reference": tx.reference, "simulated_state": "done"}
+            )
+        tx._post_process()
+        self.env.invalidate_all()
+        self.assertEqual(self.retainer.balance_units, balance + 28)
+        self.assertEqual(len(order.invoice_ids), 1)
+        self.assertEqual(
+            len(
+                self.retainer.ledger_entry_ids.filtered(
+                    lambda e: e.sale_line_id.order_id == order
+                )
+            ),
+            1,
+        )
+
+    def test_landing_shows_only_this_retainers_purchase(self):
+        """The purchase shown on a retainer page must be one of its own."""
+        self.authenticate(self.other_portal_user.login, self.other_portal_user.login)
+        self._buy(
+            retainer=self.other_retainer, product_id=self.product_day.id, quantity="1"
+        )
+        other_order = self._orders(self.other_retainer)
+        self.authenticate(self.portal_user.login, self.portal_user.login)
+        page = self.url_open(
+            self._detail_url(self.retainer, purchase=other_order.id)
+        ).text
+        self.assertNotIn(other_order.name, page)
+
+
+@tagged("post_install", "-at_install", "defining_retainer_portal")
+class TestPortalBuyRefusals(RetainerBuyCommon):
+    """Each refused purchase re-renders the page with its message and
+    creates no order."""
+
+    def assertBuyRefused(self, message, retainer=None, **form):
+        retainer = retainer or self.retainer
+        orders = self._orders(retainer)
+        response = self._buy(retainer=retainer, **form)
+        self.assertEqual(response.status_code, 200)
+        self.assertTrue(
+            "o_retainer_buy_error" in response.text and message in response.text,
+            f"the page does not say {message!r}",
+        )
+        self.assertEqual(self._orders(retainer), orders)
+
+    def test_tampered_products(self):
+        self.authenticate(self.portal_user.login, self.portal_user.login)
+        refused = "This product cannot be bought on the portal."
+        for product in (self.product_unpublished, self.product_plain):
+            with self.subTest(product=product.name):
+                self.assertBuyRefused(refused, product_id=product.id, quantity="1")
+        self.assertBuyRefused(refused, product_id="999999", quantity="1")
+        self.assertBuyRefused(refused, product_id="abc", quantity="1")
+
+    def test_quantity_out_of_bounds(self):
+        self.authenticate(self.portal_user.login, self.portal_user.login)
+        for quantity in ("0", "-1", "2.5", "101", "1e9", "nan", ""):
+            with self.subTest(quantity=quantity):
+                self.assertBuyRefused(
+                    "Choose a whole quantity from 1 to 100.",
+                    product_id=self.product_day.id,
+                    quantity=quantity,
+                )
+        # 700 hours is the hour product's limit: accepted.
+        self._buy(product_id=self.product_hour.id, quantity="700")
+        self.assertEqual(self._orders().order_line.product_uom_qty, 700)
+
+    def test_closed_or_suspended_retainer(self):
+        self.authenticate(self.portal_user.login, self.portal_user.login)
+        for state, word in (("suspended", "suspended"), ("closed", "closed")):
+            with self.subTest(state=state):
+                self.retainer.state = state
+                self.assertBuyRefused(
+                    f"This retainer is {word}: please contact your account manager.",
+                    product_id=self.product_day.id,
+                    quantity="1",
+                )
+
+    def test_no_payment_provider_falls_back_to_a_request(self):
+        self.provider.state = "disabled"
+        self.authenticate(self.portal_user.login, self.portal_user.login)
+        page = self.url_open(self._detail_url(self.retainer)).text
+        self.assertNotIn("o_retainer_buy_form", page)
+        self.assertIn("o_retainer_topup_form", page)
+        self.assertIn("Online payment is not available", page)
+        orders = self._orders()
+        response = self._buy(product_id=self.product_day.id, quantity="1")
+        self.assertIn(
+            "Online payment is not available: request the top-up", response.text
+        )
+        self.assertEqual(self._orders(), orders)
+
+    def test_request_mode_refuses_purchases(self):
+        self.company.retainer_portal_topup_mode = "request"
+        self.authenticate(self.portal_user.login, self.portal_user.login)
+        page = self.url_open(self._detail_url(self.retainer)).text
+        self.assertNotIn("o_retainer_buy_form", page)
+        orders = self._orders()
+        response = self._buy(product_id=self.product_day.id, quantity="1")
+        self.assertIn(
+            "Top-ups cannot be bought online for this retainer", response.text
+        )
+        self.assertEqual(self._orders(), orders)
+
+    def test_no_buying_onto_someone_elses_retainer(self):
+        self.authenticate(self.other_portal_user.login, self.other_portal_user.login)
+        # The other customer's CSRF token, posted to our retainer.
+        token = self._csrf_token(self._detail_url(self.other_retainer))
+        orders = self._orders()
+        response = self.url_open(
+            self._detail_url(self.retainer, suffix="/buy"),
+            data={
+                "csrf_token": token,
+                "product_id": self.product_day.id,
+                "quantity": "1",
+            },
+        )
+        self.assertRefused(response, self.retainer.name)
+        self.assertEqual(self._orders(), orders)
+
+    def test_hourly_limit(self):
+        """At most N new portal purchases or requests per retainer per hour:
+        the next one is refused, the counted ones are not reused (paid or
+        cancelled)."""
+        self.company.retainer_portal_topup_hourly_limit = 2
+        self.authenticate(self.portal_user.login, self.portal_user.login)
+        self._buy(product_id=self.product_day.id, quantity="1")
+        self._orders()._action_cancel()
+        self.company.retainer_portal_topup_mode = "request"
+        self.company.retainer_day_product_id = self.product_day
+        page = self._detail_url(self.retainer)
+        self.url_open(
+            self._detail_url(self.retainer, suffix="/topup"),
+            data={"csrf_token": self._csrf_token(page), "quantity": "1", "unit": "day"},
+        )
+        self.assertEqual(len(self._orders()), 2)
+        self.company.retainer_portal_topup_mode = "buy"
+        self.assertBuyRefused(
+            "This retainer already made 2 top-up requests or purchases in the "
+            "last hour",
+            product_id=self.product_day.id,
+            quantity="1",
+        )
+        self.company.retainer_portal_topup_mode = "request"
+        orders = self._orders()
+        response = self.url_open(
+            self._detail_url(self.retainer, suffix="/topup"),
+            data={"csrf_token": self._csrf_token(page), "quantity": "1", "unit": "day"},
+        )
+        self.assertIn("already made 2 top-up requests or purchases", response.text)
+        self.assertEqual(self._orders(), orders)
+
+    def test_settings_refusals(self):
+        with (
+            self.assertRaisesRegex(
+                Exception, "must allow at least one portal top-up per hour"
+            ),
+            self.env.cr.savepoint(),
+        ):
+            self.company.retainer_portal_topup_hourly_limit = 0
+        with (
+            self.assertRaisesRegex(
+                Exception, "Only retainer products can be sold on the portal"
+            ),
+            self.env.cr.savepoint(),
+        ):
+            self.product_plain.retainer_portal_published = True
+        self.assertFalse(self.product_plain.retainer_portal_published)
+
+
+@tagged("post_install", "-at_install", "defining_retainer_portal")
+class TestPortalBuyTour(RetainerBuyCommon):
+    """A customer in a real browser buys one day and pays with the demo
+    provider: with the successful card the retainer page shows 28 more
+    units; with the failing one the balance is unchanged and the page says
+    why."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # The demo provider is the only way to pay: its form opens at once.
+        cls.env["payment.provider"].search(
+            [("id", "!=", cls.provider.id), ("state", "!=", "disabled")]
+        ).state = "disabled"
+
+    def test_buy_tour_paid(self):
+        self.assertEqual(self.retainer.balance_units, 40)
+        self.start_tour(
+            self._detail_url(self.retainer),
+            "defining_retainer_portal_buy_tour",
+            login=self.portal_user.login,
+        )
+        self.env.invalidate_all()
+        self.assertEqual(self.retainer.balance_units, 68)
+        order = self._orders()
+        self.assertEqual(order.state, "sale")
+        self.assertEqual(order.transaction_ids.state, "done")
+
+    def test_buy_tour_failed(self):
+        self.start_tour(
+            self._detail_url(self.retainer),
+            "defining_retainer_portal_buy_failed_tour",
+            login=self.portal_user.login,
+        )
+        self.env.invalidate_all()
+        self.assertEqual(self.retainer.balance_units, 40)
+        order = self._orders()
+        self.assertEqual(order.state, "sent")
+        self.assertEqual(order.transaction_ids.state, "error")
+
+
+@tagged("post_install", "-at_install", "defining_retainer_portal")
+class TestPortalBuyScreenshots(ScreenshotMixin, RetainerBuyCommon):
+    """The buy form and Odoo's payment dialog, in headless Chromium (written
+    to ``$RETAINER_SCREENSHOTS_DIR`` when set, for the README)."""
+
+    def test_buy_screenshots(self):
+        width, height, mobile = SIZES["desktop"]
+        browser = ChromeBrowser(self)
+        try:
+            self.authenticate(
+                self.portal_user.login, self.portal_user.login, browser=browser
+            )
+            order = (
+                self.retainer.with_user(self.portal_user)
+                .sudo()
+                ._portal_buy(self.product_day, 2, self.portal_user.partner_id)
+            )
+            self.cr.flush()
+            png = self._capture(
+                browser, self._detail_url(self.retainer), width, height, mobile
+            )
+            self._check_and_save(png, "retainer_buy_desktop", width, height)
+            png = self._capture(
+                browser,
+                order.get_portal_url(),
+                width,
+                height,
+                mobile,
+                script="document.querySelector('#o_sale_portal_paynow').click()",
+            )
+            self._check_and_save(png, "retainer_pay_desktop", width, height)
+        finally:
+            browser.stop()
+            self._wait_remaining_requests()

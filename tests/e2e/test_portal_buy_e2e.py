@@ -1,0 +1,287 @@
+"""Customers buy time on the portal and pay online, on a real server.
+
+Two customers, each with a portal user and a retainer, made through
+XML-RPC. The company sells a retainer day on the portal and takes payments
+with Odoo's demo provider (installed in the test database only). Through
+HTTP as a browser does: the first customer buys a day, pays (the provider
+reports success), lands back on the retainer page and has 28 more units; a
+failed payment changes nothing; the second customer can neither buy onto
+the first one's retainer nor pay the first one's quotation. Every figure
+is read back as the administrator through XML-RPC.
+"""
+
+import re
+import uuid
+
+import pytest
+from odoo_e2e import forms, logged_in_session, page_text
+
+LANDING_RE = re.compile(r'data-landing-route="([^"]+)"')
+
+
+def _jsonrpc(session, url, params):
+    response = session.post(
+        url, json={"jsonrpc": "2.0", "method": "call", "params": params}, timeout=60
+    )
+    assert response.status_code == 200, response.text[:500]
+    return response.json()
+
+
+@pytest.fixture(scope="module")
+def shop(admin):
+    """The company sells on the portal; returns what the tests need and
+    puts the settings back afterwards."""
+    [company] = admin("res.company", "search_read", [], fields=["id"], limit=1)
+    company_id = company["id"]
+    [before] = admin(
+        "res.company", "read", [company_id], fields=["retainer_portal_topup_mode"]
+    )
+    admin("res.company", "write", [company_id], {"retainer_portal_topup_mode": "buy"})
+    product_id = admin(
+        "product.product",
+        "create",
+        {
+            "name": "E2E portal retainer day",
+            "type": "service",
+            "invoice_policy": "order",
+            "service_tracking": "no",
+            "service_type": "manual",
+            "list_price": 600.0,
+            "taxes_id": [(5, 0, 0)],
+            "retainer_units": 28,
+            "retainer_portal_published": True,
+        },
+    )
+    [provider] = admin(
+        "payment.provider",
+        "search_read",
+        [("code", "=", "demo")],
+        fields=["state", "is_published"],
+    )
+    admin(
+        "payment.provider",
+        "write",
+        [provider["id"]],
+        {"state": "test", "is_published": True},
+    )
+    [method_id] = admin("payment.method", "search", [("code", "=", "demo")])
+    [level_id] = admin("retainer.level", "search", [], limit=1)
+    portal_group = admin(
+        "ir.model.data", "check_object_reference", "base", "group_portal"
+    )[1]
+    customers = {}
+    for name in ("E2E Buyer One Ltd", "E2E Buyer Two Ltd"):
+        partner_id = admin("res.partner", "create", {"name": name, "is_company": True})
+        login = f"buyer-{uuid.uuid4().hex[:8]}"
+        user_id = admin(
+            "res.users",
+            "create",
+            {
+                "name": f"Contact of {name}",
+                "login": login,
+                "password": login,
+                "email": f"{login}@example.com",
+                "groups_id": [(6, 0, [portal_group])],
+            },
+        )
+        [user] = admin("res.users", "read", [user_id], fields=["partner_id"])
+        admin(
+            "res.partner", "write", [user["partner_id"][0]], {"parent_id": partner_id}
+        )
+        contract_id = admin(
+            "retainer.contract",
+            "create",
+            {"partner_id": partner_id, "level_id": level_id},
+        )
+        [contract] = admin("retainer.contract", "read", [contract_id], ["state"])
+        if contract["state"] == "draft":
+            admin("retainer.contract", "action_activate", [contract_id])
+        customers[name] = {"login": login, "contract_id": contract_id}
+    yield {
+        "product_id": product_id,
+        "provider_id": provider["id"],
+        "method_id": method_id,
+        "one": customers["E2E Buyer One Ltd"],
+        "two": customers["E2E Buyer Two Ltd"],
+    }
+    admin(
+        "res.company",
+        "write",
+        [company_id],
+        {"retainer_portal_topup_mode": before["retainer_portal_topup_mode"]},
+    )
+    admin(
+        "payment.provider",
+        "write",
+        [provider["id"]],
+        {"state": provider["state"], "is_published": provider["is_published"]},
+    )
+    admin(
+        "product.product", "write", [product_id], {"retainer_portal_published": False}
+    )
+
+
+def _balance(admin, contract_id):
+    [contract] = admin(
+        "retainer.contract", "read", [contract_id], fields=["balance_units"]
+    )
+    return contract["balance_units"]
+
+
+def _orders(admin, contract_id):
+    return admin(
+        "sale.order",
+        "search_read",
+        [("retainer_id", "=", contract_id)],
+        fields=[
+            "name",
+            "state",
+            "invoice_ids",
+            "retainer_topup_origin",
+            "access_token",
+        ],
+        order="id",
+    )
+
+
+def _buy(server, session, contract_id, product_id, quantity="1"):
+    page = session.get(f"{server.url}/my/retainers/{contract_id}", timeout=30)
+    assert page.status_code == 200
+    [form] = [
+        f
+        for f in forms(page.text)
+        if f["action"].endswith(f"/my/retainers/{contract_id}/buy")
+        and f["inputs"].get("product_id") == str(product_id)
+    ]
+    return session.post(
+        f"{server.url}{form['action']}",
+        data={**form["inputs"], "quantity": quantity},
+        timeout=60,
+    )
+
+
+def _pay(server, admin, session, order_url, shop, simulated_state):
+    page = session.get(order_url, timeout=30)
+    landing = LANDING_RE.search(page.text).group(1).replace("&amp;", "&")
+    order_id = int(re.search(r"/my/orders/(\d+)", order_url).group(1))
+    token = re.search(r"access_token=([\w-]+)", order_url).group(1)
+    [order] = admin("sale.order", "read", [order_id], fields=["amount_total"])
+    amount = order["amount_total"]
+    processing = _jsonrpc(
+        session,
+        f"{server.url}/my/orders/{order_id}/transaction",
+        {
+            "provider_id": shop["provider_id"],
+            "payment_method_id": shop["method_id"],
+            "token_id": None,
+            "amount": amount,
+            "flow": "direct",
+            "tokenization_requested": False,
+            "landing_route": landing,
+            "access_token": token,
+        },
+    )["result"]
+    _jsonrpc(
+        session,
+        f"{server.url}/payment/demo/simulate_payment",
+        {
+            "reference": processing["reference"],
+            "payment_details": "4242",
+            "simulated_state": simulated_state,
+        },
+    )
+    status = _jsonrpc(session, f"{server.url}/payment/status/poll", {})["result"]
+    assert status["state"] == simulated_state
+    return session.get(f"{server.url}{status['landing_route']}", timeout=30)
+
+
+def test_buy_and_pay_credits_the_retainer(server, admin, shop):
+    one = shop["one"]
+    session = logged_in_session(server, one["login"], one["login"])
+    balance = _balance(admin, one["contract_id"])
+    response = _buy(server, session, one["contract_id"], shop["product_id"])
+    assert "/my/orders/" in response.url
+    [order] = _orders(admin, one["contract_id"])
+    assert order["state"] == "sent"
+    assert order["retainer_topup_origin"] == "portal_buy"
+    assert _balance(admin, one["contract_id"]) == balance
+
+    # A failed payment changes nothing.
+    landing = _pay(server, admin, session, response.url, shop, "error")
+    assert f"/my/retainers/{one['contract_id']}" in landing.url
+    assert "Your payment did not go through." in page_text(landing.text)
+    assert _balance(admin, one["contract_id"]) == balance
+    [order] = _orders(admin, one["contract_id"])
+    assert order["state"] == "sent"
+
+    # Buying again reuses the open quotation; paying it credits 28 units.
+    again = _buy(server, session, one["contract_id"], shop["product_id"])
+    assert again.url.split("?")[0] == response.url.split("?")[0]
+    landing = _pay(server, admin, session, again.url, shop, "done")
+    assert f"/my/retainers/{one['contract_id']}" in landing.url
+    text = page_text(landing.text)
+    assert "Thank you, your payment was received." in text
+    assert _balance(admin, one["contract_id"]) == balance + 28
+    assert f"{balance + 28} units" in text
+    [order] = _orders(admin, one["contract_id"])
+    assert order["state"] == "sale"
+    [invoice] = admin(
+        "account.move", "read", order["invoice_ids"], fields=["state", "payment_state"]
+    )
+    assert invoice["state"] == "posted"
+    assert invoice["payment_state"] in ("paid", "in_payment")
+    [credit] = admin(
+        "retainer.ledger.entry",
+        "search_read",
+        [("contract_id", "=", one["contract_id"]), ("kind", "=", "credit")],
+        fields=["units", "topup_origin"],
+    )
+    assert credit == {"id": credit["id"], "units": 28, "topup_origin": "portal_buy"}
+
+
+def test_nobody_buys_onto_someone_elses_retainer(server, admin, shop):
+    one, two = shop["one"], shop["two"]
+    intruder = logged_in_session(server, two["login"], two["login"])
+    # The intruder's own page gives a valid CSRF token for its session.
+    page = intruder.get(f"{server.url}/my/retainers/{two['contract_id']}", timeout=30)
+    [form] = [
+        f
+        for f in forms(page.text)
+        if f["action"].endswith("/buy")
+        and f["inputs"].get("product_id") == str(shop["product_id"])
+    ]
+    before = _orders(admin, one["contract_id"])
+    response = intruder.post(
+        f"{server.url}/my/retainers/{one['contract_id']}/buy",
+        data={**form["inputs"], "quantity": "1"},
+        timeout=30,
+    )
+    assert not response.url.split("?")[0].endswith(
+        f"/my/retainers/{one['contract_id']}"
+    )
+    assert "/my/orders/" not in response.url
+    assert _orders(admin, one["contract_id"]) == before
+    # Nor pay (or even see) the other customer's quotation without its token.
+    owner = logged_in_session(server, one["login"], one["login"])
+    bought = _buy(server, owner, one["contract_id"], shop["product_id"])
+    order_id = int(re.search(r"/my/orders/(\d+)", bought.url).group(1))
+    seen = intruder.get(f"{server.url}/my/orders/{order_id}", timeout=30)
+    assert not seen.url.split("?")[0].endswith(f"/my/orders/{order_id}")
+    answer = _jsonrpc(
+        intruder,
+        f"{server.url}/my/orders/{order_id}/transaction",
+        {
+            "provider_id": shop["provider_id"],
+            "payment_method_id": shop["method_id"],
+            "token_id": None,
+            "amount": 600.0,
+            "flow": "direct",
+            "tokenization_requested": False,
+            "landing_route": "/my",
+            "access_token": "not-the-token",
+        },
+    )
+    assert "error" in answer
+    assert not admin(
+        "payment.transaction", "search", [("sale_order_ids", "in", [order_id])]
+    )
