@@ -17,6 +17,7 @@
         "views/res_config_settings_views.xml",
         "views/product_template_views.xml",
     ],
+    "demo": ["demo/product_demo.xml"],
     "assets": {
         "web.assets_frontend": [
             "defining_retainer_portal/static/src/scss/retainer_portal.scss",
