@@ -12,6 +12,7 @@ from . import sale_order_line
 from . import retainer_contract_sale
 from . import product_template
 from . import sale_order
+from . import sale_order_auto_topup
 from . import account_move
 from . import account_move_line
 from . import account_payment
@@ -24,5 +25,6 @@ from . import retainer_contract_notify
 from . import retainer_contract_statement
 from . import retainer_statement
 from . import retainer_contract_alert
+from . import retainer_contract_auto_topup
 from . import retainer_expiry_warning
 from . import payment_transaction

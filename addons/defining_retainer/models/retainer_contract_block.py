@@ -306,10 +306,10 @@ class RetainerContract(models.Model):
                 ):
                     break
                 replays = Ledger._retainer_current_replay(batch.ids)
-            # Expired units lower the balance: the low balance alert applies.
-            watched = batch._retainer_low_balance_watched(deltas)
+            # Expired units lower the balance: the balance rules apply.
+            watched = batch._retainer_balance_watched(deltas)
             if watched:
-                watched._retainer_update_low_balance_notice(
+                watched._retainer_balance_changed(
                     deltas, Ledger._retainer_current_balances(watched.ids)
                 )
         return len(contract_ids)

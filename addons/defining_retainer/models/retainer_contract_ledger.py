@@ -90,11 +90,11 @@ class RetainerContract(models.Model):
     def _retainer_after_posting(self, entries, plan, apply_overdraft_policy=True):
         """Second half of a posting, under the lock: correct the expiries of
         blocks the posting changed, then apply the overdraft policy and the
-        low balance alert.
+        balance rules (``_retainer_balance_changed``).
 
         Whatever the number of retainers and entries, this costs a constant
-        number of queries (plus the emails of the retainers that cross a
-        threshold): the balances both rules need are read once, with
+        number of queries (plus the emails and orders of the retainers that
+        cross a threshold): the balances the rules need are read once, with
         ``_retainer_current_balances``.
         """
         Ledger = self.env["retainer.ledger.entry"]
@@ -114,13 +114,40 @@ class RetainerContract(models.Model):
                     break
                 replays = Ledger._retainer_current_replay(sorted(plan["dated"]))
         policed = self._retainer_overdraft_policed(plan, apply_overdraft_policy)
-        watched = self._retainer_low_balance_watched(deltas)
+        watched = self._retainer_balance_watched(deltas)
         needed = policed.filtered(lambda c: c.id not in replays) | watched
         balances = Ledger._retainer_current_balances(needed.ids) if needed else {}
         self._retainer_apply_overdraft_policy(
             entries, plan, replays, apply_overdraft_policy, balances=balances
         )
-        watched._retainer_update_low_balance_notice(deltas, balances)
+        watched._retainer_balance_changed(deltas, balances)
+
+    # === BALANCE RULES === #
+
+    def _retainer_balance_watched(self, deltas):
+        """The contracts of ``self`` that a balance rule may act on after a
+        posting of ``deltas`` (contract id -> units moved): only their
+        balances need reading. See ``_retainer_balance_changed``."""
+        watched = self._retainer_low_balance_watched(deltas)
+        return watched | self._retainer_auto_topup_watched(deltas)
+
+    def _retainer_balance_changed(self, deltas, balances):
+        """Apply the rules that follow the balance (the low balance alert,
+        the automatic top-up) to the contracts of ``self`` after a posting of
+        ``deltas``, under its lock. Every posting path calls this one method
+        (``_retainer_after_posting``, the expiry job): a new rule is added
+        here and in ``_retainer_balance_watched``.
+
+        :param dict deltas: contract id -> units the posting moved.
+        :param dict balances: contract id -> balance now, for the contracts
+            ``_retainer_balance_watched`` returns.
+        """
+        # Both selected first: a rule's emails and notes may drop the
+        # contracts from the cache, and reading them again costs a query.
+        low_balance = self._retainer_low_balance_watched(deltas)
+        auto_topup = self._retainer_auto_topup_watched(deltas)
+        low_balance._retainer_update_low_balance_notice(deltas, balances)
+        auto_topup._retainer_update_auto_topup(deltas, balances)
 
     def _retainer_overdraft_units(self, replays, balances=None):
         """Units of work no block pays for now, per contract of ``self``:

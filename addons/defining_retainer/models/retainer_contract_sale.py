@@ -158,7 +158,7 @@ class RetainerContract(models.Model):
             lambda m: m.move_type in ("out_invoice", "out_refund")
         )
 
-    def _retainer_check_topup(self, quantity, unit):
+    def _retainer_check_topup(self, quantity, unit, product=None):
         self.ensure_one()
         if self.state == "closed":
             raise UserError(
@@ -167,17 +167,40 @@ class RetainerContract(models.Model):
                     name=self.name,
                 )
             )
-        if unit not in ("day", "hour"):
+        if product is not None:
+            if not self._retainer_is_topup_product(product):
+                raise UserError(
+                    self.env._(
+                        "%(product)s is not a retainer product of %(company)s.",
+                        product=product.display_name,
+                        company=self.company_id.name,
+                    )
+                )
+        elif unit not in ("day", "hour"):
             raise UserError(self.env._("A top-up is sold in days or in hours."))
         if not quantity or quantity <= 0:
             raise UserError(self.env._("A top-up needs a positive quantity."))
 
-    def _prepare_topup_order_vals(self, quantity, unit, **extra_vals):
-        """Values of a quotation selling ``quantity`` ``unit`` ('day' or
-        'hour') to this retainer's customer. Pricelist, taxes, fiscal
-        position and currency follow from the customer as on any order."""
+    def _retainer_is_topup_product(self, product):
+        """Whether ``product`` (``product.product``) can top up this
+        retainer: an active retainer product shared or of its company."""
         self.ensure_one()
-        product = self.company_id._retainer_product(unit)
+        return bool(
+            product.active
+            and product.retainer_units > 0
+            and (not product.company_id or product.company_id == self.company_id)
+        )
+
+    def _prepare_topup_order_vals(
+        self, quantity, unit=None, product=None, **extra_vals
+    ):
+        """Values of a quotation selling ``quantity`` of ``product``
+        (``product.product``; default: the company's product for ``unit``,
+        'day' or 'hour') to this retainer's customer. Pricelist, taxes,
+        fiscal position and currency follow from the customer as on any
+        order."""
+        self.ensure_one()
+        product = product or self.company_id._retainer_product(unit)
         vals = {
             "partner_id": self.partner_id.id,
             "company_id": self.company_id.id,
@@ -196,22 +219,28 @@ class RetainerContract(models.Model):
             vals["user_id"] = salesperson.id
         return vals | extra_vals
 
-    def _create_topup_quotation(self, quantity, unit="day", **extra_vals):
+    def _create_topup_quotation(self, quantity, unit="day", product=None, **extra_vals):
         """Create and return a quotation (``sale.order``) topping up this
-        retainer by ``quantity`` days or hours (``unit`` 'day' or 'hour').
+        retainer by ``quantity`` days or hours (``unit`` 'day' or 'hour'),
+        or by ``quantity`` of ``product`` (a retainer product) when given.
 
         Also used by the customer portal's top-up request. The caller needs
         the right to create sale orders (the portal calls it in sudo once it
         has checked the customer's access to the retainer).
 
         :raises UserError: the retainer is closed, the quantity is not
-            positive, the unit is unknown or no product is set for it.
+            positive, the unit is unknown or no product is set for it, or
+            ``product`` is no retainer product of the retainer's company.
         """
-        self._retainer_check_topup(quantity, unit)
+        self._retainer_check_topup(quantity, unit, product)
         return (
             self.env["sale.order"]
             .with_company(self.company_id)
-            .create(self._prepare_topup_order_vals(quantity, unit, **extra_vals))
+            .create(
+                self._prepare_topup_order_vals(
+                    quantity, unit, product=product, **extra_vals
+                )
+            )
         )
 
     def _create_topup_invoice(self, quantity, unit="day", **extra_vals):

@@ -21,3 +21,5 @@ from . import test_revenue
 from . import test_revenue_concurrency
 from . import test_statement_job
 from . import test_statement_concurrency
+from . import test_auto_topup
+from . import test_auto_topup_concurrency

@@ -419,6 +419,20 @@ class TestSaleTopup(RetainerSaleCommon):
                 self.assertRaisesRegex(UserError, message),
             ):
                 contract._create_topup_quotation(quantity, unit)
+        # A given product: one of the company's retainer products.
+        for quantity, product, message in (
+            (1, self.product_consulting, "Test consulting is not a retainer product"),
+            (0, self.product_pack, "needs a positive quantity"),
+        ):
+            with (
+                self.subTest(product=product.name),
+                self.assertRaisesRegex(UserError, message),
+            ):
+                contract._create_topup_quotation(quantity, product=product)
+        order = contract._create_topup_quotation(2, product=self.product_pack)
+        self.assertEqual(order.order_line.product_id, self.product_pack)
+        self.assertEqual(order.order_line.product_uom_qty, 2)
+        order.unlink()
         contract.action_close()
         wizard = self.env["retainer.topup"].create(
             {"contract_id": contract.id, "quantity": 1}
