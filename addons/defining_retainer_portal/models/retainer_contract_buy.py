@@ -176,10 +176,14 @@ class RetainerContract(models.Model):
                 ]
             return order
         self._portal_check_topup_rate()
-        order = (
-            self.env["sale.order"]
-            .with_company(self.company_id)
-            .create(self._portal_prepare_purchase_vals(product, quantity, requester))
+        order = self._create_topup_quotation(
+            quantity,
+            product=product,
+            partner_id=requester.id,
+            retainer_topup_origin="portal_buy",
+            require_signature=False,
+            require_payment=True,
+            prepayment_percent=1.0,
         )
         order.action_quotation_sent()
         units = self._portal_buy_units(product, quantity)
@@ -197,23 +201,6 @@ class RetainerContract(models.Model):
             subtype_xmlid="mail.mt_note",
         )
         return order
-
-    def _portal_prepare_purchase_vals(self, product, quantity, requester):
-        self.ensure_one()
-        return {
-            "partner_id": requester.id,
-            "company_id": self.company_id.id,
-            "retainer_id": self.id,
-            "retainer_topup_origin": "portal_buy",
-            "origin": self.name,
-            "user_id": self.user_id.id,
-            "require_signature": False,
-            "require_payment": True,
-            "prepayment_percent": 1.0,
-            "order_line": [
-                Command.create({"product_id": product.id, "product_uom_qty": quantity})
-            ],
-        }
 
     def _portal_open_purchase(self):
         """The newest portal purchase of this retainer still waiting for
