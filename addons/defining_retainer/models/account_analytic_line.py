@@ -56,9 +56,8 @@ class AccountAnalyticLine(models.Model):
     # Work whose contact type the retainer's level does not include, in a
     # company that bills it outside the retainer: no units, invoiced as
     # ordinary billable time. Set by the server when the line's retainer or
-    # contact type is saved (see _retainer_set_billed_outside), never by a
-    # recomputation: a later change of the company setting or of the level
-    # does not re-price recorded time.
+    # contact type is saved (create(), write()), never by a recomputation:
+    # a later change of the company setting or level re-prices nothing.
     retainer_billed_outside = fields.Boolean(
         string="Billed outside the retainer",
         readonly=True,
@@ -262,7 +261,11 @@ class AccountAnalyticLine(models.Model):
         previous._retainer_check_usage_can_change()
         result = super().write(vals)
         if "retainer_id" in vals or "retainer_contact_type" in vals:
-            self._retainer_set_billed_outside()
+            # Past this write(), which drops the field from what clients send.
+            for flag, lines in self._retainer_billed_outside_changes().items():
+                super(AccountAnalyticLine, lines).write(
+                    {"retainer_billed_outside": flag}
+                )
         (
             previous | self.filtered(lambda line: line.retainer_id)
         )._retainer_sync_debits()
@@ -351,9 +354,10 @@ class AccountAnalyticLine(models.Model):
                 contract_by_id[vals["retainer_id"]], vals["retainer_contact_type"]
             )
 
-    def _retainer_set_billed_outside(self):
-        """Set ``retainer_billed_outside`` of ``self`` from their saved
-        retainer and contact type (after a change of either)."""
+    def _retainer_billed_outside_changes(self):
+        """``{flag: lines}``: the lines of ``self`` whose
+        ``retainer_billed_outside`` must become ``flag`` after a change of
+        their retainer or contact type."""
         ids_by_flag = defaultdict(list)
         for line in self:
             flag = self._retainer_outside_level_billed(
@@ -361,11 +365,7 @@ class AccountAnalyticLine(models.Model):
             )
             if flag != line.retainer_billed_outside:
                 ids_by_flag[flag].append(line.id)
-        for flag, ids in ids_by_flag.items():
-            # Past write(), which drops the field from what clients send.
-            super(AccountAnalyticLine, self.browse(ids)).write(
-                {"retainer_billed_outside": flag}
-            )
+        return {flag: self.browse(ids) for flag, ids in ids_by_flag.items()}
 
     @api.model
     def _retainer_outside_level_billed(self, contract, contact_type):
