@@ -121,7 +121,8 @@ class AccountAnalyticLine(models.Model):
 
     # The balance now, for the retainers of all the lines at once (one
     # grouped read of their ledgers, see retainer.contract._compute_balances).
-    # Not cached across postings on purpose: the web client reads it anew.
+    # Postings do not invalidate it (that would read every timesheet of the
+    # retainer): each request of the web client reads it anew.
     @api.depends("retainer_id")
     def _compute_retainer_balance(self):
         contracts = self.retainer_id._origin
@@ -551,8 +552,9 @@ class AccountAnalyticLine(models.Model):
             )
         return self.env._(
             "Retainer %(retainer)s has %(balance)s left and this time needs "
-            "%(needed)s: saving overdraws it (balance after: %(after)s). The "
-            "account manager and the customer are notified of the overdraft.",
+            "%(needed)s: saving overdraws it (balance after: %(after)s). Its "
+            "overdraft policy allows it and tells the account manager and the "
+            "customer of the overdraft.",
             **values,
         )
 

@@ -228,8 +228,8 @@ class TestTimesheetLogging(RetainerCommon):
         self.assertIn(
             f"Retainer {self.contract.name} has 4 units (01:00) left and this "
             "time needs 8 units (02:00): saving overdraws it (balance after: "
-            "-4 units (-01:00)). The account manager and the customer are "
-            "notified of the overdraft.",
+            "-4 units (-01:00)). Its overdraft policy allows it and tells the "
+            "account manager and the customer of the overdraft.",
             logs.output[0],
         )
         form.name = "Overdrawn on purpose"
