@@ -31,6 +31,7 @@
         "views/retainer_level_views.xml",
         "views/account_analytic_line_views.xml",
         "views/project_project_views.xml",
+        "views/project_task_views.xml",
         "views/res_config_settings_views.xml",
         "views/res_config_settings_sale_views.xml",
         "views/retainer_contract_sale_views.xml",
@@ -49,6 +50,11 @@
         "demo/retainer_sale_demo.xml",
         "demo/retainer_revenue_demo.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "defining_retainer/static/tests/tours/**/*",
+        ],
+    },
     "post_init_hook": "post_init_hook",
     "application": True,
 }

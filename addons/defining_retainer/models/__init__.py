@@ -7,9 +7,11 @@ from . import retainer_contract_block
 from . import retainer_audit_line
 from . import retainer_ledger_entry
 from . import project_project
+from . import project_task
 from . import account_analytic_line
 from . import sale_order_line
 from . import retainer_contract_sale
+from . import retainer_contract_outside
 from . import product_template
 from . import sale_order
 from . import sale_order_auto_topup

@@ -1,3 +1,5 @@
+from collections import defaultdict
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import float_compare, format_duration
@@ -16,6 +18,13 @@ RETAINER_USAGE_FIELDS = {
     "employee_id",
     "partner_id",
 }
+# Derived by the server from the fields above: a value sent by a client is
+# dropped, so that what a timesheet costs is never the client's word.
+RETAINER_DERIVED_FIELDS = (
+    "retainer_units",
+    "retainer_billed_hours",
+    "retainer_billed_outside",
+)
 MAX_ENTRY_HOURS = 24
 
 
@@ -44,6 +53,29 @@ class AccountAnalyticLine(models.Model):
     retainer_billed_hours = fields.Float(
         string="Billed time", compute="_compute_retainer_units", store=True
     )
+    # Work whose contact type the retainer's level does not include, in a
+    # company that bills it outside the retainer: no units, invoiced as
+    # ordinary billable time. Set by the server when the line's retainer or
+    # contact type is saved (create(), write()), never by a recomputation:
+    # a later change of the company setting or level re-prices nothing.
+    retainer_billed_outside = fields.Boolean(
+        string="Billed outside the retainer",
+        readonly=True,
+        copy=False,
+        help="The retainer's level does not include this contact type: the "
+        "time uses no units and is invoiced like ordinary billable time.",
+    )
+    # The retainer's balance as it is now, shown to whoever logs time.
+    retainer_balance_units = fields.Integer(
+        string="Balance (units)",
+        compute="_compute_retainer_balance",
+        groups="defining_retainer.group_retainer_user",
+    )
+    retainer_balance_hours = fields.Float(
+        string="Balance (hours)",
+        compute="_compute_retainer_balance",
+        groups="defining_retainer.group_retainer_user",
+    )
 
     # === COMPUTE METHODS === #
 
@@ -56,7 +88,12 @@ class AccountAnalyticLine(models.Model):
         for project, lines in self.grouped("project_id").items():
             lines.filtered(lambda line: not line.id).retainer_id = project.retainer_id
 
-    @api.depends("retainer_id")
+    # An unsaved line takes the contact type of its task; otherwise a type
+    # the level includes is kept (or, saved, one billed outside the
+    # retainer), and another one becomes the level's usual type. Saved lines
+    # get their task's type in create() only, so moving recorded time to
+    # another task never re-prices it.
+    @api.depends("retainer_id", "task_id")
     def _compute_retainer_contact_type(self):
         if not self.retainer_id:  # no line on a retainer: no grouping by line
             self.retainer_contact_type = False
@@ -67,14 +104,46 @@ class AccountAnalyticLine(models.Model):
                 lines.retainer_contact_type = False
                 continue
             allowed = level._allowed_contact_types()
-            outside = lines.browse(
-                line.id for line in lines if line.retainer_contact_type not in allowed
-            )
-            outside.retainer_contact_type = level._default_contact_type()
+            default = level._default_contact_type()
+            targets = defaultdict(list)
+            for line in lines:
+                current = line.retainer_contact_type
+                task_type = not line.id and line.task_id.retainer_contact_type
+                if task_type:
+                    if task_type != current:
+                        targets[task_type].append(line.id)
+                elif current not in allowed and not (
+                    line.id and line.retainer_billed_outside
+                ):
+                    targets[default].append(line.id)
+            for contact_type, ids in targets.items():
+                lines.browse(ids).retainer_contact_type = contact_type
+
+    # The balance now, for the retainers of all the lines at once (one
+    # grouped read of their ledgers, see retainer.contract._compute_balances).
+    # Postings do not invalidate it (that would read every timesheet of the
+    # retainer): each request of the web client reads it anew.
+    @api.depends("retainer_id")
+    def _compute_retainer_balance(self):
+        contracts = self.retainer_id._origin
+        if not contracts:
+            self.retainer_balance_units = 0
+            self.retainer_balance_hours = 0.0
+            return
+        balances = {
+            contract.id: (contract.balance_units, contract.balance_hours)
+            for contract in contracts
+        }
+        for line in self:
+            units, hours = balances.get(line.retainer_id._origin.id, (0, 0.0))
+            line.retainer_balance_units = units
+            line.retainer_balance_hours = hours
 
     # The contract's policy is read when the duration or retainer changes,
     # not tracked: a later policy change never re-prices recorded time.
-    @api.depends("unit_amount", "retainer_id", "retainer_contact_type")
+    @api.depends(
+        "unit_amount", "retainer_id", "retainer_contact_type", "retainer_billed_outside"
+    )
     def _compute_retainer_units(self):
         if not self.retainer_id:  # no line on a retainer: no grouping by line
             self.retainer_units = 0
@@ -89,18 +158,66 @@ class AccountAnalyticLine(models.Model):
             unit_minutes = contract.rounding_unit_minutes
             for line in lines:
                 hours = line.unit_amount
-                units = count(hours, line.retainer_contact_type) if hours > 0 else 0
+                units = (
+                    count(hours, line.retainer_contact_type)
+                    if hours > 0 and not line.retainer_billed_outside
+                    else 0
+                )
                 line.retainer_units = units
                 line.retainer_billed_hours = units_to_hours(units, unit_minutes)
 
-    @api.depends("retainer_id")
+    @api.depends("retainer_id", "retainer_billed_outside")
     def _compute_so_line(self):
-        # Time paid by a retainer is never billed again through an order line.
+        # Time paid by a retainer is never billed again through an order
+        # line; time billed outside it is billed as any other time.
         if not self.retainer_id:
             return super()._compute_so_line()
-        retainer_lines = self.filtered(lambda line: line.retainer_id)
+        retainer_lines = self.filtered(
+            lambda line: line.retainer_id and not line.retainer_billed_outside
+        )
         retainer_lines.so_line = False
         return super(AccountAnalyticLine, self - retainer_lines)._compute_so_line()
+
+    # === ONCHANGE METHODS === #
+
+    # Advisory only, never blocks: on save, the posting applies the
+    # retainer's rules (a blocked retainer refuses whatever the client sent).
+    @api.onchange(
+        "unit_amount", "retainer_id", "retainer_contact_type", "project_id", "task_id"
+    )
+    def _onchange_retainer_warning(self):
+        # What saving will decide, shown before (unchanged for a saved line
+        # whose retainer and contact type stay).
+        contract = self.retainer_id._origin
+        saved = self._origin
+        if (
+            saved
+            and saved.retainer_id == contract
+            and saved.retainer_contact_type == self.retainer_contact_type
+        ):
+            self.retainer_billed_outside = saved.retainer_billed_outside
+        else:
+            self.retainer_billed_outside = self._retainer_outside_level_billed(
+                contract, self.retainer_contact_type
+            )
+        message = self._retainer_level_warning() or self._retainer_overdraft_warning()
+        if message:
+            return {"warning": {"title": self.env._("Retainer"), "message": message}}
+        return None
+
+    @api.depends("retainer_billed_outside")
+    def _compute_timesheet_invoice_type(self):
+        # Time billed outside the retainer without an order line is billed by
+        # the retainer's own invoice of such time (see
+        # retainer.contract._retainer_invoice_outside_level), not "non
+        # billable".
+        result = super()._compute_timesheet_invoice_type()
+        if not self.retainer_id:  # no line on a retainer: nothing to check
+            return result
+        self.filtered(
+            lambda line: line.retainer_billed_outside and not line.so_line
+        ).timesheet_invoice_type = "billable_manual"
+        return result
 
     # === CONSTRAINT METHODS === #
 
@@ -124,12 +241,18 @@ class AccountAnalyticLine(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        self._retainer_fill_from_project(vals_list)
+        for vals in vals_list:
+            for fname in RETAINER_DERIVED_FIELDS:
+                vals.pop(fname, None)
+        self._retainer_fill_from_project(vals_list, task_type=True)
+        self._retainer_fill_billed_outside(vals_list)
         lines = super().create(vals_list)
         lines._retainer_sync_debits(new=True)
         return lines
 
     def write(self, vals):
+        if any(fname in vals for fname in RETAINER_DERIVED_FIELDS):
+            vals = {k: v for k, v in vals.items() if k not in RETAINER_DERIVED_FIELDS}
         if not RETAINER_USAGE_FIELDS.intersection(vals):
             return super().write(vals)
         if "project_id" in vals or "task_id" in vals:
@@ -138,6 +261,12 @@ class AccountAnalyticLine(models.Model):
         previous = self.filtered(lambda line: line.retainer_id)
         previous._retainer_check_usage_can_change()
         result = super().write(vals)
+        if "retainer_id" in vals or "retainer_contact_type" in vals:
+            # Past this write(), which drops the field from what clients send.
+            for flag, lines in self._retainer_billed_outside_changes().items():
+                super(AccountAnalyticLine, lines).write(
+                    {"retainer_billed_outside": flag}
+                )
         (
             previous | self.filtered(lambda line: line.retainer_id)
         )._retainer_sync_debits()
@@ -154,10 +283,17 @@ class AccountAnalyticLine(models.Model):
         return super().unlink()
 
     @api.model
-    def _retainer_fill_from_project(self, vals_list):
+    def _retainer_fill_from_project(self, vals_list, task_type=False):
         """Set ``retainer_id`` in each of ``vals_list`` that names a project
-        or task but no retainer: the retainer of that project (batched)."""
-        todo = [vals for vals in vals_list if "retainer_id" not in vals]
+        or task but no retainer: the retainer of that project (batched).
+        With ``task_type`` (new timesheets), a retainer timesheet of a task
+        without contact type also takes the task's."""
+        todo = [
+            vals
+            for vals in vals_list
+            if "retainer_id" not in vals
+            or (task_type and vals.get("task_id") and vals.get("retainer_id"))
+        ]
         if not todo:
             return
         # sudo: only reads which retainer covers a project the caller logs
@@ -175,15 +311,74 @@ class AccountAnalyticLine(models.Model):
         )
         project_by_id = {project.id: project for project in projects}
         for vals in todo:
-            if vals.get("project_id"):
-                project = project_by_id[vals["project_id"]]
+            if "retainer_id" in vals:
+                retainer_id = vals["retainer_id"]
+            elif vals.get("project_id"):
+                retainer_id = project_by_id[vals["project_id"]].retainer_id.id
             elif vals.get("task_id"):
-                project = project_by_task[vals["task_id"]]
+                retainer_id = project_by_task[vals["task_id"]].retainer_id.id
             elif "project_id" in vals:
-                project = projects.browse()  # no longer a timesheet
+                retainer_id = False  # no longer a timesheet
             else:
                 continue
-            vals["retainer_id"] = project.retainer_id.id
+            vals["retainer_id"] = retainer_id
+            # Time logged on a task is delivered the task's way by default
+            # (read for retainer time only: plain time costs nothing more).
+            if (
+                task_type
+                and retainer_id
+                and vals.get("task_id")
+                and "retainer_contact_type" not in vals
+            ):
+                contact_type = tasks.browse(vals["task_id"]).retainer_contact_type
+                if contact_type:
+                    vals["retainer_contact_type"] = contact_type
+
+    @api.model
+    def _retainer_fill_billed_outside(self, vals_list):
+        """Mark the new timesheets of ``vals_list`` whose contact type their
+        retainer's level does not include, in a company that bills such time
+        (a computed default type is always included)."""
+        todo = [
+            vals
+            for vals in vals_list
+            if vals.get("retainer_id") and vals.get("retainer_contact_type")
+        ]
+        if not todo:
+            return
+        contracts = self.env["retainer.contract"].browse(
+            {vals["retainer_id"] for vals in todo}
+        )
+        contract_by_id = {contract.id: contract for contract in contracts}
+        for vals in todo:
+            vals["retainer_billed_outside"] = self._retainer_outside_level_billed(
+                contract_by_id[vals["retainer_id"]], vals["retainer_contact_type"]
+            )
+
+    def _retainer_billed_outside_changes(self):
+        """``{flag: lines}``: the lines of ``self`` whose
+        ``retainer_billed_outside`` must become ``flag`` after a change of
+        their retainer or contact type."""
+        ids_by_flag = defaultdict(list)
+        for line in self:
+            flag = self._retainer_outside_level_billed(
+                line.retainer_id, line.retainer_contact_type
+            )
+            if flag != line.retainer_billed_outside:
+                ids_by_flag[flag].append(line.id)
+        return {flag: self.browse(ids) for flag, ids in ids_by_flag.items()}
+
+    @api.model
+    def _retainer_outside_level_billed(self, contract, contact_type):
+        """Whether time of ``contact_type`` on ``contract`` is billed outside
+        the retainer: its level does not include the type, and its company
+        bills such time rather than refusing it."""
+        return bool(
+            contract
+            and contact_type
+            and contract.company_id.retainer_outside_level == "bill"
+            and contact_type not in contract.level_id._allowed_contact_types()
+        )
 
     # === HOOKS === #
 
@@ -243,9 +438,10 @@ class AccountAnalyticLine(models.Model):
             hours_and_types = zip(
                 lines.mapped("unit_amount"),
                 lines.mapped("retainer_contact_type"),
+                lines.mapped("retainer_billed_outside"),
                 strict=True,
             )
-            for hours, contact_type in hours_and_types:
+            for hours, contact_type, billed_outside in hours_and_types:
                 seconds = round(hours * 3600)
                 if seconds < 0:
                     raise ValidationError(
@@ -262,11 +458,13 @@ class AccountAnalyticLine(models.Model):
                             entered=format_duration(hours),
                         )
                     )
-                if contact_type not in allowed:
+                if contact_type not in allowed and not billed_outside:
                     raise ValidationError(
                         self.env._(
                             "Level %(level)s of retainer %(retainer)s does not "
-                            "include %(type)s support (it includes: %(allowed)s).",
+                            "include %(type)s support (it includes: %(allowed)s). "
+                            "Pick one of those contact types, or ask for the time "
+                            "to be logged on a project without retainer.",
                             level=contract.level_id.name,
                             retainer=contract.name,
                             type=labels.get(contact_type, "?"),
@@ -287,6 +485,78 @@ class AccountAnalyticLine(models.Model):
                             customer=foreign[0].display_name,
                         )
                     )
+
+    def _retainer_level_warning(self):
+        """What staff are told, before saving, of time whose contact type the
+        retainer's level does not include; False when it does."""
+        self.ensure_one()
+        contract = self.retainer_id._origin
+        contact_type = self.retainer_contact_type
+        if not contract or not contact_type:
+            return False
+        allowed = contract.level_id._allowed_contact_types()
+        if contact_type in allowed:
+            return False
+        labels = dict(CONTACT_TYPE_SELECTION)
+        values = {
+            "level": contract.level_id.name,
+            "retainer": contract.name,
+            "type": labels[contact_type],
+        }
+        if self.retainer_billed_outside:
+            return self.env._(
+                "Level %(level)s of retainer %(retainer)s does not include "
+                "%(type)s support: this time uses no units and is billed outside "
+                "the retainer, like any other billable time.",
+                **values,
+            )
+        return self.env._(
+            "Level %(level)s of retainer %(retainer)s does not include %(type)s "
+            "support: saving will be refused.",
+            **values,
+        )
+
+    def _retainer_overdraft_warning(self):
+        """What staff are told, before saving, of time that overdraws its
+        retainer: it will be refused (``block``) or recorded and notified
+        (``warn``). False when the balance covers it or the retainer allows
+        overdrafts silently."""
+        self.ensure_one()
+        contract = self.retainer_id._origin
+        if (
+            not contract
+            or contract.overdraft_policy == "allow"
+            or self.retainer_billed_outside
+        ):
+            return False
+        needed = self.retainer_units
+        saved = self._origin
+        if saved and saved.retainer_id == contract:
+            needed -= saved.retainer_units  # its debit is reversed on save
+        balance = contract.balance_units
+        if needed <= 0 or balance - needed >= 0:
+            return False
+        values = {
+            "retainer": contract.name,
+            "balance": contract._format_units(max(balance, 0)),
+            "needed": contract._format_units(needed),
+            "after": contract._format_units(balance - needed),
+        }
+        if contract.overdraft_policy == "block":
+            return self.env._(
+                "Retainer %(retainer)s has %(balance)s left and this time needs "
+                "%(needed)s. Its overdraft policy blocks overdrafts: saving will "
+                "be refused. Ask the customer for a top-up, or a retainer manager "
+                "can change its overdraft policy.",
+                **values,
+            )
+        return self.env._(
+            "Retainer %(retainer)s has %(balance)s left and this time needs "
+            "%(needed)s: saving overdraws it (balance after: %(after)s). Its "
+            "overdraft policy allows it and tells the account manager and the "
+            "customer of the overdraft.",
+            **values,
+        )
 
     def _retainer_prepare_debit_vals_list(self):
         """Debit values of each line of ``self``, in order. Scalar fields are

@@ -44,6 +44,10 @@ OVERDRAFT_MODE_SELECTION = [
     ("invoice", "Invoice the overdraft"),
     ("net", "Net it against the next top-up"),
 ]
+OUTSIDE_LEVEL_SELECTION = [
+    ("refuse", "Refuse the time"),
+    ("bill", "Bill it outside the retainer"),
+]
 STATEMENT_FREQUENCY_SELECTION = [
     ("none", "No statement"),
     ("monthly", "Monthly"),
@@ -63,6 +67,16 @@ class ResCompany(models.Model):
     retainer_day_hours = fields.Float(default=7.0, required=True)
     retainer_overdraft_policy = fields.Selection(
         OVERDRAFT_POLICY_SELECTION, default="warn", required=True
+    )
+    retainer_outside_level = fields.Selection(
+        OUTSIDE_LEVEL_SELECTION,
+        string="Work outside the level",
+        default="refuse",
+        required=True,
+        help="Time whose contact type the retainer's level does not include: "
+        "refused, or billed outside the retainer (no units used; invoiced "
+        "through the project's sale order item, else at the price of the "
+        "overage product).",
     )
     retainer_rollover_max_units = fields.Integer(
         help="Default for new retainers: when a block expires, up to this many "

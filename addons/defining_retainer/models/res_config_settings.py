@@ -22,6 +22,9 @@ class ResConfigSettings(models.TransientModel):
     retainer_overdraft_policy = fields.Selection(
         related="company_id.retainer_overdraft_policy", readonly=False
     )
+    retainer_outside_level = fields.Selection(
+        related="company_id.retainer_outside_level", readonly=False
+    )
     retainer_rollover_max_units = fields.Integer(
         related="company_id.retainer_rollover_max_units", readonly=False
     )

@@ -140,7 +140,9 @@ class RetainerContract(models.Model):
         the lines name), ``line_blocks`` (``{entry id: text}``: the blocks
         that pay for a usage line, the block a top-up line or an expiry is
         about), ``blocks_date`` (the day the block figures are read: today)
-        and ``expiring`` (see ``retainer.ledger.entry._expiring_summary``).
+        and ``expiring`` (see ``retainer.ledger.entry._expiring_summary``);
+        ``outside_lines`` (the period's timesheets billed outside the
+        retainer, oldest first: they use no units) and ``outside_hours``.
 
         The block figures and the blocks paying each line are computed for
         all the retainers at once: one more query for the replay of their
@@ -167,6 +169,19 @@ class RetainerContract(models.Model):
         # One replay for the figures of the blocks and the payers of lines.
         (period_entries | live_blocks).mapped("remaining_units")
         entries_by_contract = period_entries.grouped("contract_id")
+        outside_by_contract = (
+            self.env["account.analytic.line"]
+            .search(
+                [
+                    ("retainer_id", "in", self.ids),
+                    ("retainer_billed_outside", "=", True),
+                    ("date", ">=", date_from),
+                    ("date", "<=", date_to),
+                ],
+                order="date asc, id asc",
+            )
+            .grouped("retainer_id")
+        )
         blocks_by_contract = live_blocks.grouped("contract_id")
         statements = {}
         for contract in self:
@@ -180,6 +195,9 @@ class RetainerContract(models.Model):
             contract_blocks = blocks_by_contract.get(contract, Ledger)
             blocks, line_blocks = contract._statement_blocks(
                 entries, contract_blocks, date_from, date_to
+            )
+            outside = outside_by_contract.get(
+                contract, self.env["account.analytic.line"]
             )
             statements[contract.id] = {
                 "date_from": date_from,
@@ -195,6 +213,8 @@ class RetainerContract(models.Model):
                 "expiring": contract_blocks.filtered(
                     "remaining_units"
                 )._expiring_summary(today),
+                "outside_lines": outside,
+                "outside_hours": sum(outside.mapped("unit_amount")),
             }
         return statements
 

@@ -88,11 +88,16 @@ class SaleOrderLine(models.Model):
 
     def _timesheet_compute_delivered_quantity_domain(self):
         # Time consumed from a retainer is paid by the retainer: it never
-        # counts as delivered on an order line too.
+        # counts as delivered on an order line too. Time billed outside the
+        # retainer (a contact type its level does not include) does.
         return expression.AND(
             [
                 super()._timesheet_compute_delivered_quantity_domain(),
-                [("retainer_id", "=", False)],
+                [
+                    "|",
+                    ("retainer_id", "=", False),
+                    ("retainer_billed_outside", "=", True),
+                ],
             ]
         )
 

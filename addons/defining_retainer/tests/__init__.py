@@ -4,6 +4,7 @@ from . import test_units
 from . import test_ledger
 from . import test_timesheet_debit
 from . import test_timesheet_form
+from . import test_timesheet_logging
 from . import test_contract_lifecycle
 from . import test_security
 from . import test_concurrency
@@ -23,3 +24,4 @@ from . import test_statement_job
 from . import test_statement_concurrency
 from . import test_auto_topup
 from . import test_auto_topup_concurrency
+from . import test_timesheet_tour
