@@ -45,6 +45,7 @@ class RetainerContract(models.Model):
         required=True,
         tracking=True,
         check_company=True,
+        domain=[("active", "=", True)],
         default=lambda self: self._default_level_id(),
     )
     project_ids = fields.One2many(
@@ -256,12 +257,19 @@ class RetainerContract(models.Model):
                 Level.browse(vals.get("level_id"))
                 or self.with_company(company)._default_level_id()
             )
+            self._check_level_active(level)
             vals.setdefault("audit_required", Level._audit_required_for(level, company))
             if "state" not in vals:
                 vals["state"] = "audit" if vals["audit_required"] else "active"
         return super().create(vals_list)
 
     def write(self, vals):
+        if vals.get("level_id"):
+            # Only a change of level is checked: retainers whose level was
+            # archived since keep it, and their other fields stay editable.
+            level = self.env["retainer.level"].browse(vals["level_id"])
+            if self.filtered(lambda contract: contract.level_id != level):
+                self._check_level_active(level)
         # The unit length, customer and company give the ledger's units their
         # meaning: they cannot change once the ledger has entries.
         if LEDGER_BOUND_FIELDS.intersection(vals) and self.env[
@@ -384,6 +392,18 @@ class RetainerContract(models.Model):
         return action
 
     # === BUSINESS METHODS === #
+
+    @api.model
+    def _check_level_active(self, level):
+        """:raises ValidationError: ``level`` is archived (no new retainer
+        and no change of level may use it)."""
+        if level and not level.active:
+            raise ValidationError(
+                self.env._(
+                    "Support level %(level)s is archived: choose an active level.",
+                    level=level.display_name,
+                )
+            )
 
     def _check_manager(self):
         if not (

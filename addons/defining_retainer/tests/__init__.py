@@ -21,3 +21,4 @@ from . import test_revenue
 from . import test_revenue_concurrency
 from . import test_statement_job
 from . import test_statement_concurrency
+from . import test_levels
