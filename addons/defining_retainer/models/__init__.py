@@ -25,3 +25,4 @@ from . import retainer_contract_statement
 from . import retainer_statement
 from . import retainer_contract_alert
 from . import retainer_expiry_warning
+from . import retainer_contract_report

@@ -184,6 +184,10 @@ class RetainerContract(models.Model):
             contract.ledger_entry_count = figures.get("count", 0)
 
     def _compute_timesheet_count(self):
+        if not self.env["account.analytic.line"].has_access("read"):
+            # A salesman sees retainers, not the timesheets behind them.
+            self.timesheet_count = 0
+            return
         counts = dict(
             self.env["account.analytic.line"]._read_group(
                 [("retainer_id", "in", self._origin.ids)], ["retainer_id"], ["__count"]

@@ -23,3 +23,4 @@ from . import test_statement_job
 from . import test_statement_concurrency
 from . import test_levels
 from . import test_ledger_descriptions
+from . import test_reports
