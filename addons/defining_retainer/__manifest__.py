@@ -52,6 +52,11 @@
         "demo/retainer_sale_demo.xml",
         "demo/retainer_revenue_demo.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "defining_retainer/static/tests/tours/**/*",
+        ],
+    },
     "post_init_hook": "post_init_hook",
     "application": True,
 }

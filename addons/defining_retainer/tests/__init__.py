@@ -24,3 +24,5 @@ from . import test_statement_concurrency
 from . import test_levels
 from . import test_ledger_descriptions
 from . import test_reports
+from . import test_staff_app
+from . import test_staff_tour
