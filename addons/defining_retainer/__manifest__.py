@@ -43,6 +43,9 @@
         "wizard/retainer_revenue_recognize_views.xml",
         "report/retainer_deferred_revenue_report_views.xml",
         "report/retainer_statement_report.xml",
+        "report/retainer_usage_report_views.xml",
+        "report/retainer_forecast_report_views.xml",
+        "report/retainer_utilisation_report_views.xml",
         "views/defining_retainer_menus.xml",
     ],
     "demo": [

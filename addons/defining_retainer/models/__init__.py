@@ -30,3 +30,4 @@ from . import retainer_contract_alert
 from . import retainer_contract_auto_topup
 from . import retainer_expiry_warning
 from . import payment_transaction
+from . import retainer_contract_report

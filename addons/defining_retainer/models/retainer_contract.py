@@ -45,6 +45,7 @@ class RetainerContract(models.Model):
         required=True,
         tracking=True,
         check_company=True,
+        domain=[("active", "=", True)],
         default=lambda self: self._default_level_id(),
     )
     project_ids = fields.One2many(
@@ -183,6 +184,10 @@ class RetainerContract(models.Model):
             contract.ledger_entry_count = figures.get("count", 0)
 
     def _compute_timesheet_count(self):
+        if not self.env["account.analytic.line"].has_access("read"):
+            # A salesman sees retainers, not the timesheets behind them.
+            self.timesheet_count = 0
+            return
         counts = dict(
             self.env["account.analytic.line"]._read_group(
                 [("retainer_id", "in", self._origin.ids)], ["retainer_id"], ["__count"]
@@ -256,12 +261,19 @@ class RetainerContract(models.Model):
                 Level.browse(vals.get("level_id"))
                 or self.with_company(company)._default_level_id()
             )
+            self._check_level_active(level)
             vals.setdefault("audit_required", Level._audit_required_for(level, company))
             if "state" not in vals:
                 vals["state"] = "audit" if vals["audit_required"] else "active"
         return super().create(vals_list)
 
     def write(self, vals):
+        if vals.get("level_id"):
+            # Only a change of level is checked: retainers whose level was
+            # archived since keep it, and their other fields stay editable.
+            level = self.env["retainer.level"].browse(vals["level_id"])
+            if self.filtered(lambda contract: contract.level_id != level):
+                self._check_level_active(level)
         # The unit length, customer and company give the ledger's units their
         # meaning: they cannot change once the ledger has entries.
         if LEDGER_BOUND_FIELDS.intersection(vals) and self.env[
@@ -384,6 +396,18 @@ class RetainerContract(models.Model):
         return action
 
     # === BUSINESS METHODS === #
+
+    @api.model
+    def _check_level_active(self, level):
+        """:raises ValidationError: ``level`` is archived (no new retainer
+        and no change of level may use it)."""
+        if level and not level.active:
+            raise ValidationError(
+                self.env._(
+                    "Support level %(level)s is archived: choose an active level.",
+                    level=level.display_name,
+                )
+            )
 
     def _check_manager(self):
         if not (

@@ -78,7 +78,14 @@ class RetainerLedgerEntry(models.Model):
     unit_minutes = fields.Integer(
         readonly=True, help="Length of one unit when the entry was posted."
     )
+    # Signed like usage (a debit's hours are positive, a credit's negative):
+    # what the statement and the portal show for work. People read ``hours``.
     billed_hours = fields.Float(readonly=True, aggregator="sum")
+    hours = fields.Float(
+        compute="_compute_hours",
+        help="Time the entry's units stand for, never negative: the sign is "
+        "in the units.",
+    )
     date = fields.Date(
         required=True, readonly=True, index=True, default=fields.Date.context_today
     )
@@ -214,6 +221,11 @@ class RetainerLedgerEntry(models.Model):
                 f"{entry.contract_id.name} {kinds.get(entry.kind, '')} {entry.units:+d}"
             )
 
+    @api.depends("units", "unit_minutes")
+    def _compute_hours(self):
+        for entry in self:
+            entry.hours = units_to_hours(abs(entry.units), entry.unit_minutes or 15)
+
     def _compute_block_figures(self):
         replays = self._retainer_replay(self.contract_id.ids)
         for entry in self:
@@ -269,7 +281,9 @@ class RetainerLedgerEntry(models.Model):
     def _prepare_entry_vals(self, vals_list):
         """Complete ``vals_list`` (in place) with what every entry copies when
         it is posted: company, customer, unit length, billed hours, the kind
-        it reverses, its date and author."""
+        it reverses, its date and author, and a description when it has
+        none (see :meth:`_retainer_fill_names`)."""
+        self._retainer_fill_names(vals_list)
         contracts = self.env["retainer.contract"].browse(
             {vals["contract_id"] for vals in vals_list}
         )
@@ -471,6 +485,59 @@ class RetainerLedgerEntry(models.Model):
             entries, plan, apply_overdraft_policy=apply_overdraft_policy
         )
         return entries
+
+    @api.model
+    def _retainer_fill_names(self, vals_list):
+        """Give each of ``vals_list`` without a description (no ``name``, or
+        the ``/`` of a timesheet logged without one) a description (in
+        place): what a person reads first in the ledger.
+
+        A manual credit or adjustment takes the first line of its reason (a
+        manager writes it for the customer, who sees it on the portal); usage
+        names its project; a reversal repeats the entry it reverses; anything
+        else its kind. Records are read in one batch.
+        """
+        todo = [vals for vals in vals_list if not _has_description(vals.get("name"))]
+        if not todo:
+            return
+        projects = self.env["project.project"].browse(
+            {vals["project_id"] for vals in todo if vals.get("project_id")}
+        )
+        project_names = {project.id: project.display_name for project in projects}
+        reversed_entries = self.browse(
+            {
+                vals["reversed_entry_id"]
+                for vals in todo
+                if vals.get("reversed_entry_id")
+            }
+        )
+        kinds = dict(self._fields["kind"]._description_selection(self.env))
+        for vals in todo:
+            kind = vals.get("kind")
+            # The reasons of debits and reversals are internal notes.
+            reason = ""
+            if kind in ("credit", "adjustment", "expiry"):
+                reason = (vals.get("reason") or "").strip().split("\n", 1)[0].strip()
+            if vals.get("reversed_entry_id"):
+                reversed_entry = reversed_entries.browse(vals["reversed_entry_id"])
+                name = self.env._(
+                    "Reversal of %(entry)s",
+                    entry=reversed_entry.name
+                    if _has_description(reversed_entry.name)
+                    else reversed_entry.display_name,
+                )
+            elif kind == "debit":  # usage comes from timesheets (maybe deleted)
+                project = project_names.get(vals.get("project_id"))
+                name = (
+                    self.env._("Time logged on %(project)s", project=project)
+                    if project
+                    else self.env._("Time logged")
+                )
+            elif reason:
+                name = reason
+            else:
+                name = kinds.get(kind) or self.env._("Ledger entry")
+            vals["name"] = name
 
     @api.model
     def _check_block_dates(self, vals):
@@ -799,6 +866,12 @@ class RetainerLedgerEntry(models.Model):
                     expiring.get(block.expiry_date, 0) + block.remaining_units
                 )
         return sorted(expiring.items())
+
+
+def _has_description(name):
+    """Whether ``name`` describes an entry: not empty, and not the ``/``
+    hr_timesheet gives a timesheet logged without a description."""
+    return bool((name or "").strip("/ \t\n"))
 
 
 def _replays_by_contract(rows, exclude_ids=()):

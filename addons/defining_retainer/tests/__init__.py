@@ -25,3 +25,8 @@ from . import test_statement_concurrency
 from . import test_auto_topup
 from . import test_auto_topup_concurrency
 from . import test_timesheet_tour
+from . import test_levels
+from . import test_ledger_descriptions
+from . import test_reports
+from . import test_staff_app
+from . import test_staff_tour

@@ -446,13 +446,16 @@ class TestSaleTopup(RetainerSaleCommon):
     def test_sales_app_opens_on_its_own_first_menu(self):
         """The Sales app opens on its first menu: Orders (Quotations), not
         Retainers, for a retainer user too (stock Sales tours rely on it)."""
-        menus = (
-            self.env["ir.ui.menu"]
-            .with_user(self.salesman)
-            .search([("parent_id", "=", self.env.ref("sale.sale_menu_root").id)])
+        Menu = self.env["ir.ui.menu"].with_user(self.salesman)
+        menus = Menu.search(
+            [("parent_id", "=", self.env.ref("sale.sale_menu_root").id)]
         )
-        self.assertIn(self.env.ref("defining_retainer.retainer_menu_sale"), menus)
         self.assertEqual(menus[0], self.env.ref("sale.sale_order_menu"))
+        orders = Menu.search([("parent_id", "=", menus[0].id)])
+        self.assertIn(
+            self.env.ref("defining_retainer.retainer_contract_menu_sale"), orders
+        )
+        self.assertEqual(orders[0], self.env.ref("sale.menu_sale_quotations"))
 
     # === Security === #
 

@@ -1,0 +1,72 @@
+from odoo import fields, models, tools
+from odoo.tools import SQL
+
+from ..models.retainer_ledger_entry import CONTACT_TYPE_SELECTION
+
+
+class RetainerUsageReport(models.Model):
+    """Usage of retainers, one row per usage entry of the ledger (debits
+    and their reversals, so that a corrected timesheet counts once), with
+    the customer, account manager and level of its retainer and the user
+    of its consultant: what the pivot and graph views group by. Units and
+    hours are positive for usage and negative for its corrections.
+
+    A view over the ledger, so it is never behind it; it reads the
+    ledger's indexed ``effective_kind`` and ``date`` columns.
+    """
+
+    _name = "retainer.usage.report"
+    _description = "Retainer Usage Analysis"
+    _auto = False
+    _order = "date desc, id desc"
+    _rec_name = "contract_id"
+
+    date = fields.Date(readonly=True)
+    contract_id = fields.Many2one("retainer.contract", string="Retainer", readonly=True)
+    partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
+    company_id = fields.Many2one("res.company", readonly=True)
+    manager_id = fields.Many2one("res.users", string="Account Manager", readonly=True)
+    level_id = fields.Many2one("retainer.level", readonly=True)
+    employee_id = fields.Many2one("hr.employee", string="Consultant", readonly=True)
+    user_id = fields.Many2one("res.users", string="Consultant's user", readonly=True)
+    project_id = fields.Many2one("project.project", readonly=True)
+    contact_type = fields.Selection(
+        CONTACT_TYPE_SELECTION, string="Delivery mode", readonly=True
+    )
+    kind = fields.Selection(
+        [("debit", "Usage"), ("reversal", "Correction")], readonly=True
+    )
+    units = fields.Integer(string="Units used", readonly=True, aggregator="sum")
+    hours = fields.Float(string="Billed hours", readonly=True, aggregator="sum")
+    entered_hours = fields.Float(readonly=True, aggregator="sum")
+
+    def init(self):
+        tools.drop_view_if_exists(self.env.cr, self._table)
+        self.env.cr.execute(
+            SQL(
+                """
+                CREATE OR REPLACE VIEW %s AS (
+                    SELECT e.id AS id,
+                           e.date AS date,
+                           e.contract_id AS contract_id,
+                           c.partner_id AS partner_id,
+                           c.company_id AS company_id,
+                           c.user_id AS manager_id,
+                           c.level_id AS level_id,
+                           e.employee_id AS employee_id,
+                           emp.user_id AS user_id,
+                           e.project_id AS project_id,
+                           e.contact_type AS contact_type,
+                           e.kind AS kind,
+                           -e.units AS units,
+                           e.billed_hours AS hours,
+                           e.entered_hours AS entered_hours
+                      FROM retainer_ledger_entry e
+                      JOIN retainer_contract c ON c.id = e.contract_id
+                 LEFT JOIN hr_employee emp ON emp.id = e.employee_id
+                     WHERE e.effective_kind = 'debit'
+                )
+                """,
+                SQL.identifier(self._table),
+            )
+        )
