@@ -30,3 +30,4 @@ from . import test_ledger_descriptions
 from . import test_reports
 from . import test_staff_app
 from . import test_staff_tour
+from . import test_staff_screenshots

@@ -6,8 +6,9 @@ from odoo.tests import tagged
 from odoo.tests.common import ChromeBrowser
 from odoo.tools import mute_logger
 
+from odoo.addons.defining_retainer.tests.screenshots import SIZES, ScreenshotMixin
+
 from .common import RetainerPortalCommon
-from .test_portal_screenshots import SIZES, ScreenshotMixin
 
 LANDING_RE = re.compile(r'data-landing-route="([^"]+)"')
 # The session's CSRF token as every page's script gives it: a closed
