@@ -548,6 +548,8 @@ class RetainerPortal(CustomerPortal):
         }
         purchase_id = int(purchase) if str(purchase or "").isdigit() else 0
         if purchase_id:
+            # sudo: the portal user reads their own retainer's order, found
+            # only among the purchases of the retainer they proved access to.
             order_sudo = (
                 request.env["sale.order"]
                 .sudo()
@@ -583,6 +585,8 @@ class RetainerPortal(CustomerPortal):
             return request.redirect("/my")
         user = request.env.user
         product_id = int(product_id) if str(product_id or "").isdigit() else 0
+        # sudo: a portal user cannot read products; the product is only
+        # compared with those the retainer sells on the portal.
         product = request.env["product.product"].sudo().browse(product_id).exists()
         try:
             order_sudo = retainer_sudo._portal_buy(
