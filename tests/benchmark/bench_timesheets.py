@@ -31,6 +31,7 @@ demo data); ``--profile FILE`` writes a cProfile of the retainer and of the plai
 import argparse
 import cProfile
 import os
+import pstats
 import shutil
 import statistics
 import subprocess
@@ -139,6 +140,24 @@ def summary(times):
     return min(times), statistics.median(times), max(times) - min(times)
 
 
+def print_call_counts(cases, lines):
+    """Print the Python function calls each case makes (after a warm-up run)
+    and their ratios: a measure of the work per line that machine noise
+    does not move."""
+    calls = {}
+    for name, db, with_retainer in cases:
+        measure(db, lines, with_retainer)  # warm-up
+        profile = cProfile.Profile()
+        measure(db, lines, with_retainer, profile=profile)
+        calls[name] = pstats.Stats(profile).total_calls
+    print(f"\n{lines} timesheets in one create(), Python function calls:")
+    for name, count in calls.items():
+        print(f"  {name:<26} {count:>12,}")
+    retainer, plain, stock = (calls[name] for name, _db, _retainer in cases)
+    print(f"retainer / plain (same database): {retainer / plain:.3f}x")
+    print(f"plain with addon / stock Odoo:    {plain / stock:.3f}x")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lines", type=int, default=10000)
@@ -148,6 +167,12 @@ def main():
     parser.add_argument("--stock-db", help="existing database, sale_timesheet only")
     parser.add_argument(
         "--profile", help="write cProfiles of both addon cases to FILE.<case>"
+    )
+    parser.add_argument(
+        "--calls",
+        action="store_true",
+        help="count the Python function calls of each case (the same on a "
+        "busy or a quiet machine) instead of timing",
     )
     options = parser.parse_args()
 
@@ -177,6 +202,9 @@ def main():
             ("addon, plain projects", db_addon, False),
             ("stock, plain projects", db_stock, False),
         ]
+        if options.calls:
+            print_call_counts(cases, options.lines)
+            return
         for _name, db, with_retainer in cases:  # warm-up, not counted
             measure(db, options.lines, with_retainer)
         times = {name: [] for name, _db, _retainer in cases}
