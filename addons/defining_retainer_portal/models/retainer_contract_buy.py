@@ -16,8 +16,10 @@ PORTAL_ORIGINS = ("portal_request", "portal_buy")
 PAYMENT_UNDER_WAY_STATES = ("pending", "authorized", "done")
 
 
+# One model, one file per concern: this one is the customer buying time on
+# the portal.
 class RetainerContract(models.Model):
-    _inherit = "retainer.contract"
+    _inherit = "retainer.contract"  # pylint: disable=consider-merging-classes-inherited
 
     # === PORTAL PURCHASES: WHAT IS OFFERED === #
 
