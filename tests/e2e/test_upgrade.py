@@ -307,11 +307,24 @@ def test_previous_release_upgrades_in_place(previous_addons, upgrade_db, work_di
     assert {(c["contacts"], c["followed"]) for c in after["contracts"].values()} == {
         (True, True)
     }
-    # No entry changed, none was added or removed.
+    # No entry changed, none was added or removed, except what 18.0.5.0.0
+    # fills in: a description on entries without one (a manual credit: the
+    # first line of its reason) and the top-up origin of credits (here all
+    # manual) and of their reversals.
     rows_after = _ledger_rows(db, ids.values())
     assert rows_after.keys() == rows_before.keys()
     for entry_id, row in rows_before.items():
-        assert {name: rows_after[entry_id][name] for name in row} == row, entry_id
+        after_row = rows_after[entry_id]
+        if row["name"] is None:
+            assert after_row["name"], entry_id
+            if row["kind"] == "credit":
+                assert after_row["name"] == row["reason"].splitlines()[0]
+            row = row | {"name": after_row["name"]}
+        assert {name: after_row[name] for name in row} == row, entry_id
+        effective_kind = row["reversed_kind"] or row["kind"]
+        assert after_row["topup_origin"] == (
+            "manual" if effective_kind == "credit" else None
+        ), entry_id
 
     contracts, entries = after["contracts"], after["entries"]
     # Balances unchanged, and the sum of the ledger.

@@ -20,10 +20,8 @@ RETAINER_USAGE_FIELDS = {
 }
 # Derived by the server from the fields above: a value sent by a client is
 # dropped, so that what a timesheet costs is never the client's word.
-RETAINER_DERIVED_FIELDS = (
-    "retainer_units",
-    "retainer_billed_hours",
-    "retainer_billed_outside",
+RETAINER_DERIVED_FIELDS = frozenset(
+    {"retainer_units", "retainer_billed_hours", "retainer_billed_outside"}
 )
 MAX_ENTRY_HOURS = 24
 
@@ -242,8 +240,10 @@ class AccountAnalyticLine(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
-            for fname in RETAINER_DERIVED_FIELDS:
-                vals.pop(fname, None)
+            # One set test per line: timesheets are created 10,000 at a time.
+            if not RETAINER_DERIVED_FIELDS.isdisjoint(vals):
+                for fname in RETAINER_DERIVED_FIELDS:
+                    vals.pop(fname, None)
         self._retainer_fill_from_project(vals_list, task_type=True)
         self._retainer_fill_billed_outside(vals_list)
         lines = super().create(vals_list)
@@ -251,9 +251,9 @@ class AccountAnalyticLine(models.Model):
         return lines
 
     def write(self, vals):
-        if any(fname in vals for fname in RETAINER_DERIVED_FIELDS):
+        if not RETAINER_DERIVED_FIELDS.isdisjoint(vals):
             vals = {k: v for k, v in vals.items() if k not in RETAINER_DERIVED_FIELDS}
-        if not RETAINER_USAGE_FIELDS.intersection(vals):
+        if RETAINER_USAGE_FIELDS.isdisjoint(vals):
             return super().write(vals)
         if "project_id" in vals or "task_id" in vals:
             # A timesheet moved by hand follows its new project's retainer.
