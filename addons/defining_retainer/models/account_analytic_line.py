@@ -23,6 +23,8 @@ RETAINER_USAGE_FIELDS = {
 RETAINER_DERIVED_FIELDS = frozenset(
     {"retainer_units", "retainer_billed_hours", "retainer_billed_outside"}
 )
+# The derived figures of a timesheet that is not on a retainer.
+NO_RETAINER_VALUES = {"retainer_units": 0, "retainer_billed_hours": 0.0}
 MAX_ENTRY_HOURS = 24
 
 
@@ -246,6 +248,14 @@ class AccountAnalyticLine(models.Model):
                     vals.pop(fname, None)
         self._retainer_fill_from_project(vals_list, task_type=True)
         self._retainer_fill_billed_outside(vals_list)
+        for vals in vals_list:
+            if not vals.get("retainer_id"):
+                # What the computes would give a line without a retainer,
+                # given at once: Odoo then neither computes nor UPDATEs them
+                # after the INSERT (project_id, computed by hr_timesheet, keeps
+                # these fields from being precomputed).
+                vals.update(NO_RETAINER_VALUES)
+                vals.setdefault("retainer_contact_type", False)
         lines = super().create(vals_list)
         lines._retainer_sync_debits(new=True)
         return lines
