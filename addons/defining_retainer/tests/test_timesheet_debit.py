@@ -158,28 +158,7 @@ class TestTimesheetDebit(RetainerCommon):
     def test_no_double_billing_through_sale_timesheet(self):
         """A retainer timesheet on a project also sold by the hour never
         counts as delivered on the order line."""
-        product = self.env["product.product"].create(
-            {
-                "name": "Support hour (prepaid)",
-                "type": "service",
-                "invoice_policy": "delivery",
-                "service_type": "timesheet",
-                "uom_id": self.env.ref("uom.product_uom_hour").id,
-                "uom_po_id": self.env.ref("uom.product_uom_hour").id,
-                "list_price": 100,
-            }
-        )
-        order = self.env["sale.order"].create(
-            {
-                "partner_id": self.customer.id,
-                "order_line": [
-                    (0, 0, {"product_id": product.id, "product_uom_qty": 10})
-                ],
-            }
-        )
-        order.action_confirm()
-        sol = order.order_line
-        self.project.write({"allow_billable": True, "sale_line_id": sol.id})
+        sol = self._sold_by_the_hour(self.project)
         line = self._log(2.0)
         self.assertFalse(line.so_line)
         self.assertEqual(self._live_debits(line).units, -8)

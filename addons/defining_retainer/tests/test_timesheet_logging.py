@@ -60,31 +60,6 @@ class TestTimesheetLogging(RetainerCommon):
             (record or self.Line).with_user(self.consultant), view=self.form_view
         )
 
-    def _sold_by_the_hour(self, project):
-        """Sell ``project``'s time by the hour on a confirmed order line."""
-        product = self.env["product.product"].create(
-            {
-                "name": "Support hour",
-                "type": "service",
-                "invoice_policy": "delivery",
-                "service_type": "timesheet",
-                "uom_id": self.env.ref("uom.product_uom_hour").id,
-                "uom_po_id": self.env.ref("uom.product_uom_hour").id,
-                "list_price": 100,
-            }
-        )
-        order = self.env["sale.order"].create(
-            {
-                "partner_id": self.customer.id,
-                "order_line": [
-                    (0, 0, {"product_id": product.id, "product_uom_qty": 10})
-                ],
-            }
-        )
-        order.action_confirm()
-        project.write({"allow_billable": True, "sale_line_id": order.order_line.id})
-        return order.order_line
-
     # === BALANCE ON THE LINES === #
 
     def test_balance_on_retainer_lines_only(self):
