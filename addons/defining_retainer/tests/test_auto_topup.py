@@ -456,7 +456,9 @@ class TestAutoTopupSettings(AutoTopupCommon):
                 ],
             )
         # Only retainer managers change them.
-        with self.assertRaises(AccessError):
+        with self.assertRaisesRegex(
+            AccessError, r"not allowed to modify .*\(retainer\.contract\)"
+        ):
             contract.with_user(self.salesman).auto_topup_quantity = 1
         # A contact's saved method is the customer's.
         token = self._token("done", self.customer_contact)
