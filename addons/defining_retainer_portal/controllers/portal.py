@@ -519,7 +519,8 @@ class RetainerPortal(CustomerPortal):
             customer comes back from after paying: shown only if it is one
             of this retainer's.
         """
-        mode = retainer_sudo._portal_topup_mode()
+        products = retainer_sudo._portal_buy_products()
+        mode = "buy" if products else "request"
         partner = request.env.user.partner_id
         if (
             partner.commercial_partner_id
@@ -530,7 +531,9 @@ class RetainerPortal(CustomerPortal):
         values = {
             "topup_mode": mode,
             "buy_unavailable": mode == "buy" and not can_pay,
-            "buy_offers": retainer_sudo._portal_buy_offers(partner) if can_pay else [],
+            "buy_offers": (
+                retainer_sudo._portal_buy_offers(partner, products) if can_pay else []
+            ),
             "buy_form": {"product_id": False, "quantity": 1},
             "open_purchase": (
                 retainer_sudo._portal_open_purchase() if can_pay else False

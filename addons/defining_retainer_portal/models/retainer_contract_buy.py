@@ -23,19 +23,14 @@ class RetainerContract(models.Model):
 
     # === PORTAL PURCHASES: WHAT IS OFFERED === #
 
-    def _portal_topup_mode(self):
-        """How the portal tops this retainer up: ``buy`` when its company
-        sells on the portal and has a retainer product published there,
-        else ``request``."""
-        self.ensure_one()
-        if self.company_id.retainer_portal_topup_mode != "buy":
-            return "request"
-        return "buy" if self._portal_buy_products() else "request"
-
     def _portal_buy_products(self):
         """The products a customer of this retainer may buy on the portal:
-        its company's saleable retainer products sold on the portal."""
+        none unless its company sells on the portal (portal top-ups "buy"),
+        else its saleable retainer products sold on the portal. The portal
+        offers purchases exactly when there are some."""
         self.ensure_one()
+        if self.company_id.retainer_portal_topup_mode != "buy":
+            return self.env["product.product"]
         return (
             self.env["product.product"]
             .with_company(self.company_id)
@@ -62,7 +57,7 @@ class RetainerContract(models.Model):
         day_units = self.day_hours * 60 / self.rounding_unit_minutes
         return topup_tools.max_buy_quantity(product.retainer_units, day_units=day_units)
 
-    def _portal_buy_offers(self, partner=None):
+    def _portal_buy_offers(self, partner=None, products=None):
         """What the buy form offers: one dict per product with ``product``,
         ``units`` and ``hours`` credited per unit bought, ``uom`` (its unit
         of measure's name), ``price_subtotal`` and ``price_total`` of one
@@ -71,9 +66,12 @@ class RetainerContract(models.Model):
         ``currency`` and ``max_quantity``.
 
         :param partner: the contact buying (default: the customer).
+        :param products: the products offered, when the caller has them
+            (default: ``_portal_buy_products``).
         """
         self.ensure_one()
-        products = self._portal_buy_products()
+        if products is None:
+            products = self._portal_buy_products()
         if not products:
             return []
         # A draft order in memory prices the products exactly as the
@@ -230,14 +228,15 @@ class RetainerContract(models.Model):
         """
         self.ensure_one()
         self._portal_check_topup_state()
-        if self._portal_topup_mode() != "buy":
+        products = self._portal_buy_products()
+        if not products:
             raise UserError(
                 self.env._(
                     "Top-ups cannot be bought online for this retainer: "
                     "request one instead."
                 )
             )
-        if not product or product not in self._portal_buy_products():
+        if not product or product not in products:
             raise UserError(self.env._("This product cannot be bought on the portal."))
         maximum = self._portal_buy_max_quantity(product)
         if quantity is None or not 1 <= quantity <= maximum:
