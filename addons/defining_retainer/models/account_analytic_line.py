@@ -37,8 +37,10 @@ class AccountAnalyticLine(models.Model):
         store=True,
         readonly=False,
         index="btree_not_null",
-        check_company=True,
-        domain="[('state', '=', 'active')]",
+        # The company rule is checked by _check_retainer_company, batched
+        # and with a message naming the retainer: check_company=True would
+        # also read every new line's retainer one by one.
+        domain="[('state', '=', 'active'), ('company_id', '=', company_id)]",
     )
     retainer_contact_type = fields.Selection(
         CONTACT_TYPE_SELECTION,
@@ -106,15 +108,18 @@ class AccountAnalyticLine(models.Model):
             allowed = level._allowed_contact_types()
             default = level._default_contact_type()
             targets = defaultdict(list)
-            for line in lines:
-                current = line.retainer_contact_type
+            # Read a column at a time: this runs for every new timesheet.
+            for line, current, billed_outside in zip(
+                lines,
+                lines.mapped("retainer_contact_type"),
+                lines.mapped("retainer_billed_outside"),
+                strict=True,
+            ):
                 task_type = not line.id and line.task_id.retainer_contact_type
                 if task_type:
                     if task_type != current:
                         targets[task_type].append(line.id)
-                elif current not in allowed and not (
-                    line.id and line.retainer_billed_outside
-                ):
+                elif current not in allowed and not (line.id and billed_outside):
                     targets[default].append(line.id)
             for contact_type, ids in targets.items():
                 lines.browse(ids).retainer_contact_type = contact_type
@@ -156,15 +161,30 @@ class AccountAnalyticLine(models.Model):
                 continue
             count = contract._retainer_unit_counter()
             unit_minutes = contract.rounding_unit_minutes
-            for line in lines:
-                hours = line.unit_amount
-                units = (
-                    count(hours, line.retainer_contact_type)
-                    if hours > 0 and not line.retainer_billed_outside
-                    else 0
-                )
-                line.retainer_units = units
-                line.retainer_billed_hours = units_to_hours(units, unit_minutes)
+            # Read a column at a time and assign per distinct result: this
+            # runs for every new timesheet.
+            ids_by_units = defaultdict(list)
+            units_by_duration = {}  # the same durations come again and again
+            for line_id, hours, contact_type, billed_outside in zip(
+                lines._ids,
+                lines.mapped("unit_amount"),
+                lines.mapped("retainer_contact_type"),
+                lines.mapped("retainer_billed_outside"),
+                strict=True,
+            ):
+                if hours <= 0 or billed_outside:
+                    units = 0
+                elif (hours, contact_type) in units_by_duration:
+                    units = units_by_duration[hours, contact_type]
+                else:
+                    units = units_by_duration[hours, contact_type] = count(
+                        hours, contact_type
+                    )
+                ids_by_units[units].append(line_id)
+            for units, ids in ids_by_units.items():
+                same = lines.browse(ids)
+                same.retainer_units = units
+                same.retainer_billed_hours = units_to_hours(units, unit_minutes)
 
     @api.depends("retainer_id", "retainer_billed_outside")
     def _compute_so_line(self):
@@ -212,7 +232,8 @@ class AccountAnalyticLine(models.Model):
         # retainer.contract._retainer_invoice_outside_level), not "non
         # billable".
         result = super()._compute_timesheet_invoice_type()
-        if not self.retainer_id:  # no line on a retainer: nothing to check
+        # One column read: time billed outside the level is rare.
+        if not any(self.mapped("retainer_billed_outside")):
             return result
         self.filtered(
             lambda line: line.retainer_billed_outside and not line.so_line
@@ -223,8 +244,13 @@ class AccountAnalyticLine(models.Model):
 
     @api.constrains("retainer_id", "company_id")
     def _check_retainer_company(self):
-        # Checked before Odoo's generic company check, to name the rule.
-        for line in self.filtered("retainer_id"):
+        # Batched reads first: timesheets come by thousands, in one company.
+        contracts = self.retainer_id
+        if not contracts or (
+            len(self.company_id) == 1 and contracts.company_id == self.company_id
+        ):
+            return
+        for line in self.filtered(lambda line: line.retainer_id):
             if line.company_id != line.retainer_id.company_id:
                 raise ValidationError(
                     self.env._(
@@ -251,12 +277,23 @@ class AccountAnalyticLine(models.Model):
         for vals in vals_list:
             if not vals.get("retainer_id"):
                 # What the computes would give a line without a retainer,
-                # given at once: Odoo then neither computes nor UPDATEs them
-                # after the INSERT (project_id, computed by hr_timesheet, keeps
+                # given at once (project_id, computed by hr_timesheet, keeps
                 # these fields from being precomputed).
                 vals.update(NO_RETAINER_VALUES)
                 vals.setdefault("retainer_contact_type", False)
         lines = super().create(vals_list)
+        # Odoo marks the given read-only computed figures to compute again
+        # (only editable or precomputed ones are protected): they are final
+        # for lines without a retainer, so nothing is computed or UPDATEd.
+        plain_lines = lines.browse(
+            [
+                line_id
+                for line_id, vals in zip(lines._ids, vals_list, strict=True)
+                if not vals.get("retainer_id")
+            ]
+        )
+        for fname in NO_RETAINER_VALUES:
+            self.env.remove_to_compute(self._fields[fname], plain_lines)
         lines._retainer_sync_debits(new=True)
         return lines
 
@@ -313,20 +350,23 @@ class AccountAnalyticLine(models.Model):
             .sudo()
             .browse({vals["task_id"] for vals in todo if vals.get("task_id")})
         )
-        project_by_task = {task.id: task.project_id for task in tasks}
+        retainer_by_task = {task.id: task.project_id.retainer_id.id for task in tasks}
         projects = (
             self.env["project.project"]
             .sudo()
             .browse({vals["project_id"] for vals in todo if vals.get("project_id")})
         )
-        project_by_id = {project.id: project for project in projects}
+        # Per project, not per line: timesheets are created by thousands.
+        retainer_by_project = {
+            project.id: project.retainer_id.id for project in projects
+        }
         for vals in todo:
             if "retainer_id" in vals:
                 retainer_id = vals["retainer_id"]
             elif vals.get("project_id"):
-                retainer_id = project_by_id[vals["project_id"]].retainer_id.id
+                retainer_id = retainer_by_project[vals["project_id"]]
             elif vals.get("task_id"):
-                retainer_id = project_by_task[vals["task_id"]].retainer_id.id
+                retainer_id = retainer_by_task[vals["task_id"]]
             elif "project_id" in vals:
                 retainer_id = False  # no longer a timesheet
             else:

@@ -65,3 +65,28 @@ class TestBatchQueries(RetainerCommon):
         self.assertEqual(self.contract.used_units, expected)
         debits = self.env["retainer.ledger.entry"]._retainer_active_debits(lines)
         self.assertEqual(len(debits), 1000)
+
+    def test_plain_timesheets_leave_no_retainer_figure_to_compute(self):
+        # Their zero figures are given in create(): computing them again for
+        # every line of a batch (and UPDATE-ing the rows) is work for nothing.
+        lines = self.env["account.analytic.line"].create(
+            self._vals(self.plain_project, 3)
+        )
+        for fname in (
+            "retainer_units",
+            "retainer_billed_hours",
+            "retainer_contact_type",
+        ):
+            with self.subTest(fname):
+                field = lines._fields[fname]
+                self.assertFalse(
+                    [line for line in lines if self.env.is_to_compute(field, line)]
+                )
+        self.env.flush_all()
+        self.env.invalidate_all()
+        self.assertEqual(lines.mapped("retainer_units"), [0, 0, 0])
+        self.assertEqual(lines.mapped("retainer_billed_hours"), [0.0, 0.0, 0.0])
+        self.assertEqual(lines.mapped("retainer_contact_type"), [False] * 3)
+        # Logging more time on a plain line still costs nothing.
+        lines[0].unit_amount = 2
+        self.assertEqual(lines[0].retainer_units, 0)
