@@ -1,3 +1,4 @@
+from . import retainer_server_values_mixin
 from . import res_company
 from . import res_config_settings
 from . import retainer_level

@@ -5,6 +5,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import float_compare, format_duration
 
 from ..tools.rounding import units_to_hours
+from ..tools.server_values import server_values
 from .retainer_ledger_entry import CONTACT_TYPE_SELECTION
 
 # Changing any of these may change what a timesheet costs its retainer.
@@ -29,7 +30,10 @@ MAX_ENTRY_HOURS = 24
 
 
 class AccountAnalyticLine(models.Model):
-    _inherit = "account.analytic.line"
+    _name = "account.analytic.line"
+    _inherit = ["account.analytic.line", "retainer.server.values.mixin"]
+
+    _retainer_server_fields = RETAINER_DERIVED_FIELDS
 
     retainer_id = fields.Many2one(
         "retainer.contract",
@@ -267,11 +271,8 @@ class AccountAnalyticLine(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        for vals in vals_list:
-            # One set test per line: timesheets are created 10,000 at a time.
-            if not RETAINER_DERIVED_FIELDS.isdisjoint(vals):
-                for fname in RETAINER_DERIVED_FIELDS:
-                    vals.pop(fname, None)
+        # One set test per line: timesheets are created 10,000 at a time.
+        vals_list = [self._retainer_client_vals(vals) for vals in vals_list]
         self._retainer_fill_from_project(vals_list, task_type=True)
         self._retainer_fill_billed_outside(vals_list)
         for vals in vals_list:
@@ -281,7 +282,8 @@ class AccountAnalyticLine(models.Model):
                 # these fields from being precomputed).
                 vals.update(NO_RETAINER_VALUES)
                 vals.setdefault("retainer_contact_type", False)
-        lines = super().create(vals_list)
+        with server_values():  # the derived figures given above
+            lines = super().create(vals_list)
         # Odoo marks the given read-only computed figures to compute again
         # (only editable or precomputed ones are protected): they are final
         # for lines without a retainer, so nothing is computed or UPDATEd.
@@ -298,8 +300,7 @@ class AccountAnalyticLine(models.Model):
         return lines
 
     def write(self, vals):
-        if not RETAINER_DERIVED_FIELDS.isdisjoint(vals):
-            vals = {k: v for k, v in vals.items() if k not in RETAINER_DERIVED_FIELDS}
+        vals = self._retainer_client_vals(vals)
         if RETAINER_USAGE_FIELDS.isdisjoint(vals):
             return super().write(vals)
         if "project_id" in vals or "task_id" in vals:
@@ -309,11 +310,9 @@ class AccountAnalyticLine(models.Model):
         previous._retainer_check_usage_can_change()
         result = super().write(vals)
         if "retainer_id" in vals or "retainer_contact_type" in vals:
-            # Past this write(), which drops the field from what clients send.
-            for flag, lines in self._retainer_billed_outside_changes().items():
-                super(AccountAnalyticLine, lines).write(
-                    {"retainer_billed_outside": flag}
-                )
+            with server_values():
+                for flag, lines in self._retainer_billed_outside_changes().items():
+                    lines.write({"retainer_billed_outside": flag})
         (
             previous | self.filtered(lambda line: line.retainer_id)
         )._retainer_sync_debits()

@@ -3,11 +3,23 @@ from collections import defaultdict
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from ..tools.server_values import server_values
 from ..tools.units import quantity_to_units, round_half_up
 
 
 class AccountMove(models.Model):
-    _inherit = "account.move"
+    _name = "account.move"
+    _inherit = ["account.move", "retainer.server.values.mixin"]
+
+    # What an overdraft invoice gives back is the server's to say: set when
+    # the retainer invoices its overdraft, never by a client.
+    _retainer_server_fields = frozenset(
+        {
+            "retainer_overdraft_id",
+            "retainer_overdraft_units",
+            "retainer_overdraft_product_id",
+        }
+    )
 
     retainer_overdraft_id = fields.Many2one(
         "retainer.contract",
@@ -103,12 +115,13 @@ class AccountMove(models.Model):
         deferred = deferrable.filtered(
             lambda line: line.account_id == line.company_id.retainer_deferred_account_id
         )
-        deferred.filtered(lambda line: not line.retainer_deferred).write(
-            {"retainer_deferred": True}
-        )
-        (candidates - deferred).filtered("retainer_deferred").write(
-            {"retainer_deferred": False}
-        )
+        with server_values():
+            deferred.filtered(lambda line: not line.retainer_deferred).write(
+                {"retainer_deferred": True}
+            )
+            (candidates - deferred).filtered("retainer_deferred").write(
+                {"retainer_deferred": False}
+            )
 
     def _retainer_invalidate_values(self):
         """The value of blocks and retainers follows posted invoices."""

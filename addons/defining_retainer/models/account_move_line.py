@@ -2,7 +2,12 @@ from odoo import api, fields, models
 
 
 class AccountMoveLine(models.Model):
-    _inherit = "account.move.line"
+    _name = "account.move.line"
+    _inherit = ["account.move.line", "retainer.server.values.mixin"]
+
+    # Which lines the revenue job recognises: recorded by the server as the
+    # invoice is posted.
+    _retainer_server_fields = frozenset({"retainer_deferred"})
 
     retainer_id = fields.Many2one(
         "retainer.contract",

@@ -56,7 +56,12 @@ STATEMENT_FREQUENCY_SELECTION = [
 
 
 class ResCompany(models.Model):
-    _inherit = "res.company"
+    _name = "res.company"
+    _inherit = ["res.company", "retainer.server.values.mixin"]
+
+    # Where revenue recognition resumes: the job's own record of what it
+    # posted (written in SQL under its lock), never a client's value.
+    _retainer_server_fields = frozenset({"retainer_recognized_until"})
 
     retainer_rounding_method = fields.Selection(
         ROUNDING_METHOD_SELECTION, default="grace", required=True

@@ -3,6 +3,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import format_duration
 
 from ..tools.rounding import duration_to_units, units_to_hours
+from ..tools.server_values import server_values
 from .res_company import OVERDRAFT_POLICY_SELECTION, ROUNDING_METHOD_SELECTION
 from .retainer_level import CONTACT_TYPES
 
@@ -12,9 +13,31 @@ LEDGER_BOUND_FIELDS = {"rounding_unit_minutes", "partner_id", "company_id"}
 class RetainerContract(models.Model):
     _name = "retainer.contract"
     _description = "Retainer Contract"
-    _inherit = ["portal.mixin", "mail.thread", "mail.activity.mixin"]
+    _inherit = [
+        "portal.mixin",
+        "mail.thread",
+        "mail.activity.mixin",
+        "retainer.server.values.mixin",
+    ]
     _order = "id desc"
     _check_company_auto = True
+
+    # Whether time can be debited (the state and its audit) and the markers
+    # of what a posting already did (alerts sent, automatic top-up ordered,
+    # the ledger's version): the server's alone. The state changes through
+    # the action buttons, the markers through the postings.
+    _retainer_server_fields = frozenset(
+        {
+            "state",
+            "audit_state",
+            "audit_required",
+            "audit_waive_reason",
+            "ledger_version",
+            "low_balance_notified",
+            "overdraft_notified",
+            "auto_topup_triggered",
+        }
+    )
 
     # === FIELDS === #
 
@@ -246,6 +269,7 @@ class RetainerContract(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         Level = self.env["retainer.level"]
+        vals_list = [self._retainer_client_vals(vals) for vals in vals_list]
         for vals in vals_list:
             company = self.env["res.company"].browse(
                 vals.get("company_id") or self.env.company.id
@@ -265,7 +289,8 @@ class RetainerContract(models.Model):
             vals.setdefault("audit_required", Level._audit_required_for(level, company))
             if "state" not in vals:
                 vals["state"] = "audit" if vals["audit_required"] else "active"
-        return super().create(vals_list)
+        with server_values():  # the audit and state decided above
+            return super().create(vals_list)
 
     def write(self, vals):
         if vals.get("level_id"):
@@ -313,7 +338,9 @@ class RetainerContract(models.Model):
         for contract in self:
             if contract.state != "draft":
                 raise UserError(self.env._("Only a draft retainer can be activated."))
-            contract.state = "audit" if contract.audit_required else "active"
+            contract._retainer_set_state(
+                "audit" if contract.audit_required else "active"
+            )
 
     def action_complete_audit(self):
         for contract in self:
@@ -326,7 +353,7 @@ class RetainerContract(models.Model):
                         "completing the audit, or waive it."
                     )
                 )
-            contract.write({"audit_state": "done", "state": "active"})
+            contract._retainer_set_state("active", audit_state="done")
             unsupported = contract.unsupported_audit_line_ids
             if unsupported:
                 contract.message_post(
@@ -344,8 +371,8 @@ class RetainerContract(models.Model):
         for contract in self:
             if contract.state != "audit":
                 raise UserError(self.env._("This retainer is not in audit."))
-        self.write(
-            {"audit_state": "waived", "audit_waive_reason": reason, "state": "active"}
+        self._retainer_set_state(
+            "active", audit_state="waived", audit_waive_reason=reason
         )
         for contract in self:
             contract.message_post(
@@ -356,13 +383,13 @@ class RetainerContract(models.Model):
         self._check_manager()
         if self.filtered(lambda c: c.state != "active"):
             raise UserError(self.env._("Only an active retainer can be suspended."))
-        self.state = "suspended"
+        self._retainer_set_state("suspended")
 
     def action_close(self):
         self._check_manager()
         if self.filtered(lambda c: c.state == "closed"):
             raise UserError(self.env._("This retainer is already closed."))
-        self.state = "closed"
+        self._retainer_set_state("closed")
 
     def action_reopen(self):
         self._check_manager()
@@ -370,7 +397,14 @@ class RetainerContract(models.Model):
             raise UserError(
                 self.env._("Only a suspended or closed retainer can be reopened.")
             )
-        self.state = "active"
+        self._retainer_set_state("active")
+
+    def _retainer_set_state(self, state, **audit_vals):
+        """Move these retainers to ``state`` (with the audit's outcome in
+        ``audit_vals``): the one way the lifecycle's fields are written,
+        once the action calling it has checked the transition."""
+        with server_values():
+            self.write({"state": state, **audit_vals})
 
     def action_view_timesheets(self):
         self.ensure_one()

@@ -6,6 +6,7 @@ from odoo.exceptions import ValidationError
 from ..tools import forecast as forecast_tools
 from ..tools.alerts import crosses_low_balance, due_warning
 from ..tools.rounding import units_to_hours
+from ..tools.server_values import server_values
 
 TEMPLATE_LOW_BALANCE = "defining_retainer.mail_template_retainer_low_balance"
 TEMPLATE_EXPIRY = "defining_retainer.mail_template_retainer_expiry"
@@ -60,7 +61,9 @@ class RetainerContract(models.Model):
     def write(self, vals):
         if "low_balance_units" in vals:
             # A new threshold: the next crossing of it is alerted.
-            vals = vals | {"low_balance_notified": False}
+            vals = self._retainer_client_vals(vals) | {"low_balance_notified": False}
+            with server_values():
+                return super().write(vals)
         return super().write(vals)
 
     # === FORECAST === #
@@ -137,9 +140,11 @@ class RetainerContract(models.Model):
         # sudo: the markers belong to the posting, not to the user, who may
         # only read the retainer.
         if rearmed:
-            rearmed.sudo().low_balance_notified = False
+            with server_values():
+                rearmed.sudo().low_balance_notified = False
         if alerted:
-            alerted.sudo().low_balance_notified = True
+            with server_values():
+                alerted.sudo().low_balance_notified = True
             alerted._retainer_notify_low_balance(balances)
 
     def _retainer_notify_low_balance(self, balances):

@@ -5,6 +5,8 @@ import psycopg2
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from ..tools.server_values import server_values
+
 _logger = logging.getLogger(__name__)
 
 AUTO_TOPUP_CRON = "defining_retainer.ir_cron_retainer_auto_topup_charge"
@@ -141,7 +143,9 @@ class RetainerContract(models.Model):
         if "auto_topup" in vals and not vals["auto_topup"]:
             # Switched off: switched on again, the next posting at or below
             # the threshold orders.
-            vals = vals | {"auto_topup_triggered": False}
+            vals = self._retainer_client_vals(vals) | {"auto_topup_triggered": False}
+            with server_values():
+                return super().write(vals)
         return super().write(vals)
 
     # === BUSINESS METHODS === #
@@ -183,10 +187,11 @@ class RetainerContract(models.Model):
                 ordering |= contract
         # sudo: the markers belong to the posting, not to the user, who may
         # only read the retainer.
-        if rearmed:
-            rearmed.sudo().auto_topup_triggered = False
-        if ordering:
-            ordering.sudo().auto_topup_triggered = True
+        with server_values():
+            if rearmed:
+                rearmed.sudo().auto_topup_triggered = False
+            if ordering:
+                ordering.sudo().auto_topup_triggered = True
             ordering._retainer_create_auto_topup_orders(balances)
 
     def _retainer_create_auto_topup_orders(self, balances):

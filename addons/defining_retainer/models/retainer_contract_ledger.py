@@ -4,6 +4,8 @@ from odoo import fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
+from ..tools.server_values import server_values
+
 # A correction can create or change a rollover block, which moves usage
 # again; a few rounds always settle (each round only shrinks or grows the
 # rollovers of blocks that already expired).
@@ -236,10 +238,12 @@ class RetainerContract(models.Model):
                     contract._retainer_notify_overdraft(-overdrawn)
                     # sudo: the marker belongs to the posting, not to the
                     # user, who may only read the retainer.
-                    contract.sudo().overdraft_notified = True
+                    with server_values():
+                        contract.sudo().overdraft_notified = True
             elif not overdrawn and contract.overdraft_notified:
                 # sudo: as above.
-                contract.sudo().overdraft_notified = False
+                with server_values():
+                    contract.sudo().overdraft_notified = False
 
     def _retainer_notify_overdraft(self, balance):
         """Tell the account manager (a note and an activity) and the

@@ -8,6 +8,7 @@ from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from ..tools.rounding import units_to_hours
+from ..tools.server_values import server_values
 from .res_company import TOPUP_DOCUMENT_SELECTION
 
 _logger = logging.getLogger(__name__)
@@ -233,15 +234,13 @@ class RetainerContract(models.Model):
             ``product`` is no retainer product of the retainer's company.
         """
         self._retainer_check_topup(quantity, unit, product)
-        return (
-            self.env["sale.order"]
-            .with_company(self.company_id)
-            .create(
-                self._prepare_topup_order_vals(
-                    quantity, unit, product=product, **extra_vals
-                )
-            )
+        vals = self._prepare_topup_order_vals(
+            quantity, unit, product=product, **extra_vals
         )
+        # The top-up's origin (and an automatic top-up's state) are values
+        # only the server sets: these are built here, none is a client's.
+        with server_values():
+            return self.env["sale.order"].with_company(self.company_id).create(vals)
 
     def _create_topup_invoice(self, quantity, unit="day", **extra_vals):
         """Same as ``_create_topup_quotation`` but confirm the order and
@@ -337,7 +336,8 @@ class RetainerContract(models.Model):
                     vals_list.append(contract._prepare_recurring_order_vals(start))
                 start += contract._recurring_delta()
             next_dates[start] |= contract
-        orders = SaleOrder.create(vals_list)
+        with server_values():  # origin and period: the job's own values
+            orders = SaleOrder.create(vals_list)
         invoiced = orders.filtered(
             lambda o: o.retainer_id.recurring_document == "invoice"
         )
@@ -430,15 +430,22 @@ class RetainerContract(models.Model):
         price_move_vals, price_line_vals = self._retainer_overdraft_price_vals(
             product, hours
         )
-        invoice = (
-            self.env["account.move"]
-            .with_company(self.company_id)
-            .create(
-                move_vals
-                | price_move_vals
-                | {"invoice_line_ids": [Command.create(line_vals | price_line_vals)]}
+        # The overdraft's retainer, units and product are the server's values
+        # (never more than the overdraft measured above).
+        with server_values():
+            invoice = (
+                self.env["account.move"]
+                .with_company(self.company_id)
+                .create(
+                    move_vals
+                    | price_move_vals
+                    | {
+                        "invoice_line_ids": [
+                            Command.create(line_vals | price_line_vals)
+                        ]
+                    }
+                )
             )
-        )
         Ledger._post([self._retainer_prepare_overdraft_credit_vals(invoice, units)])
         # sudo: posting a note needs write access to the retainer, which an
         # accountant invoicing its overdraft does not have.

@@ -68,7 +68,7 @@ class RetainerContract(models.Model):
     def write(self, vals):
         # Periods spent in draft or audit are not sent on activation.
         starting = self.browse()
-        if vals.get("state") == "active":
+        if self._retainer_client_vals(vals).get("state") == "active":
             starting = self.filtered(lambda c: c.state in ("draft", "audit"))
         result = super().write(vals)
         if starting:

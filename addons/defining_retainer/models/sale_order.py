@@ -6,11 +6,25 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
+from ..tools.server_values import server_values
 from .res_company import CREDIT_TRIGGER_SELECTION, ORDER_TOPUP_ORIGIN_SELECTION
 
 
 class SaleOrder(models.Model):
-    _inherit = "sale.order"
+    _name = "sale.order"
+    _inherit = ["sale.order", "retainer.server.values.mixin"]
+
+    # When the units become usable, where the top-up came from and whether it
+    # is charged off session (retainer_auto_topup_state, declared in
+    # sale_order_auto_topup.py): set by the server only.
+    _retainer_server_fields = frozenset(
+        {
+            "retainer_credit_trigger",
+            "retainer_topup_origin",
+            "retainer_recurring_period_start",
+            "retainer_auto_topup_state",
+        }
+    )
 
     # === FIELDS === #
 
@@ -176,15 +190,16 @@ class SaleOrder(models.Model):
                     order._retainer_lock_customer(customer)
                 contract = found or order._retainer_create_contract()
                 candidates[customer, order.company_id] = contract
-            order.with_context(retainer_assigning=True).write(
-                {
-                    "retainer_id": contract.id,
-                    "retainer_credit_trigger": (
-                        order.retainer_credit_trigger
-                        or order.company_id.retainer_credit_trigger
-                    ),
-                }
-            )
+            with server_values():
+                order.with_context(retainer_assigning=True).write(
+                    {
+                        "retainer_id": contract.id,
+                        "retainer_credit_trigger": (
+                            order.retainer_credit_trigger
+                            or order.company_id.retainer_credit_trigger
+                        ),
+                    }
+                )
 
     def _retainer_check_contract(self, contract):
         self.ensure_one()

@@ -5,6 +5,8 @@ import psycopg2
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
 
+from ..tools.server_values import server_values
+
 _logger = logging.getLogger(__name__)
 
 AUTO_TOPUP_STATE_SELECTION = [
@@ -61,8 +63,14 @@ class SaleOrder(models.Model):
         waiting = self.filtered(
             lambda o: o.retainer_auto_topup_state in AUTO_TOPUP_WAITING
         )
-        if waiting:
-            waiting.retainer_auto_topup_state = False
+        waiting._retainer_set_auto_topup_state(False)
+
+    def _retainer_set_auto_topup_state(self, state):
+        """The automatic top-up state is the server's alone: only this
+        method (and the order's creation by the automatic top-up) sets it."""
+        if self:
+            with server_values():
+                self.write({"retainer_auto_topup_state": state})
 
     @api.model
     def _cron_retainer_auto_topups(self, batch_size=AUTO_TOPUP_BATCH_SIZE):
@@ -109,7 +117,7 @@ class SaleOrder(models.Model):
             _logger.exception(
                 "Automatic top-up order %s (id %s) failed", self.name, self.id
             )
-            self.retainer_auto_topup_state = "failed"
+            self._retainer_set_auto_topup_state("failed")
             self.retainer_id._retainer_report_auto_topup(
                 self.env._(
                     "Automatic top-up %(order)s could not be charged or sent: "
@@ -139,7 +147,7 @@ class SaleOrder(models.Model):
         except UserError as error:  # an archived method, a disabled provider...
             self._retainer_auto_topup_charge_failed(token, str(error))
             return None
-        self.retainer_auto_topup_state = "charged"
+        self._retainer_set_auto_topup_state("charged")
         return tx
 
     def _retainer_create_auto_topup_transaction(self, token):
@@ -251,4 +259,4 @@ class SaleOrder(models.Model):
                 email_layout_xmlid="mail.mail_notification_layout_with_responsible_signature",
                 subtype_xmlid="mail.mt_comment",
             )
-        self.retainer_auto_topup_state = "sent"
+        self._retainer_set_auto_topup_state("sent")

@@ -13,7 +13,14 @@ PAID_STATES = ("paid", "in_payment")
 
 
 class SaleOrderLine(models.Model):
-    _inherit = "sale.order.line"
+    _name = "sale.order.line"
+    _inherit = ["sale.order.line", "retainer.server.values.mixin"]
+
+    # The units a line credits are its product's when sold: computed, never
+    # a client's value.
+    _retainer_server_fields = frozenset(
+        {"retainer_product_units", "retainer_product_uom_id"}
+    )
 
     # Snapshot of the product's units, so that editing the product later
     # never re-prices an order already sold.

@@ -1,6 +1,7 @@
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import Form, tagged
 
+from ..tools.server_values import server_values
 from .common import RetainerCommon
 
 
@@ -76,8 +77,15 @@ class TestContractLifecycle(RetainerCommon):
         project = self._create_project(contract)
         with self.assertRaisesRegex(UserError, "is audit: time on it cannot be"):
             self._log(1.0, project=project)
-        with self.assertRaisesRegex(
-            ValidationError, "cannot be active before its audit is completed"
+        # The state is the server's: a client's write of it is dropped...
+        contract.write({"state": "active"})
+        self.assertEqual(contract.state, "audit")
+        # ... and the server's own code still cannot skip the audit.
+        with (
+            self.assertRaisesRegex(
+                ValidationError, "cannot be active before its audit is completed"
+            ),
+            server_values(),
         ):
             contract.write({"state": "active"})
         with self.assertRaisesRegex(UserError, "Record the customer's assets"):

@@ -8,6 +8,7 @@ from odoo.tests import TransactionCase, tagged
 from odoo.tools import SQL
 
 from ..models.retainer_revenue_line import RetainerRevenueLine
+from ..tools.server_values import server_values
 from .race import ConcurrentClientsMixin
 
 REVENUE_SETTINGS = (
@@ -44,9 +45,10 @@ class TestConcurrentRecognition(ConcurrentClientsMixin, TransactionCase):
             )
             if company.retainer_recognized_until:
                 # Runs only go forward: this test's runs are for yesterday.
-                company.retainer_recognized_until = min(
-                    company.retainer_recognized_until, self.cutoff
-                )
+                with server_values():
+                    company.retainer_recognized_until = min(
+                        company.retainer_recognized_until, self.cutoff
+                    )
             partner = env["res.partner"].create(
                 {"name": "Revenue Race Ltd", "is_company": True}
             )
