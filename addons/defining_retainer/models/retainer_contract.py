@@ -269,8 +269,13 @@ class RetainerContract(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         Level = self.env["retainer.level"]
+        # A client may start a retainer as a draft, the state that allows
+        # nothing; every other state and the audit are decided here.
+        drafts = [vals.get("state") == "draft" for vals in vals_list]
         vals_list = [self._retainer_client_vals(vals) for vals in vals_list]
-        for vals in vals_list:
+        for vals, draft in zip(vals_list, drafts, strict=True):
+            if draft:
+                vals["state"] = "draft"
             company = self.env["res.company"].browse(
                 vals.get("company_id") or self.env.company.id
             )

@@ -55,6 +55,9 @@ class FieldAccessMixin:
       editable fields (others are refused);
     - ``field_access_field_writers``: ``{(model, field): roles}`` where a
       field's writers differ from its model's;
+    - ``field_access_client_values``: ``{(model, field): value}`` the value
+      a client sends, where the first other valid value is one a client
+      may choose (a retainer may be created as a draft);
     - ``field_access_reviewed``: ``{(model, field): why}`` derived fields
       that decide nothing (a label, a relation kept by its own model);
     - ``field_access_create_vals``: model name -> ``(role, vals)`` a role
@@ -63,6 +66,7 @@ class FieldAccessMixin:
 
     field_access_module = None
     field_access_field_writers = {}
+    field_access_client_values = {}
 
     @classmethod
     def _setup_field_access_roles(cls, company, other_company):
@@ -133,6 +137,8 @@ class FieldAccessMixin:
 
     def _client_value(self, record, fname):
         """A valid value of ``fname`` that differs from ``record``'s."""
+        if (record._name, fname) in self.field_access_client_values:
+            return self.field_access_client_values[record._name, fname]
         field = record._fields[fname]
         current = record.sudo()[fname]
         if field.type == "boolean":

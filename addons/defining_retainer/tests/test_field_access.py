@@ -111,6 +111,7 @@ class TestFieldAccess(FieldAccessMixin, RetainerSaleCommon):
                 "retainer_revenue_journal_id",
             )
         }
+        cls.field_access_client_values = {("retainer.contract", "state"): "closed"}
         cls.field_access_reviewed = {
             ("retainer.contract", "name"): "the reference, a label",
             ("retainer.contract", "access_token"): "portal.mixin's share token",
@@ -160,3 +161,91 @@ class TestFieldAccess(FieldAccessMixin, RetainerSaleCommon):
     @classmethod
     def _invoice_as(cls, order, user):
         return order.with_user(user)._create_invoices().with_user(cls.env.user)
+
+
+@tagged("post_install", "-at_install", "defining_retainer")
+class TestServerFieldScenarios(RetainerSaleCommon):
+    """What the server fields protect, as the holes were found: each would
+    have minted units or charged a card."""
+
+    def test_salesperson_cannot_raise_the_units_a_line_credits(self):
+        order = self._order([(self.product_day, 1)], user=self.salesman)
+        contract = order.retainer_id
+        self.assertEqual(self._balance(contract), 28)
+        line = order.order_line.with_user(self.salesman)
+        # A confirmed one-day line raised to 2,800 units.
+        line.write({"retainer_product_units": 100})
+        self.assertEqual(self._balance(contract), 28)
+        self.assertEqual(line.retainer_product_units, 28)
+        # A 0.00 line of unrelated goods claiming 400 units.
+        order.with_user(self.salesman).write(
+            {
+                "order_line": [
+                    Command.create(
+                        {
+                            "product_id": self.product_consulting.id,
+                            "price_unit": 0.0,
+                            "retainer_product_units": 400,
+                        }
+                    )
+                ]
+            }
+        )
+        self.assertEqual(self._balance(contract), 28)
+
+    def test_salesperson_cannot_choose_when_units_are_credited(self):
+        self._set_trigger("paid")
+        order = self._order(
+            [(self.product_day, 10)],
+            user=self.salesman,
+            retainer_credit_trigger="confirm",
+        )
+        self.assertEqual(order.retainer_credit_trigger, "paid")
+        self.assertEqual(self._balance(order.retainer_id), 0)
+        order.with_user(self.salesman).write({"retainer_credit_trigger": "confirm"})
+        order.order_line._retainer_sync_credits()
+        self.assertEqual(order.retainer_credit_trigger, "paid")
+        self.assertEqual(self._balance(order.retainer_id), 0)
+
+    def test_salesperson_cannot_mark_an_order_to_charge(self):
+        order = self._order(
+            [(self.product_consulting, 190)],
+            user=self.salesman,
+            confirm=False,
+            retainer_auto_topup_state="to_charge",
+            retainer_topup_origin="auto",
+        )
+        order.with_user(self.salesman).write({"retainer_auto_topup_state": "to_charge"})
+        self.assertFalse(order.retainer_auto_topup_state)
+        self.assertEqual(order.retainer_topup_origin, "sale")
+        charged = self.env["sale.order"]._cron_retainer_auto_topups()
+        self.assertNotIn(order, charged)
+
+    def test_billing_user_cannot_post_an_overdraft_credit(self):
+        contract = self._create_contract(units=10)
+        invoice = (
+            self.env["account.move"]
+            .with_user(self.accountant)
+            .create(
+                {
+                    "move_type": "out_invoice",
+                    "partner_id": self.customer.id,
+                    "retainer_overdraft_id": contract.id,
+                    "retainer_overdraft_units": 1000,
+                    "retainer_overdraft_product_id": self.product_overage.id,
+                    "invoice_line_ids": [
+                        Command.create(
+                            {
+                                "product_id": self.product_overage.id,
+                                "quantity": 1000,
+                                "price_unit": 0.0,
+                            }
+                        )
+                    ],
+                }
+            )
+        )
+        invoice.with_user(self.accountant).action_post()
+        self.assertFalse(invoice.retainer_overdraft_id)
+        self.assertEqual(invoice.retainer_overdraft_units, 0)
+        self.assertEqual(self._balance(contract), 10)

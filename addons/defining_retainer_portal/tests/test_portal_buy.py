@@ -369,7 +369,7 @@ class TestPortalBuyRefusals(RetainerBuyCommon):
         self.authenticate(self.portal_user.login, self.portal_user.login)
         for state, word in (("suspended", "suspended"), ("closed", "closed")):
             with self.subTest(state=state):
-                self.retainer.state = state
+                self.retainer._retainer_set_state(state)
                 self.assertBuyRefused(
                     f"This retainer is {word}: please contact your account manager.",
                     product_id=self.product_day.id,
