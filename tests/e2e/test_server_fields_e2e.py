@@ -16,6 +16,7 @@ def _user(admin, server, login, groups):
         for xmlid in groups
     ]
     password = uuid.uuid4().hex
+    login = f"{login}_{password[:8]}"  # a run of its own on a reused database
     admin(
         "res.users",
         "create",
