@@ -90,9 +90,7 @@ class RetainerContract(models.Model):
             contacts = contract.env["res.partner"].union(
                 *(contract[name] for name in field_names)
             )
-            strangers = contacts - contract._retainer_contacts_of_the_customer(
-                contacts
-            )
+            strangers = contacts - contract._retainer_contacts_of_the_customer(contacts)
             if strangers:
                 raise ValidationError(
                     self.env._(
