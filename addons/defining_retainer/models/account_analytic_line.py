@@ -1,7 +1,7 @@
 from collections import defaultdict
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import float_compare, format_duration
 
 from ..tools.rounding import units_to_hours
@@ -303,9 +303,15 @@ class AccountAnalyticLine(models.Model):
         vals = self._retainer_client_vals(vals)
         if RETAINER_USAGE_FIELDS.isdisjoint(vals):
             return super().write(vals)
+        explicit_retainer = "retainer_id" in vals
         if "project_id" in vals or "task_id" in vals:
             # A timesheet moved by hand follows its new project's retainer.
             self._retainer_fill_from_project([vals])
+        moved = self._retainer_moved_lines(vals)
+        if moved:
+            if explicit_retainer:
+                moved._retainer_check_retainer_of_project(vals)
+            moved._retainer_check_move_right(vals["retainer_id"])
         previous = self.filtered(lambda line: line.retainer_id)
         previous._retainer_check_usage_can_change()
         result = super().write(vals)
@@ -313,9 +319,9 @@ class AccountAnalyticLine(models.Model):
             with server_values():
                 for flag, lines in self._retainer_billed_outside_changes().items():
                     lines.write({"retainer_billed_outside": flag})
-        (
-            previous | self.filtered(lambda line: line.retainer_id)
-        )._retainer_sync_debits()
+        (previous | self.filtered(lambda line: line.retainer_id))._retainer_sync_debits(
+            reason=moved and self._retainer_move_reason(vals)
+        )
         return result
 
     def unlink(self):
@@ -382,6 +388,126 @@ class AccountAnalyticLine(models.Model):
                 contact_type = tasks.browse(vals["task_id"]).retainer_contact_type
                 if contact_type:
                     vals["retainer_contact_type"] = contact_type
+
+    # === MOVES BETWEEN RETAINERS === #
+
+    def _retainer_moved_lines(self, vals):
+        """The lines of ``self`` that ``vals`` (a write, its retainer
+        filled from the project) charges to another retainer, or takes off
+        their retainer, or puts on one."""
+        if "retainer_id" not in vals:
+            return self.browse()
+        target_id = vals["retainer_id"] or False
+        return self.filtered(lambda line: line.retainer_id.id != target_id)
+
+    def _retainer_check_retainer_of_project(self, vals):
+        """A line is charged to the retainer of its own project, nothing
+        else: refuse a retainer written on ``self`` that is not its
+        project's.
+
+        :raises ValidationError:
+        """
+        target = self.env["retainer.contract"].browse(vals["retainer_id"])
+        if "project_id" in vals:
+            projects = self.env["project.project"].browse(vals["project_id"])
+            # sudo: reads which retainer covers the project, as
+            # _retainer_fill_from_project.
+            wrong = self if projects.sudo().retainer_id != target else self.browse()
+        else:
+            wrong = self.filtered(
+                lambda line: line.project_id.sudo().retainer_id != target
+            )
+        for line in wrong[:1]:
+            project = (
+                self.env["project.project"].browse(vals["project_id"])
+                if "project_id" in vals
+                else line.project_id
+            )
+            raise ValidationError(
+                self.env._(
+                    "Timesheet %(timesheet)s is on project %(project)s, so it is "
+                    "charged to %(retainer)s (time is charged to the retainer of "
+                    "its project): move it to a project of %(target)s instead.",
+                    timesheet=line.name,
+                    project=project.display_name or self.env._("no project"),
+                    retainer=self._retainer_label(project.sudo().retainer_id),
+                    target=self._retainer_label(target),
+                )
+            )
+
+    def _retainer_check_move_right(self, target_id):
+        """Moving recorded time off a retainer, onto one or to another one
+        changes what customers are charged: a retainer manager's decision.
+
+        :raises AccessError: naming the first timesheet and the right needed.
+        """
+        if self.env.su or self.env.user.has_group(
+            "defining_retainer.group_retainer_manager"
+        ):
+            return
+        line = self[:1]
+        raise AccessError(
+            self.env._(
+                "Timesheet %(timesheet)s of %(employee)s (%(date)s) is charged "
+                "to %(current)s: moving it to %(target)s changes the retainer it "
+                "is charged to, which needs the Retainers: Manager right. Ask a "
+                "retainer manager to move it.",
+                timesheet=line.name,
+                # sudo: the name of whoever logged the time, for the message.
+                employee=line.sudo().employee_id.name,
+                date=line.date,
+                current=self._retainer_label(line.retainer_id),
+                target=self._retainer_label(
+                    self.env["retainer.contract"].browse(target_id)
+                ),
+            )
+        )
+
+    def _retainer_move_reason(self, vals):
+        """Why the debits of a move are reversed, kept in the ledger."""
+        reason = self.env.context.get("retainer_move_reason")
+        if reason:
+            return reason
+        if "project_id" in vals:
+            return self.env._(
+                "Moved to project %(project)s by %(user)s",
+                project=self.env["project.project"].browse(vals["project_id"]).name
+                or self.env._("none"),
+                user=self.env.user.name,
+            )
+        return self.env._(
+            "Moved to %(retainer)s by %(user)s",
+            retainer=self._retainer_label(
+                self.env["retainer.contract"].browse(vals["retainer_id"])
+            ),
+            user=self.env.user.name,
+        )
+
+    def _retainer_follow_moved_tasks(self):
+        """Charge the timesheets ``self`` of tasks just moved to another
+        project (Odoo moved the timesheets with them) to the retainer of that
+        project: their debits are re-posted, the move being the reason.
+
+        Called in sudo by ``project.task.write`` once it checked the user's
+        right to move them."""
+        for task, lines in self.grouped("task_id").items():
+            project = lines.project_id[:1]
+            reason = self.env._(
+                "Task %(task)s moved to project %(project)s by %(user)s",
+                task=task.name,
+                project=project.name or self.env._("none"),
+                user=self.env.user.name,
+            )
+            lines.with_context(retainer_move_reason=reason).write(
+                {"retainer_id": project.retainer_id.id}
+            )
+
+    @api.model
+    def _retainer_label(self, contract):
+        """``retainer NAME``, or ``no retainer``, for messages."""
+        if not contract:
+            return self.env._("no retainer")
+        return self.env._("retainer %(retainer)s", retainer=contract.sudo().name)
 
     @api.model
     def _retainer_fill_billed_outside(self, vals_list):
@@ -648,11 +774,11 @@ class AccountAnalyticLine(models.Model):
             and not float_compare(debit.entered_hours, vals["entered_hours"], 6)
         )
 
-    def _retainer_sync_debits(self, new=False):
+    def _retainer_sync_debits(self, new=False, reason=None):
         """Make the ledger hold exactly one live debit per retainer timesheet
         of ``self``, matching its current state: an outdated debit is
-        reversed and a new one posted. Runs in a constant number of queries
-        for the whole batch."""
+        reversed (for ``reason``, default "Timesheet changed") and a new one
+        posted. Runs in a constant number of queries for the whole batch."""
         if new and not self.retainer_id:  # plain time: nothing to read per line
             return
         retainer_lines = self.filtered(lambda line: line.retainer_id)
@@ -689,5 +815,7 @@ class AccountAnalyticLine(models.Model):
             new_vals += post
         if to_reverse or new_vals:
             Ledger._post(
-                new_vals, reverse=to_reverse, reason=self.env._("Timesheet changed")
+                new_vals,
+                reverse=to_reverse,
+                reason=reason or self.env._("Timesheet changed"),
             )

@@ -20,6 +20,7 @@ class AccountMoveLine(models.Model):
         copy=False,
         help="Posted to the deferred revenue account: the revenue of the "
         "units it paid is recognised as they are used or expire.",
+        groups="base.group_user",
     )
 
     @api.depends(

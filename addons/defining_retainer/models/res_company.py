@@ -82,19 +82,23 @@ class ResCompany(models.Model):
         "refused, or billed outside the retainer (no units used; invoiced "
         "through the project's sale order item, else at the price of the "
         "overage product).",
+        groups="base.group_user",
     )
     retainer_rollover_max_units = fields.Integer(
         help="Default for new retainers: when a block expires, up to this many "
-        "of its unused units roll over into a new block (0: none)."
+        "of its unused units roll over into a new block (0: none).",
+        groups="base.group_user",
     )
     retainer_rollover_validity_months = fields.Integer(
         default=3,
         help="Default for new retainers: months a rolled-over block stays "
         "valid after the block it comes from expired (0: never expires).",
+        groups="base.group_user",
     )
     retainer_audit_required = fields.Boolean(
         help="New retainers start with an audit and health-check of the "
-        "customer's IT estate, unless their level says otherwise."
+        "customer's IT estate, unless their level says otherwise.",
+        groups="base.group_user",
     )
     # Customer alerts (see models/retainer_contract_alert.py).
     retainer_low_balance_units = fields.Integer(
@@ -103,6 +107,7 @@ class ResCompany(models.Model):
         help="Default for new retainers: when the balance falls to this many "
         "units or fewer, the customer's contacts get one email and the account "
         "manager an activity. 0: no alert.",
+        groups="base.group_user",
     )
     retainer_expiry_warning_days = fields.Char(
         string="Expiry warnings (days before)",
@@ -110,6 +115,7 @@ class ResCompany(models.Model):
         help="Days before a block with unused units expires on which the "
         "customer's contacts are warned, separated by commas (e.g. 30,7). "
         "Empty: no warning.",
+        groups="base.group_user",
     )
     # Selling and invoicing retainers.
     retainer_credit_trigger = fields.Selection(
@@ -118,32 +124,43 @@ class ResCompany(models.Model):
         required=True,
         help="When the units sold on an order become usable. Each order keeps "
         "the rule in force when it was confirmed.",
+        groups="base.group_user",
     )
     retainer_topup_document = fields.Selection(
-        TOPUP_DOCUMENT_SELECTION, default="quotation", required=True
+        TOPUP_DOCUMENT_SELECTION,
+        default="quotation",
+        required=True,
+        groups="base.group_user",
     )
     retainer_overdraft_mode = fields.Selection(
-        OVERDRAFT_MODE_SELECTION, default="invoice", required=True
+        OVERDRAFT_MODE_SELECTION,
+        default="invoice",
+        required=True,
+        groups="base.group_user",
     )
     retainer_overdraft_auto_invoice = fields.Boolean(
         help="At the start of each month, invoice the overdrafts of the "
-        "previous month (only when overdrafts are invoiced)."
+        "previous month (only when overdrafts are invoiced).",
+        groups="base.group_user",
     )
     retainer_day_product_id = fields.Many2one(
         "product.product",
         domain="[('retainer_units', '>', 0)]",
         help='Product sold by "Top up N days". Empty: the default Retainer day.',
+        groups="base.group_user",
     )
     retainer_hour_product_id = fields.Many2one(
         "product.product",
         domain="[('retainer_units', '>', 0)]",
         help='Product sold by "Top up N hours". Empty: the default Retainer hour.',
+        groups="base.group_user",
     )
     retainer_overage_product_id = fields.Many2one(
         "product.product",
         domain="[('type', '=', 'service'), ('retainer_units', '=', 0)]",
         help="Product invoiced, in hours, for an overdraft. Empty: the default "
         "Retainer overage hour.",
+        groups="base.group_user",
     )
 
     # Revenue recognition (see models/retainer_revenue_line.py).
@@ -152,6 +169,7 @@ class ResCompany(models.Model):
         help="Invoices of retainer products post to the deferred revenue "
         "account; the revenue is recognised as the units are used or expire. "
         "Applies to invoices posted from now on.",
+        groups="base.group_user",
     )
     retainer_deferred_account_id = fields.Many2one(
         "account.account",
@@ -159,6 +177,7 @@ class ResCompany(models.Model):
         check_company=True,
         domain=[("account_type", "in", DEFERRED_ACCOUNT_TYPES)],
         help="Liability holding what customers paid for time not used yet.",
+        groups="base.group_user",
     )
     retainer_revenue_account_id = fields.Many2one(
         "account.account",
@@ -166,6 +185,7 @@ class ResCompany(models.Model):
         check_company=True,
         domain=[("account_type", "in", INCOME_ACCOUNT_TYPES)],
         help="Income account credited with the value of the units used.",
+        groups="base.group_user",
     )
     retainer_breakage_account_id = fields.Many2one(
         "account.account",
@@ -174,6 +194,7 @@ class ResCompany(models.Model):
         domain=[("account_type", "in", INCOME_ACCOUNT_TYPES)],
         help="Income account credited with the value of units that expired "
         "unused. Empty: the revenue account.",
+        groups="base.group_user",
     )
     retainer_revenue_journal_id = fields.Many2one(
         "account.journal",
@@ -181,12 +202,14 @@ class ResCompany(models.Model):
         check_company=True,
         domain=[("type", "=", "general")],
         help="Miscellaneous journal of the recognition entries.",
+        groups="base.group_user",
     )
     retainer_recognized_until = fields.Date(
         string="Retainer revenue recognised until",
         readonly=True,
         copy=False,
         help="Date of the last recognition run.",
+        groups="base.group_user",
     )
     retainer_statement_frequency = fields.Selection(
         STATEMENT_FREQUENCY_SELECTION,
@@ -195,6 +218,7 @@ class ResCompany(models.Model):
         required=True,
         help="How often new retainers email their statement to the customer "
         "(each retainer can override it).",
+        groups="base.group_user",
     )
 
     @api.constrains(

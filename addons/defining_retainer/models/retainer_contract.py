@@ -129,19 +129,26 @@ class RetainerContract(models.Model):
         copy=False,
         help="Timesheets dated on or before this date can no longer be "
         "created, changed or deleted on this retainer.",
+        groups="base.group_user",
     )
     # Audit and health-check of the customer's estate before activation.
-    audit_required = fields.Boolean(readonly=True, copy=False)
+    audit_required = fields.Boolean(readonly=True, copy=False, groups="base.group_user")
     audit_state = fields.Selection(
         [("pending", "Pending"), ("done", "Completed"), ("waived", "Waived")],
         default="pending",
         readonly=True,
         copy=False,
         tracking=True,
+        groups="base.group_user",
     )
-    audit_waive_reason = fields.Text(readonly=True, copy=False)
+    audit_waive_reason = fields.Text(
+        readonly=True, copy=False, groups="base.group_user"
+    )
     audit_line_ids = fields.One2many(
-        "retainer.audit.line", "contract_id", string="Audited assets"
+        "retainer.audit.line",
+        "contract_id",
+        string="Audited assets",
+        groups="base.group_user",
     )
     unsupported_audit_line_ids = fields.One2many(
         "retainer.audit.line",
@@ -149,6 +156,7 @@ class RetainerContract(models.Model):
         string="Unsupported assets",
         domain=[("supported", "=", False)],
         readonly=True,
+        groups="base.group_user",
     )
     ledger_entry_ids = fields.One2many(
         "retainer.ledger.entry", "contract_id", string="Ledger"
@@ -157,7 +165,9 @@ class RetainerContract(models.Model):
     # Updated by the postings that others must not act on with an older
     # view (see _lock_for_posting): a concurrent one then fails, and is
     # retried.
-    ledger_version = fields.Integer(readonly=True, copy=False, default=0)
+    ledger_version = fields.Integer(
+        readonly=True, copy=False, default=0, groups="base.group_user"
+    )
 
     purchased_units = fields.Integer(compute="_compute_balances")
     used_units = fields.Integer(compute="_compute_balances")

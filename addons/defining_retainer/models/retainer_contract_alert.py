@@ -36,10 +36,16 @@ class RetainerContract(models.Model):
     # Set when the low balance alert was sent, cleared when the balance is
     # back above the threshold: one alert per crossing, whoever posts.
     low_balance_notified = fields.Boolean(
-        string="Low balance alert sent", readonly=True, copy=False
+        string="Low balance alert sent",
+        readonly=True,
+        copy=False,
+        groups="base.group_user",
     )
     expiry_warning_ids = fields.One2many(
-        "retainer.expiry.warning", "contract_id", readonly=True
+        "retainer.expiry.warning",
+        "contract_id",
+        readonly=True,
+        groups="base.group_user",
     )
 
     # === CONSTRAINT METHODS === #

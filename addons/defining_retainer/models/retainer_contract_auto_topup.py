@@ -31,11 +31,13 @@ class RetainerContract(models.Model):
         help="When a posting leaves the balance at or below the threshold, "
         "order the top-up below for the customer, once until the balance is "
         "above the threshold again.",
+        groups="base.group_user",
     )
     auto_topup_threshold_units = fields.Integer(
         string="Top up at (units)",
         tracking=True,
         help="Balance, in units, at or below which the top-up is ordered.",
+        groups="base.group_user",
     )
     auto_topup_product_id = fields.Many2one(
         "product.product",
@@ -43,12 +45,14 @@ class RetainerContract(models.Model):
         tracking=True,
         domain="[('retainer_units', '>', 0), "
         "('company_id', 'in', [False, company_id])]",
+        groups="base.group_user",
     )
     auto_topup_quantity = fields.Float(
         string="Top-up quantity",
         digits="Product Unit of Measure",
         tracking=True,
         help="Quantity of the top-up product ordered, in its unit of measure.",
+        groups="base.group_user",
     )
     auto_topup_token_id = fields.Many2one(
         "payment.token",
@@ -59,6 +63,7 @@ class RetainerContract(models.Model):
         help="A payment method the customer saved when paying online. Set: "
         "each top-up is charged to it and confirmed. Empty: each top-up is "
         "emailed to the customer to pay online.",
+        groups="base.group_user",
     )
     # Set when a top-up was ordered for the current crossing of the
     # threshold, cleared when the balance is above it again: one order per
@@ -69,6 +74,7 @@ class RetainerContract(models.Model):
         copy=False,
         help="A top-up was ordered when the balance reached the threshold; "
         "the next one waits until the balance is above it again.",
+        groups="base.group_user",
     )
 
     # === CONSTRAINT METHODS === #

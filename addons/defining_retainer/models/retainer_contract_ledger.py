@@ -24,7 +24,9 @@ class RetainerContract(models.Model):
 
     # Set when a warned overdraft was notified, cleared when the balance is
     # back: one notification per overdraft, whoever posts.
-    overdraft_notified = fields.Boolean(readonly=True, copy=False)
+    overdraft_notified = fields.Boolean(
+        readonly=True, copy=False, groups="base.group_user"
+    )
 
     # === POSTING === #
 

@@ -3,6 +3,7 @@ import logging
 import psycopg2
 
 from odoo import api, fields, models
+from odoo.exceptions import ValidationError
 
 _logger = logging.getLogger(__name__)
 
@@ -68,6 +69,48 @@ class RetainerContract(models.Model):
             invoice_id = partner.address_get(["invoice"])["invoice"]
             contract.notify_partner_ids = partner.browse(invoice_id) or partner
 
+    @api.constrains("partner_id", "notify_partner_ids")
+    def _check_notify_partners_of_the_customer(self):
+        self._retainer_check_contacts_of_the_customer("notify_partner_ids")
+
+    @api.constrains("alert_optout_partner_ids", "statement_optout_partner_ids")
+    def _check_optout_partners_of_the_customer(self):
+        self._retainer_check_contacts_of_the_customer(
+            "alert_optout_partner_ids", "statement_optout_partner_ids"
+        )
+
+    def _retainer_check_contacts_of_the_customer(self, *field_names):
+        """Refuse contacts of another customer in ``field_names``: a
+        notified contact gets the retainer's statements and alerts and
+        follows its conversation.
+
+        :raises ValidationError:
+        """
+        for contract in self:
+            contacts = contract.env["res.partner"].union(
+                *(contract[name] for name in field_names)
+            )
+            strangers = contacts - contract._retainer_contacts_of_the_customer(contacts)
+            if strangers:
+                raise ValidationError(
+                    self.env._(
+                        "%(contacts)s cannot get the emails of retainer "
+                        "%(retainer)s: not a contact of %(customer)s.",
+                        contacts=", ".join(strangers.mapped("display_name")),
+                        retainer=contract.name,
+                        customer=contract.partner_id.commercial_partner_id.display_name,
+                    )
+                )
+
+    def _retainer_contacts_of_the_customer(self, partners):
+        """The ``partners`` that belong to the customer of ``self`` (its
+        commercial entity, as the portal's access rule)."""
+        self.ensure_one()
+        customer = self.partner_id.commercial_partner_id
+        return partners.filtered(
+            lambda partner: partner.commercial_partner_id == customer
+        )
+
     @api.model_create_multi
     def create(self, vals_list):
         contracts = super().create(vals_list)
@@ -92,12 +135,24 @@ class RetainerContract(models.Model):
         """Return ``(reachable, unreachable)`` of the contacts of ``self``
         who get emails of ``kind`` (see ``CUSTOMER_MAIL_KINDS``): the notified
         contacts but the ones who switched it off, split by whether they
-        have an email address."""
+        have an email address. A notified contact who no longer belongs to
+        the customer (moved to another company) gets nothing
+        (``_retainer_moved_contacts``)."""
         self.ensure_one()
         optout_field = CUSTOMER_MAIL_KINDS[kind][1]
-        contacts = self.notify_partner_ids - self[optout_field]
+        contacts = self._retainer_contacts_of_the_customer(
+            self.notify_partner_ids - self[optout_field]
+        )
         reachable = contacts.filtered("email")
         return reachable, contacts - reachable
+
+    def _retainer_moved_contacts(self):
+        """The notified contacts of ``self`` who no longer belong to its
+        customer: they were its contacts when set, then moved."""
+        self.ensure_one()
+        return self.notify_partner_ids - self._retainer_contacts_of_the_customer(
+            self.notify_partner_ids
+        )
 
     def _retainer_post_customer_mail(
         self,
@@ -132,6 +187,9 @@ class RetainerContract(models.Model):
         reachable, unreachable = self._retainer_mail_recipients(kind)
         if unreachable:
             self._retainer_schedule_unreachable_activity(unreachable)
+        moved = self._retainer_moved_contacts()
+        if moved:
+            self._retainer_schedule_moved_contacts_activity(moved)
         if not reachable:
             return self.env["mail.message"]
         template = self.env.ref(template_xmlid)
@@ -207,6 +265,31 @@ class RetainerContract(models.Model):
                 template=template.name,
                 retainer=self.name,
                 error=str(error) or type(error).__name__,
+            ),
+            user_id=self.user_id.id,
+        )
+
+    def _retainer_schedule_moved_contacts_activity(self, partners):
+        """Tell the account manager that notified contacts who moved to
+        another customer were left out (once, until the activity is done)."""
+        self.ensure_one()
+        if not self.user_id:
+            return
+        summary = self.env._("Contacts no longer with the customer")
+        # sudo: as in _retainer_post_customer_mail.
+        contract_sudo = self.sudo()
+        if contract_sudo.activity_ids.filtered(lambda a: a.summary == summary):
+            return
+        contract_sudo.activity_schedule(
+            "mail.mail_activity_data_todo",
+            summary=summary,
+            note=self.env._(
+                "%(contacts)s no longer belong to %(customer)s and were not "
+                "emailed about retainer %(retainer)s: remove them from its "
+                "notified contacts.",
+                contacts=", ".join(partners.mapped("display_name")),
+                customer=self.partner_id.commercial_partner_id.display_name,
+                retainer=self.name,
             ),
             user_id=self.user_id.id,
         )

@@ -48,19 +48,23 @@ class RetainerContract(models.Model):
         compute="_compute_sale_counts",
         groups="sales_team.group_sale_salesman,account.group_account_invoice",
     )
-    overdraft_mode = fields.Selection(related="company_id.retainer_overdraft_mode")
+    overdraft_mode = fields.Selection(
+        related="company_id.retainer_overdraft_mode", groups="base.group_user"
+    )
     recurring_quantity = fields.Float(
         string="Days per period",
         digits=(16, 2),
         tracking=True,
         help="Retainer days ordered automatically each period. 0: no plan.",
+        groups="base.group_user",
     )
     recurring_interval = fields.Selection(
         [("month", "Month"), ("quarter", "Quarter"), ("year", "Year")],
         string="Every",
         tracking=True,
+        groups="base.group_user",
     )
-    recurring_start_date = fields.Date(tracking=True)
+    recurring_start_date = fields.Date(tracking=True, groups="base.group_user")
     recurring_next_date = fields.Date(
         compute="_compute_recurring_next_date",
         store=True,
@@ -69,16 +73,19 @@ class RetainerContract(models.Model):
         tracking=True,
         help="Start of the next period to order: the scheduled job prepares "
         "its document on that day.",
+        groups="base.group_user",
     )
     recurring_document = fields.Selection(
         TOPUP_DOCUMENT_SELECTION,
         string="Recurring document",
         default=lambda self: self.env.company.retainer_topup_document,
+        groups="base.group_user",
     )
     recurring_auto_confirm = fields.Boolean(
         string="Confirm automatically",
         help="Confirm the quotation, or post the invoice, as soon as it is "
         "created. Otherwise a salesperson sends it.",
+        groups="base.group_user",
     )
 
     # === COMPUTE METHODS === #

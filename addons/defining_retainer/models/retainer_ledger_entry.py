@@ -95,7 +95,11 @@ class RetainerLedgerEntry(models.Model):
     reason = fields.Text(readonly=True, groups="base.group_user")
     posted_at = fields.Datetime(readonly=True, default=fields.Datetime.now)
     user_id = fields.Many2one(
-        "res.users", string="Posted by", readonly=True, default=lambda s: s.env.user
+        "res.users",
+        string="Posted by",
+        readonly=True,
+        default=lambda s: s.env.user,
+        groups="base.group_user",
     )
     # Usage snapshot, so the history survives edits and deletions of the
     # timesheet it came from.

@@ -30,6 +30,7 @@ class RetainerLevel(models.Model):
         default="company",
         required=True,
         help="Whether a new retainer of this level starts with an audit.",
+        groups="base.group_user",
     )
 
     _sql_constraints = [

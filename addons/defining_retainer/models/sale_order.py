@@ -45,6 +45,7 @@ class SaleOrder(models.Model):
         copy=False,
         help="When the units of this order become usable: the company rule in "
         "force when the order was confirmed.",
+        groups="base.group_user",
     )
     retainer_topup_origin = fields.Selection(
         ORDER_TOPUP_ORIGIN_SELECTION,
@@ -61,6 +62,7 @@ class SaleOrder(models.Model):
         readonly=True,
         copy=False,
         help="Start of the period of a recurring top-up this order was made for.",
+        groups="base.group_user",
     )
 
     _sql_constraints = [

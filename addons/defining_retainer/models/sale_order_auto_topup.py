@@ -44,6 +44,7 @@ class SaleOrder(models.Model):
         "shortly), charged (the payment transaction tells the outcome), sent "
         "to pay online (no saved method, or its charge failed), or not "
         "processed (see the retainer's activity).",
+        groups="base.group_user",
     )
 
     # === ACTION METHODS === #

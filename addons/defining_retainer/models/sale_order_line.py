@@ -42,6 +42,7 @@ class SaleOrderLine(models.Model):
     retainer_credited_units = fields.Integer(
         compute="_compute_retainer_credited_units",
         help="Units this line has credited to the retainer so far.",
+        groups="base.group_user",
     )
 
     @api.depends("product_id")

@@ -2,6 +2,7 @@ from datetime import date, timedelta
 
 from freezegun import freeze_time
 
+from odoo import Command
 from odoo.exceptions import ValidationError
 from odoo.tests import BaseCase, tagged
 
@@ -296,6 +297,82 @@ class TestAlertRecipients(NotificationsCommon):
         # The account manager still hears about the low balance, once.
         self.assertEqual(len(self._activities("Low balance")), 1)
         self.assertTrue(self.contract.low_balance_notified)
+
+
+@tagged("post_install", "-at_install", "defining_retainer")
+@freeze_time(TODAY)
+class TestNotifiedContactsOfTheCustomer(NotificationsCommon):
+    """Only the retainer's customer's own contacts get its emails: checked
+    when they are set and again when an email is sent."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        Partner = cls.env["res.partner"]
+        cls.stranger = Partner.create(
+            {
+                "name": "Sam Stranger",
+                "parent_id": cls.other_customer.id,
+                "email": "sam@elsewhere.example.com",
+            }
+        )
+        cls.colleague = Partner.create(
+            {
+                "name": "Olive Other",
+                "parent_id": cls.customer.id,
+                "email": "olive@customer.example.com",
+            }
+        )
+
+    def test_another_customers_contact_is_refused(self):
+        followers = self.contract.message_partner_ids
+        for field in (
+            "notify_partner_ids",
+            "alert_optout_partner_ids",
+            "statement_optout_partner_ids",
+        ):
+            with (
+                self.subTest(field=field),
+                self.assertRaisesRegex(
+                    ValidationError, r"Sam Stranger.*not a contact of Quarter Hour"
+                ),
+            ):
+                self.contract.write({field: [Command.link(self.stranger.id)]})
+            self.assertNotIn(self.stranger, self.contract[field])
+        self.assertEqual(self.contract.message_partner_ids, followers)
+        with self.assertRaisesRegex(ValidationError, "Sam Stranger"):
+            self._create_contract(
+                self.customer, self.level_onsite, notify_partner_ids=self.stranger.ids
+            )
+        # The customer itself and its own contacts are accepted.
+        self.contract.write(
+            {
+                "notify_partner_ids": [
+                    Command.link(self.customer.id),
+                    Command.link(self.colleague.id),
+                ],
+                "statement_optout_partner_ids": [Command.link(self.colleague.id)],
+            }
+        )
+        self.assertIn(self.colleague, self.contract.message_partner_ids)
+
+    def test_a_contact_who_moved_gets_no_more_emails(self):
+        self.contract.notify_partner_ids = [Command.link(self.colleague.id)]
+        self.colleague.parent_id = self.other_customer
+        for kind in ("alert", "statement"):
+            with self.subTest(kind=kind):
+                reachable, unreachable = self.contract._retainer_mail_recipients(kind)
+                self.assertEqual(reachable, self.customer_contact)
+                self.assertFalse(unreachable)
+        self._log(8.0)
+        alert = self._alerts()
+        self.assertEqual(alert.partner_ids, self.customer_contact)
+        self.assertEqual(self._mails(alert).recipient_ids, self.customer_contact)
+        # The account manager hears that the contact was left out.
+        moved = self._activities("Contacts no longer with the customer")
+        self.assertEqual(len(moved), 1)
+        self.assertIn("Olive Other", moved.note)
+        self.assertEqual(moved.user_id, self.manager)
 
 
 @tagged("post_install", "-at_install", "defining_retainer")

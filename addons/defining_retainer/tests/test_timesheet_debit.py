@@ -1,8 +1,8 @@
 from datetime import date, timedelta
 
 from odoo import fields
-from odoo.exceptions import UserError, ValidationError
-from odoo.tests import tagged
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tests import new_test_user, tagged
 
 from .common import RetainerCommon
 
@@ -78,11 +78,11 @@ class TestTimesheetDebit(RetainerCommon):
 
     def test_moving_to_plain_project_and_back(self):
         line = self._log(2.0)
-        line.with_user(self.consultant).write({"project_id": self.plain_project.id})
+        line.with_user(self.manager).write({"project_id": self.plain_project.id})
         self.assertFalse(line.retainer_id)
         self.assertFalse(self._live_debits(line))
         self.assertEqual(self.contract.balance_units, 56)
-        line.with_user(self.consultant).write({"project_id": self.project.id})
+        line.with_user(self.manager).write({"project_id": self.project.id})
         self.assertEqual(line.retainer_id, self.contract)
         self.assertEqual(self._live_debits(line).units, -8)
 
@@ -117,32 +117,6 @@ class TestTimesheetDebit(RetainerCommon):
         # new time goes to the retainer now on the project, at its policy
         new_line = self._log(0.25)
         self.assertEqual(new_line.retainer_id, other)
-
-    def test_task_moved_to_another_project_keeps_recorded_time(self):
-        task = self.env["project.task"].create(
-            {"name": "Printer fleet", "project_id": self.project.id}
-        )
-        line = self._log(2.0, task_id=task.id, project_id=False)
-        self.assertEqual(line.project_id, self.project)
-        self.assertEqual(line.retainer_id, self.contract, "task only: retainer found")
-        debit = self._live_debits(line)
-        other = self._create_contract(self.customer, self.level_onsite, units=28)
-        other_project = self._create_project(other)
-        for target in (self.plain_project, other_project):
-            with self.subTest(target=target.name):
-                task.project_id = target
-                self.env.flush_all()
-                self.env.invalidate_all()
-                self.assertEqual(line.project_id, target, "stock Odoo moves the line")
-                self.assertEqual(line.retainer_id, self.contract)
-                self.assertEqual(self._live_debits(line), debit)
-        self.assertEqual(self.contract.balance_units, 48)
-        self.assertEqual(other.balance_units, 28)
-        # moving the timesheet itself does move it, with its debit
-        line.with_user(self.consultant).write({"project_id": other_project.id})
-        self.assertEqual(line.retainer_id, other)
-        self.assertEqual(other.balance_units, 20)
-        self.assertEqual(self.contract.balance_units, 56)
 
     def test_plain_timesheets_untouched(self):
         count = self._ledger_count()
@@ -404,3 +378,162 @@ class TestTimesheetDebit(RetainerCommon):
         self.assertEqual(self.contract.balance_units, 36)
         lines.unlink()
         self.assertEqual(self.contract.balance_units, 56)
+
+
+@tagged("post_install", "-at_install", "defining_retainer")
+class TestTimesheetMoves(RetainerCommon):
+    """Time is charged to the retainer of its own project: moving recorded
+    time off a retainer, onto one or to another one re-posts it, with the
+    move's reason in the ledger, and needs a retainer manager. Logging new
+    time is no move."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # Both may move tasks between projects; only the lead manages
+        # retainers.
+        cls.project_consultant = new_test_user(
+            cls.env,
+            login="retainer_project_consultant",
+            groups="hr_timesheet.group_hr_timesheet_user,project.group_project_user",
+            name="Pat Consultant",
+        )
+        cls.env["hr.employee"].create(
+            {"name": "Pat Consultant", "user_id": cls.project_consultant.id}
+        )
+        cls.lead = new_test_user(
+            cls.env,
+            login="retainer_lead",
+            groups="defining_retainer.group_retainer_manager,"
+            "hr_timesheet.group_hr_timesheet_approver,project.group_project_user",
+            name="Lee Lead",
+        )
+        cls.other_contract = cls._create_contract(
+            cls.customer, cls.level_onsite, units=28
+        )
+        cls.other_project = cls._create_project(cls.other_contract)
+        cls.task = cls.env["project.task"].create(
+            {"name": "Printer fleet", "project_id": cls.project.id}
+        )
+        cls.Ledger = cls.env["retainer.ledger.entry"]
+
+    def _live_debits(self, line):
+        return self.Ledger._retainer_active_debits(line)
+
+    def _log_on_task(self, hours=2.0):
+        return self._log(
+            hours, user=self.project_consultant, task_id=self.task.id, project_id=False
+        )
+
+    def test_task_moved_off_the_retainer_gives_its_time_back(self):
+        line = self._log_on_task()
+        self.assertEqual(line.retainer_id, self.contract)
+        debit = self._live_debits(line)
+        self.assertEqual(self.contract.balance_units, 48)
+        self.task.with_user(self.lead).project_id = self.plain_project
+        self.env.invalidate_all()
+        self.assertEqual(line.project_id, self.plain_project, "the time follows")
+        self.assertFalse(line.retainer_id, "internal time on no retainer")
+        self.assertEqual(line.retainer_units, 0)
+        self.assertFalse(self._live_debits(line))
+        self.assertEqual(self.contract.balance_units, 56)
+        self.assertEqual(
+            debit.reversal_entry_ids.reason,
+            "Task Printer fleet moved to project Internal work by Lee Lead",
+        )
+
+    def test_task_moved_to_another_retainer(self):
+        line = self._log_on_task()
+        debit = self._live_debits(line)
+        self.task.with_user(self.lead).project_id = self.other_project
+        self.env.invalidate_all()
+        self.assertEqual(line.retainer_id, self.other_contract)
+        self.assertEqual(self._live_debits(line).contract_id, self.other_contract)
+        self.assertEqual(self.contract.balance_units, 56)
+        self.assertEqual(self.other_contract.balance_units, 20)
+        self.assertIn(
+            "moved to project Support Quarter Hour Ltd by Lee Lead",
+            debit.reversal_entry_ids.reason,
+        )
+        # And onto the retainer again from internal work.
+        self.task.with_user(self.lead).project_id = self.plain_project
+        self.task.with_user(self.lead).project_id = self.project
+        self.env.invalidate_all()
+        self.assertEqual(line.retainer_id, self.contract)
+        self.assertEqual(self._live_debits(line).units, -8)
+        self.assertEqual(self.other_contract.balance_units, 28)
+
+    def test_consultant_cannot_move_a_task_off_the_retainer(self):
+        line = self._log_on_task()
+        count = self._ledger_count()
+        for target in (self.plain_project, self.other_project):
+            with (
+                self.subTest(target=target.name),
+                self.assertRaisesRegex(
+                    AccessError,
+                    r"Task Printer fleet has time charged to retainer "
+                    rf"{self.contract.name}.*Retainers: Manager",
+                ),
+            ):
+                self.task.with_user(self.project_consultant).project_id = target
+            self.env.invalidate_all()
+            self.assertEqual(self.task.project_id, self.project)
+            self.assertEqual(line.project_id, self.project)
+            self.assertEqual(line.retainer_id, self.contract)
+            self.assertEqual(self._ledger_count(), count)
+        # A task without retainer time moves freely.
+        free_task = self.env["project.task"].create(
+            {"name": "Office move", "project_id": self.project.id}
+        )
+        free_task.with_user(self.project_consultant).project_id = self.plain_project
+        self.assertEqual(free_task.project_id, self.plain_project)
+
+    def test_consultant_cannot_move_a_timesheet_off_or_onto_a_retainer(self):
+        line = self._log(2.0)
+        plain = self._log(1.0, project=self.plain_project)
+        count = self._ledger_count()
+        cases = [
+            (line, {"project_id": self.plain_project.id}, "no retainer"),
+            (line, {"project_id": self.other_project.id}, self.other_contract.name),
+            (plain, {"project_id": self.project.id}, self.contract.name),
+        ]
+        for timesheet, vals, target in cases:
+            with (
+                self.subTest(vals=vals),
+                self.assertRaisesRegex(
+                    AccessError,
+                    rf"Timesheet Support work of Casey Consultant .* to "
+                    rf"(retainer )?{target}.*"
+                    r"Retainers: Manager",
+                ),
+            ):
+                timesheet.with_user(self.consultant).write(vals)
+            self.env.invalidate_all()
+            self.assertEqual(self._ledger_count(), count)
+        self.assertEqual(line.project_id, self.project)
+        self.assertEqual(line.retainer_id, self.contract)
+        self.assertFalse(plain.retainer_id)
+        # Logging new time on a retainer is no move.
+        self.assertEqual(self._log(1.0).retainer_id, self.contract)
+
+    def test_timesheet_moved_by_a_manager_leaves_a_reason(self):
+        line = self._log(2.0)
+        debit = self._live_debits(line)
+        line.with_user(self.manager).write({"project_id": self.plain_project.id})
+        self.assertFalse(line.retainer_id)
+        self.assertEqual(
+            debit.reversal_entry_ids.reason,
+            "Moved to project Internal work by Morgan Manager",
+        )
+
+    def test_retainer_is_always_the_projects(self):
+        line = self._log(2.0)
+        count = self._ledger_count()
+        with self.assertRaisesRegex(
+            ValidationError,
+            r"Timesheet Support work is on project Support Quarter Hour Ltd, so it "
+            rf"is charged to retainer {self.contract.name}",
+        ):
+            line.with_user(self.manager).write({"retainer_id": self.other_contract.id})
+        self.assertEqual(line.retainer_id, self.contract)
+        self.assertEqual(self._ledger_count(), count)

@@ -613,14 +613,22 @@ class RetainerPortal(CustomerPortal):
     def _get_payment_values(self, order_sudo, *args, **kwargs):
         """Bring the customer back to the retainer page once a retainer
         top-up bought online is paid (or the payment failed): the page shows
-        the new balance or what went wrong."""
+        the new balance or what went wrong.
+
+        Only a user who may see the retainer with their own access lands
+        there, and never with the retainer's share token: whoever holds only
+        the quotation's link (accounts payable, an automatic top-up) must not
+        get the retainer's usage, statements and conversation with it. They
+        land back on the quotation (Odoo's landing route)."""
         values = super()._get_payment_values(order_sudo, *args, **kwargs)
-        if order_sudo.retainer_id and order_sudo.retainer_topup_origin in (
-            "portal_buy",
-            "auto",
+        retainer = order_sudo.retainer_id.with_user(request.env.user)
+        if (
+            retainer
+            and order_sudo.retainer_topup_origin in ("portal_buy", "auto")
+            and retainer.has_access("read")
         ):
-            values["landing_route"] = order_sudo.retainer_id.get_portal_url(
-                query_string=f"&purchase={order_sudo.id}"
+            values["landing_route"] = self._retainer_url(
+                retainer, None, purchase=order_sudo.id
             )
         return values
 

@@ -18,6 +18,7 @@ class ResCompany(models.Model):
         help="Request: the customer's request makes a draft quotation that "
         "sales review. Buy: the customer chooses a retainer product sold on "
         "the portal and pays online; the time is credited once paid.",
+        groups="base.group_user",
     )
     retainer_portal_topup_hourly_limit = fields.Integer(
         string="Portal top-ups per hour",
@@ -26,6 +27,7 @@ class ResCompany(models.Model):
         help="How many purchases or requests a retainer may make from the "
         "portal in one hour, so that the form cannot flood sales with "
         "quotations.",
+        groups="base.group_user",
     )
 
     @api.constrains("retainer_portal_topup_hourly_limit")

@@ -1,6 +1,7 @@
 from . import test_portal_tools
 from . import test_portal_routes
 from . import test_portal_commercial_entity
+from . import test_portal_internal_fields
 from . import test_portal_ledger_rpc
 from . import test_portal_topup
 from . import test_portal_chatter

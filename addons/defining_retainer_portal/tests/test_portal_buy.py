@@ -190,7 +190,64 @@ class TestPortalBuy(RetainerBuyCommon):
         # The quotation page takes the payment and brings the customer back
         # to the retainer.
         self.assertIn("o_sale_portal_paynow", response.text)
-        self.assertIn(f"/my/retainers/{self.retainer.id}?access_token=", response.text)
+        self.assertIn(
+            f'data-landing-route="/my/retainers/{self.retainer.id}?purchase={order.id}"',
+            response.text,
+        )
+
+    def _landing_route(self, order):
+        """The landing route of the payment form of ``order``'s portal page,
+        opened with the order's own link."""
+        page = self.url_open(order.get_portal_url())
+        self.assertEqual(page.status_code, 200)
+        landing = LANDING_RE.search(page.text)
+        self.assertTrue(landing, "the quotation page has no payment form")
+        return page, landing.group(1).replace("&amp;", "&")
+
+    def test_quotation_page_hands_out_no_retainer_token(self):
+        """Paying a quotation brings the logged-in customer back to the
+        retainer through their own access: the order page never creates nor
+        embeds the retainer's share token, so whoever holds only the
+        quotation's link (accounts payable, an automatic top-up quotation)
+        lands back on the quotation, not on the retainer."""
+        self.authenticate(self.portal_user.login, self.portal_user.login)
+        self._buy(product_id=self.product_day.id, quantity="1")
+        order = self._orders()
+        # The note of the purchase may have given the retainer a token for
+        # its followers' emails: start from a retainer without one.
+        self.retainer.access_token = False
+        _page, landing = self._landing_route(order)
+        self.assertEqual(
+            landing, f"/my/retainers/{self.retainer.id}?purchase={order.id}"
+        )
+        self.env.invalidate_all()
+        self.assertFalse(self.retainer.access_token, "rendering made a token")
+        # A visitor holding only the quotation's link, the retainer having a
+        # share token of its own (an email sent to its contacts).
+        retainer_token = self.retainer._portal_ensure_token()
+        auto_order = self.retainer._create_topup_quotation(
+            1,
+            product=self.product_day,
+            retainer_topup_origin="auto",
+            require_signature=False,
+            require_payment=True,
+            prepayment_percent=1.0,
+        )
+        auto_order.action_quotation_sent()
+        self.authenticate(None, None)
+        for quotation in (order, auto_order):
+            with self.subTest(order=quotation.name):
+                page, landing = self._landing_route(quotation)
+                self.assertTrue(
+                    landing.startswith(f"/my/orders/{quotation.id}?"), landing
+                )
+                self.assertNotIn(retainer_token, page.text)
+                self.assertNotIn(f"/my/retainers/{self.retainer.id}", page.text)
+                # Where the payment lands shows nothing of the retainer.
+                landed = self.url_open(landing)
+                self.assertIn(f"/my/orders/{quotation.id}", landed.url)
+                self.assertNotIn("o_retainer_buy_form", landed.text)
+                self.assertNotIn("Server recovery after power cut", landed.text)
 
     def test_second_click_reuses_the_open_quotation(self):
         self.authenticate(self.portal_user.login, self.portal_user.login)
