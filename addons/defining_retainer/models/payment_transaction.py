@@ -91,6 +91,7 @@ class PaymentTransaction(models.Model):
                     lambda order: (
                         order.state == "sale"
                         and order._retainer_is_topup()
+                        and not order._retainer_payment_on_hold()
                         and not order.invoice_ids.filtered(
                             lambda move: move.state != "cancel"
                         )

@@ -34,13 +34,29 @@ class SaleOrder(models.Model):
             lambda tx: tx.operation in PAYING_OPERATIONS
         )
 
+    def _retainer_payment_captured(self):
+        """Whether the payments captured (done) of this order reach the
+        amount that confirms it: an authorization that also counted (Odoo
+        confirms on authorized and captured amounts together) is not
+        money."""
+        self.ensure_one()
+        captured = sum(
+            self._retainer_paying_transactions()
+            .filtered(lambda tx: tx.state == "done")
+            .mapped("amount")
+        )
+        required = self._get_prepayment_required_amount()
+        return self.currency_id.compare_amounts(captured, required) >= 0
+
     def _retainer_payment_on_hold(self):
         """Whether this order's online payment is only authorized (a hold
         on the customer's card, not captured): its units wait for the
         capture, whatever the credit trigger."""
         self.ensure_one()
-        states = set(self._retainer_paying_transactions().mapped("state"))
-        return "authorized" in states and "done" not in states
+        return (
+            "authorized" in self._retainer_paying_transactions().mapped("state")
+            and not self._retainer_payment_captured()
+        )
 
     def _retainer_check_payable(self):
         """Refuse a payment transaction for a top-up that does not wait for
@@ -77,8 +93,8 @@ class SaleOrder(models.Model):
         self.ensure_one()
         if self.state != "sale" or not self._retainer_is_topup():
             return
-        if "done" in self._retainer_paying_transactions().mapped("state"):
-            return  # paid by another transaction
+        if self._retainer_payment_captured():
+            return  # paid by other transactions
         if self.invoice_ids.filtered(lambda move: move.state == "posted"):
             message = self.env._(
                 "The payment %(reference)s of order %(order)s was voided before "

@@ -34,10 +34,11 @@ class PaymentLifecycleCommon(AutoTopupCommon):
         order.action_quotation_sent()
         return order
 
-    def _pay_online(self, order, simulated_state="done"):
-        """The customer pays ``order`` on its portal page with the demo
-        provider; returns the post-processed transaction."""
-        tx = self._new_transaction(order)
+    def _pay_online(self, order, simulated_state="done", amount=None):
+        """The customer pays ``order`` (``amount``: all of it) on its portal
+        page with the demo provider; returns the post-processed
+        transaction."""
+        tx = self._new_transaction(order, amount)
         tx._handle_notification_data(
             "demo",
             {
@@ -49,7 +50,7 @@ class PaymentLifecycleCommon(AutoTopupCommon):
         tx._post_process()
         return tx
 
-    def _new_transaction(self, order):
+    def _new_transaction(self, order, amount=None):
         # sudo: as the portal's transaction route creates it.
         return (
             self.env["payment.transaction"]
@@ -59,7 +60,7 @@ class PaymentLifecycleCommon(AutoTopupCommon):
                     "provider_id": self.provider.id,
                     "payment_method_id": self.provider.payment_method_ids[:1].id,
                     "operation": "online_direct",
-                    "amount": order.amount_total,
+                    "amount": amount or order.amount_total,
                     "currency_id": order.currency_id.id,
                     "partner_id": order.partner_id.id,
                     "sale_order_ids": [Command.set(order.ids)],
@@ -149,6 +150,24 @@ class TestPaymentLifecycle(PaymentLifecycleCommon):
         self.assertEqual(self._balance(self.contract), 40)
         self.assertFalse(self._credits(self.contract).filtered("sale_line_id"))
         self.assertTrue(self._messages(order, "was voided"))
+
+    def test_a_small_captured_payment_does_not_release_a_hold(self):
+        """Odoo confirms on the amounts authorized and captured together: a
+        cent captured beside a hold of the rest is not the money."""
+        self.provider.capture_manually = False
+        order = self._quotation()
+        small = self._pay_online(order, amount=1.0)
+        self.assertEqual(small.state, "done")
+        self.assertIn(order.state, ("draft", "sent"))
+        self.provider.capture_manually = True
+        hold = self._pay_online(order)
+        self.assertEqual(hold.state, "authorized")
+        self.assertEqual(order.state, "sale")
+        self.assertEqual(self._balance(self.contract), 40)
+        self.assertFalse(order.invoice_ids)
+        self._void(hold)
+        self.assertEqual(order.state, "cancel")
+        self.assertEqual(self._balance(self.contract), 40)
 
     def test_voided_authorization_of_an_invoiced_order_tells_staff(self):
         order = self._quotation()
