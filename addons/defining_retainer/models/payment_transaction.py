@@ -36,7 +36,7 @@ class PaymentTransaction(models.Model):
         return super().create(vals_list)
 
     def _set_canceled(self, state_message=None, extra_allowed_states=()):
-        authorized = self.filtered(lambda tx: tx.state == "authorized")
+        authorized = self._retainer_authorized()
         canceled = super()._set_canceled(
             state_message=state_message, extra_allowed_states=extra_allowed_states
         )
@@ -44,7 +44,7 @@ class PaymentTransaction(models.Model):
         return canceled
 
     def _set_error(self, state_message, extra_allowed_states=()):
-        authorized = self.filtered(lambda tx: tx.state == "authorized")
+        authorized = self._retainer_authorized()
         failed = super()._set_error(
             state_message, extra_allowed_states=extra_allowed_states
         )
@@ -61,7 +61,7 @@ class PaymentTransaction(models.Model):
         )
         result = super()._post_process()
         for refund in refunds:
-            for order in refund.source_transaction_id.sale_order_ids:
+            for order in refund.source_transaction_id._retainer_orders():
                 order._retainer_payment_refunded(refund)
         return result
 
@@ -101,9 +101,28 @@ class PaymentTransaction(models.Model):
         )._invoice_sale_orders()
         return confirmed
 
+    def _retainer_orders(self):
+        """The orders this transaction pays: its own, or its source's for a
+        part of a capture or void (as payment logs on them)."""
+        self.ensure_one()
+        return self.sale_order_ids or self.source_transaction_id.sale_order_ids
+
+    def _retainer_authorized(self):
+        """The transactions of ``self`` that are an authorization, or a
+        part of one (a partial void of a payment captured in parts)."""
+        return self.filtered(
+            lambda tx: (
+                tx.state == "authorized"
+                or (
+                    tx.source_transaction_id.state == "authorized"
+                    and tx.operation == tx.source_transaction_id.operation
+                )
+            )
+        )
+
     def _retainer_release_orders(self):
-        """The authorization of these transactions ended without capture:
-        take back the top-ups it confirmed."""
+        """The authorization of these transactions (or what was left of it)
+        ended without capture: take back the top-ups it confirmed."""
         for tx in self:
-            for order in tx.sale_order_ids:
+            for order in tx._retainer_orders():
                 order._retainer_payment_voided(tx)

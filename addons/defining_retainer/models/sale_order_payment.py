@@ -34,35 +34,53 @@ class SaleOrder(models.Model):
             lambda tx: tx.operation in PAYING_OPERATIONS
         )
 
-    def _retainer_payment_captured(self):
-        """Whether the payments captured (done) of this order reach the
-        amount that confirms it: an authorization that also counted (Odoo
-        confirms on authorized and captured amounts together) is not
-        money."""
+    def _retainer_captured_amount(self):
+        """The money captured for this order: its transactions done, or,
+        for one captured in parts, its parts done (its own amount is the
+        authorization's)."""
         self.ensure_one()
-        captured = sum(
-            self._retainer_paying_transactions()
-            .filtered(lambda tx: tx.state == "done")
-            .mapped("amount")
+        captured = 0.0
+        for tx in self._retainer_paying_transactions():
+            parts = tx.child_transaction_ids.filtered(
+                lambda child, tx=tx: child.operation == tx.operation
+            )
+            if parts:
+                captured += sum(
+                    parts.filtered(lambda p: p.state == "done").mapped("amount")
+                )
+            elif tx.state == "done":
+                captured += tx.amount
+        return captured
+
+    def _retainer_payment_captured(self):
+        """Whether the money captured for this order reaches the amount that
+        confirms it: an authorization, which Odoo counts with the captured
+        amounts to confirm the order, is not money."""
+        self.ensure_one()
+        return (
+            self.currency_id.compare_amounts(
+                self._retainer_captured_amount(),
+                self._get_prepayment_required_amount(),
+            )
+            >= 0
         )
-        required = self._get_prepayment_required_amount()
-        return self.currency_id.compare_amounts(captured, required) >= 0
 
     def _retainer_payment_on_hold(self):
         """Whether this order's online payment is only authorized (a hold
-        on the customer's card, not captured): its units wait for the
-        capture, whatever the credit trigger."""
+        on the customer's card, or what is left of it once captured in
+        parts) and not captured enough: its units wait for the capture,
+        whatever the credit trigger."""
         self.ensure_one()
-        return (
-            "authorized" in self._retainer_paying_transactions().mapped("state")
-            and not self._retainer_payment_captured()
+        authorizations = self._retainer_paying_transactions().filtered(
+            lambda tx: tx.state == "authorized" or tx.child_transaction_ids
         )
+        return bool(authorizations) and not self._retainer_payment_captured()
 
     def _retainer_check_payable(self):
-        """Refuse a payment transaction for a top-up that does not wait for
-        one: an expired quotation (its price is no longer offered), a
-        confirmed or cancelled order, one that does not require payment.
-        Checked before the transaction is made, whatever route asks.
+        """Refuse a payment transaction for a top-up that no longer waits
+        for one: an expired quotation (its price is no longer offered), a
+        confirmed or cancelled order (its invoice is what is paid). Checked
+        before the transaction is made, whatever route asks.
 
         :raises UserError:
         """
@@ -76,33 +94,39 @@ class SaleOrder(models.Model):
                         date=order.validity_date,
                     )
                 )
-            if not order._has_to_be_paid():
+            if order.state not in ("draft", "sent"):
                 raise UserError(
                     self.env._(
-                        "Order %(order)s does not wait for a payment.",
+                        "Order %(order)s no longer waits for a payment: pay "
+                        "its invoice instead.",
                         order=order.name,
                     )
                 )
 
     def _retainer_payment_voided(self, tx):
         """Take back this confirmed top-up whose payment ``tx`` was voided
-        (or failed) after it was authorized: no money was captured. The
-        order is cancelled, which takes its units back; an order with
-        posted invoices is left to the account manager, told by an
-        activity."""
+        (or failed) after it was authorized, in full or what was left of
+        it: the money was not captured. Nothing captured: the order is
+        cancelled, which takes its units back. Some money captured (the
+        units still wait, see ``_retainer_payment_on_hold``), or posted
+        invoices: the account manager decides, told by an activity."""
         self.ensure_one()
         if self.state != "sale" or not self._retainer_is_topup():
             return
         if self._retainer_payment_captured():
             return  # paid by other transactions
-        if self.invoice_ids.filtered(lambda move: move.state == "posted"):
+        captured = self._retainer_captured_amount()
+        posted = self.invoice_ids.filtered(lambda move: move.state == "posted")
+        if not self.currency_id.is_zero(captured) or posted:
             message = self.env._(
                 "The payment %(reference)s of order %(order)s was voided before "
-                "it was captured, but the order has posted invoices: it stays "
-                "confirmed. Cancel its invoices and the order, or have the "
-                "customer pay them.",
+                "it was captured in full (%(captured)s captured), and the order "
+                "has captured money or posted invoices: it stays confirmed. "
+                "Cancel it (refund what was captured, cancel its invoices) or "
+                "have the customer pay the rest.",
                 reference=tx.reference,
                 order=self.name,
+                captured=self.currency_id.format(captured),
             )
             self.message_post(body=message, subtype_xmlid="mail.mt_note")
             self.retainer_id._retainer_report_auto_topup(

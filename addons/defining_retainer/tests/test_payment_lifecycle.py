@@ -165,9 +165,29 @@ class TestPaymentLifecycle(PaymentLifecycleCommon):
         self.assertEqual(order.state, "sale")
         self.assertEqual(self._balance(self.contract), 40)
         self.assertFalse(order.invoice_ids)
+        # Voided: the cent captured is the customer's to get back, staff
+        # decide; the order still credits nothing.
         self._void(hold)
-        self.assertEqual(order.state, "cancel")
+        self.assertEqual(order.state, "sale")
         self.assertEqual(self._balance(self.contract), 40)
+        self.assertIn(order.name, self._activity("Top-up payment voided").note)
+
+    def test_hold_captured_in_part_then_voided_tells_staff(self):
+        order = self._quotation()
+        tx = self._pay_online(order)
+        half = tx.currency_id.round(tx.amount / 2)
+        tx._send_capture_request(amount_to_capture=half)
+        tx._send_void_request(amount_to_void=tx.amount - half)
+        (tx | tx.child_transaction_ids)._post_process()
+        self.assertEqual(
+            sorted(tx.child_transaction_ids.mapped("state")), ["cancel", "done"]
+        )
+        self.assertEqual(order.state, "sale", "money was captured: staff decide")
+        self.assertEqual(self._balance(self.contract), 40, "half paid credits nothing")
+        self.assertFalse(order.invoice_ids)
+        activity = self._activity("Top-up payment voided")
+        self.assertIn(order.name, activity.note)
+        self.assertIn(f"{half:.2f} captured", activity.note)
 
     def test_voided_authorization_of_an_invoiced_order_tells_staff(self):
         order = self._quotation()
