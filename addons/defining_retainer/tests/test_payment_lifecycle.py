@@ -172,6 +172,17 @@ class TestPaymentLifecycle(PaymentLifecycleCommon):
         self.assertEqual(self._balance(self.contract), 40)
         self.assertIn(order.name, self._activity("Top-up payment voided").note)
 
+    def test_salesperson_voids_the_hold_with_the_order_button(self):
+        """The salesperson of the order voids the hold from it (sale's
+        "Void Transaction" button); the order is taken back for them."""
+        order = self._quotation()
+        order.user_id = self.salesman
+        tx = self._pay_online(order)
+        order.with_user(self.salesman).payment_action_void()
+        self.assertEqual(tx.state, "cancel")
+        self.assertEqual(order.state, "cancel")
+        self.assertEqual(self._balance(self.contract), 40)
+
     def test_hold_captured_in_part_then_voided_tells_staff(self):
         order = self._quotation()
         tx = self._pay_online(order)
