@@ -243,3 +243,14 @@ def test_units_per_quantity():
     assert units.units_per_quantity(28) == 28
     with pytest.raises(ValueError):
         units.units_per_quantity(-1)
+
+
+def test_max_topup_quantity_is_one_hundred_retainer_days():
+    # 28-unit days: 100 days, or 700 hours of 4 units, or 20 5-day packs.
+    assert units.max_topup_quantity(28, day_units=28) == 100
+    assert units.max_topup_quantity(4, day_units=28) == 700
+    assert units.max_topup_quantity(140, day_units=28) == 20
+    # A product worth more than the limit can still be ordered once.
+    assert units.max_topup_quantity(10**6, day_units=28) == 1
+    with pytest.raises(ValueError):
+        units.max_topup_quantity(0, day_units=28)

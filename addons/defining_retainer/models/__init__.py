@@ -16,6 +16,7 @@ from . import retainer_contract_outside
 from . import product_template
 from . import sale_order
 from . import sale_order_auto_topup
+from . import sale_order_payment
 from . import account_move
 from . import account_move_line
 from . import account_payment

@@ -6,6 +6,7 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..tools.server_values import server_values
+from ..tools.units import MAX_TOPUP_DAYS, max_topup_quantity
 
 _logger = logging.getLogger(__name__)
 
@@ -87,6 +88,8 @@ class RetainerContract(models.Model):
         "auto_topup_token_id",
         "partner_id",
         "company_id",
+        "day_hours",
+        "rounding_unit_minutes",
     )
     def _check_auto_topup(self):
         for contract in self:
@@ -128,6 +131,17 @@ class RetainerContract(models.Model):
                 product=product.display_name,
                 company=self.company_id.name,
             )
+        maximum = self._retainer_auto_topup_max_quantity()
+        if maximum is not None and self.auto_topup_quantity > maximum:
+            return self.env._(
+                "Retainer %(name)s: the automatic top-up quantity cannot be more "
+                "than %(maximum)s (%(days)s retainer days) of %(product)s, the "
+                "most one top-up may order.",
+                name=self.name,
+                maximum=maximum,
+                days=MAX_TOPUP_DAYS,
+                product=product.display_name,
+            )
         customer = self.partner_id.commercial_partner_id
         if token and (
             token.partner_id.commercial_partner_id != customer
@@ -141,6 +155,47 @@ class RetainerContract(models.Model):
                 customer=customer.display_name,
                 company=self.company_id.name,
             )
+        return None
+
+    def _retainer_auto_topup_max_quantity(self):
+        """The largest quantity of the automatic top-up product one
+        automatic top-up may order: ``MAX_TOPUP_DAYS`` days of this
+        retainer, as one portal purchase (``None`` without a product).
+        One threshold crossing charges the customer's card off session: a
+        typing error must not charge millions."""
+        self.ensure_one()
+        product = self.auto_topup_product_id
+        if not product.retainer_units or not self.rounding_unit_minutes:
+            return None
+        day_units = self.day_hours * 60 / self.rounding_unit_minutes
+        return max_topup_quantity(product.retainer_units, day_units=day_units)
+
+    def _retainer_auto_topup_token_error(self, token):
+        """Why the saved payment method ``token`` (``payment.token``) must
+        not be charged for this retainer now, or ``None``: checked at each
+        charge, as its owner may have left the customer since it was
+        chosen."""
+        self.ensure_one()
+        # sudo: only the owner, company and state of the method are read; the
+        # scheduled job may not read others' tokens.
+        token = token.sudo()
+        customer = self.partner_id.commercial_partner_id
+        if token.partner_id.commercial_partner_id != customer:
+            return self.env._(
+                "the saved payment method %(token)s is no longer one of "
+                "%(customer)s (it belongs to %(owner)s)",
+                token=token.display_name,
+                customer=customer.display_name,
+                owner=token.partner_id.display_name,
+            )
+        if token.company_id != self.company_id:
+            return self.env._(
+                "the saved payment method %(token)s is not one of %(company)s",
+                token=token.display_name,
+                company=self.company_id.name,
+            )
+        # An archived method or a disabled provider: payment itself refuses
+        # the transaction, and the job reports it the same way.
         return None
 
     # === CRUD METHODS === #

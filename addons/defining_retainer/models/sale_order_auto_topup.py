@@ -136,11 +136,16 @@ class SaleOrder(models.Model):
         'charged'); without a saved method, or when the transaction is
         refused (archived method...), send the quotation to pay online."""
         self.ensure_one()
+        self._retainer_check_genuine_auto_topup()
         token = self.env["payment.token"]
         if self.retainer_auto_topup_state == "to_charge":
             token = self.retainer_id._retainer_auto_topup_payment_token()
         if not token:
             self._retainer_send_auto_topup()
+            return None
+        token_error = self.retainer_id._retainer_auto_topup_token_error(token)
+        if token_error:
+            self._retainer_auto_topup_charge_failed(token, token_error)
             return None
         try:
             with self.env.cr.savepoint():
@@ -150,6 +155,49 @@ class SaleOrder(models.Model):
             return None
         self._retainer_set_auto_topup_state("charged")
         return tx
+
+    def _retainer_check_genuine_auto_topup(self):
+        """Refuse to charge or send an order that is not exactly what its
+        retainer's automatic top-up orders: of origin *Automatic top-up*,
+        for the retainer's customer (and invoice address), with only lines
+        of the retainer's top-up product, in its unit, within the configured
+        quantity and the top-up bound. Whatever wrote the order's marker (a
+        salesperson's edit, an import), the job never charges anything else
+        to a saved card.
+
+        :raises UserError: (the job's guard marks the order 'failed' and
+            tells the account manager)
+        """
+        self.ensure_one()
+        contract = self.retainer_id
+        customer = contract.partner_id.commercial_partner_id
+        product = contract.auto_topup_product_id
+        lines = self.order_line.filtered(lambda line: not line.display_type)
+        maximum = contract._retainer_auto_topup_max_quantity() if contract else None
+        quantity = sum(lines.mapped("product_uom_qty"))
+        if (
+            not contract
+            or self.retainer_topup_origin != "auto"
+            or self.company_id != contract.company_id
+            or self.partner_id.commercial_partner_id != customer
+            or self.partner_invoice_id.commercial_partner_id != customer
+            or not product
+            or not lines
+            or lines.product_id != product
+            or lines.product_uom != product.uom_id
+            or quantity <= 0
+            or quantity > contract.auto_topup_quantity
+            or maximum is None
+            or quantity > maximum
+        ):
+            raise UserError(
+                self.env._(
+                    "Order %(order)s is not an automatic top-up of its retainer "
+                    "(origin, customer, product or quantity): it is not charged "
+                    "nor sent.",
+                    order=self.name,
+                )
+            )
 
     def _retainer_create_auto_topup_transaction(self, token):
         """A draft ``payment.transaction`` of this order's total, charged off

@@ -133,7 +133,9 @@ class SaleOrderLine(models.Model):
         quantity returned is worth exactly the whole units to credit through
         ``_retainer_qty_to_units``.
 
-        Nothing is credited unless the order is confirmed.
+        Nothing is credited unless the order is confirmed, nor while its
+        online payment is only authorized (``_retainer_payment_on_hold``):
+        the units follow money captured.
         """
         self.ensure_one()
         order = self.order_id
@@ -144,6 +146,15 @@ class SaleOrderLine(models.Model):
                 else self.env._("Order %(order)s not confirmed", order=order.name)
             )
             return 0.0, self.env["account.move"], reason
+        if order._retainer_payment_on_hold():
+            return (
+                0.0,
+                self.env["account.move"],
+                self.env._(
+                    "Payment of order %(order)s authorized, not captured",
+                    order=order.name,
+                ),
+            )
         trigger = (
             order.retainer_credit_trigger or order.company_id.retainer_credit_trigger
         )

@@ -118,3 +118,20 @@ def quantity_to_units(quantity, units_per_uom, *, uom_size=1.0, product_uom_size
     _check_product(units_per_uom, uom_size, product_uom_size)
     # Multiplied before dividing: 7 (hours) * 28 * 1 / 7 is exactly 28.
     return round_half_up(quantity * units_per_uom * uom_size / product_uom_size)
+
+
+# The most one top-up may credit, in retainer days: one portal purchase (the
+# portal's buy form counts with the same number) and one automatic top-up.
+MAX_TOPUP_DAYS = 100
+
+
+def max_topup_quantity(units_per_quantity, *, day_units, max_days=MAX_TOPUP_DAYS):
+    """Return the largest whole quantity of a product crediting
+    ``units_per_quantity`` units each that one top-up may order: at most
+    ``max_days`` retainer days of ``day_units`` units, and at least 1.
+
+    :raises ValueError: on a product crediting no unit.
+    """
+    if units_per_quantity <= 0:
+        raise ValueError("a retainer product credits at least one unit")
+    return max(1, math.floor(max_days * day_units / units_per_quantity))

@@ -1,3 +1,4 @@
+import json
 import re
 from datetime import timedelta
 
@@ -118,6 +119,32 @@ class RetainerBuyCommon(RetainerPortalCommon):
         status = self.make_jsonrpc_request("/payment/status/poll", {})
         self.assertEqual(status["landing_route"], landing_route)
         return landing_route
+
+    def _transaction_request(self, order):
+        """Ask Odoo's transaction route of ``order`` for a payment with the
+        demo provider; returns the decoded JSON-RPC answer."""
+        response = self.url_open(
+            f"/my/orders/{order.id}/transaction",
+            data=json.dumps(
+                {
+                    "jsonrpc": "2.0",
+                    "method": "call",
+                    "params": {
+                        "provider_id": self.provider.id,
+                        "payment_method_id": self.payment_method.id,
+                        "token_id": None,
+                        "amount": order.amount_total,
+                        "flow": "direct",
+                        "tokenization_requested": False,
+                        "landing_route": "/my",
+                        "access_token": order._portal_ensure_token(),
+                    },
+                }
+            ),
+            headers={"Content-Type": "application/json"},
+        )
+        self.assertEqual(response.status_code, 200)
+        return response.json()
 
 
 @tagged("post_install", "-at_install", "defining_retainer_portal")
@@ -287,6 +314,50 @@ class TestPortalBuy(RetainerBuyCommon):
         self.assertEqual(
             expired.state, "sent", "an abandoned quotation credits nothing"
         )
+        # Nor through Odoo's transaction route, called directly: refused
+        # before a transaction is made.
+        answer = self._transaction_request(expired)
+        self.assertIn("expired", answer["error"]["data"]["message"])
+        self.assertFalse(
+            self.env["payment.transaction"]
+            .sudo()
+            .search([("sale_order_ids", "in", expired.ids)])
+        )
+        self.env.invalidate_all()
+        self.assertEqual(expired.state, "sent")
+
+    def test_authorized_purchase_credits_when_captured(self):
+        """With a provider that captures manually, the payment is first a
+        hold on the card: Odoo confirms the order, but the units wait for
+        the capture; a voided hold cancels the order."""
+        self.provider.capture_manually = True
+        self.authenticate(self.portal_user.login, self.portal_user.login)
+        balance = self.retainer.balance_units
+        self._buy(product_id=self.product_day.id, quantity="1")
+        order = self._orders()
+        self._pay(order)
+        self.env.invalidate_all()
+        tx = order.transaction_ids
+        self.assertEqual(tx.state, "authorized")
+        self.assertEqual(order.state, "sale")
+        self.assertEqual(self.retainer.balance_units, balance)
+        tx._send_capture_request()
+        tx._post_process()
+        self.env.invalidate_all()
+        self.assertEqual(self.retainer.balance_units, balance + 28)
+        self.assertIn(order.invoice_ids.payment_state, ("paid", "in_payment"))
+
+        orders = self._orders()
+        self._buy(product_id=self.product_day.id, quantity="1")
+        voided = self._orders() - orders
+        self._pay(voided)
+        self.env.invalidate_all()
+        self.assertEqual(voided.state, "sale")
+        voided.transaction_ids._send_void_request()
+        voided.transaction_ids._post_process()
+        self.env.invalidate_all()
+        self.assertEqual(voided.state, "cancel")
+        self.assertEqual(self.retainer.balance_units, balance + 28)
 
     def test_paid_purchase_credits_at_once_whatever_the_trigger(self):
         """Paid online, the order is confirmed and invoiced; the retainer is
