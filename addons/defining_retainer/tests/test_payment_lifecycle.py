@@ -5,6 +5,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from ..tools.server_values import server_values
 from .test_auto_topup import AutoTopupCommon
 
 GUARD_LOGGER = "odoo.addons.defining_retainer.models.sale_order_auto_topup"
@@ -320,7 +321,7 @@ class TestAutoTopupPaymentLifecycle(PaymentLifecycleCommon):
     def test_only_genuine_automatic_topups_are_charged(self):
         self.contract.auto_topup_token_id = self._token("done")
         genuine = self._cross()
-        genuine.retainer_auto_topup_state = False  # out of the way
+        genuine._retainer_set_auto_topup_state(False)  # out of the way
         on_retainer = {"retainer_id": self.contract.id}
         cases = {
             "unrelated goods": self._order(
@@ -353,14 +354,15 @@ class TestAutoTopupPaymentLifecycle(PaymentLifecycleCommon):
         }
         # Written as the server would (a salesperson cannot write them).
         for case, order in cases.items():
-            order.sudo().write(
-                {
-                    "retainer_auto_topup_state": "to_charge",
-                    "retainer_topup_origin": (
-                        "sale" if case == "a sales order" else "auto"
-                    ),
-                }
-            )
+            with server_values():
+                order.write(
+                    {
+                        "retainer_auto_topup_state": "to_charge",
+                        "retainer_topup_origin": (
+                            "sale" if case == "a sales order" else "auto"
+                        ),
+                    }
+                )
         with mute_logger(GUARD_LOGGER):
             self._run_job()
         for case, order in cases.items():
