@@ -7,6 +7,7 @@ from . import test_portal_chatter
 from . import test_portal_mail_preferences
 from . import test_portal_statement
 from . import test_portal_params
+from . import test_portal_param_fuzz
 from . import test_portal_query_count
 from . import test_portal_tour
 from . import test_portal_screenshots
