@@ -14,3 +14,4 @@ from . import test_portal_screenshots
 from . import test_portal_blocks
 from . import test_portal_statement_history
 from . import test_portal_buy
+from . import test_portal_topup_concurrency
