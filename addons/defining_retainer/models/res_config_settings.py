@@ -95,6 +95,8 @@ class ResConfigSettings(models.TransientModel):
         field writes on its own, and a shorter unit with a shorter grace,
         saved together, would be refused half-written (a 5-minute grace of
         a 5-minute unit)."""
+        # Who may not save settings is refused as before, not by the company.
+        self.check_access("create")
         for vals in vals_list:
             policy = {
                 fname: vals.pop(fname)

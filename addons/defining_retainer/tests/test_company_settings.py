@@ -1,4 +1,4 @@
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import new_test_user, tagged
 
 from .common import RetainerCommon
@@ -88,6 +88,19 @@ class TestCompanySettings(RetainerCommon):
                 self.assertEqual(
                     str(company_error.exception), str(contract_error.exception)
                 )
+
+    def test_settings_need_settings_rights(self):
+        """A retainer manager does not save the company's settings, valid or
+        not: refused as settings, and the company keeps its values."""
+        before = self._policy()
+        Settings = self.env["res.config.settings"].with_user(self.manager)
+        for vals in ({"retainer_rounding_unit_minutes": 30}, INVALID_POLICIES[0][0]):
+            with (
+                self.subTest(vals=vals),
+                self.assertRaisesRegex(AccessError, r"res\.config\.settings"),
+            ):
+                Settings.create(dict(vals))
+        self.assertEqual(self._policy(), before)
 
     def test_policy_saved_together(self):
         """A shorter unit with a shorter grace is one change: saved on the
