@@ -198,11 +198,13 @@ class TestPortalParamFuzz(RetainerPortalCommon):
                     rule=rule.rule, url=url[:200], params=str(params)[:200]
                 ):
                     if kind == "json":
+                        # The fuzzed value wins, as the first of repeated
+                        # HTTP parameters does.
                         json_params = (
                             dict(fixed)
                             | {"thread_id": self.retainer.id}
-                            | dict(params)
                             | dict(extra_params)
+                            | dict(params)
                         )
                         self._check_json(url, json_params)
                     else:
