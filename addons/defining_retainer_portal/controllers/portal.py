@@ -464,12 +464,11 @@ class RetainerPortal(CustomerPortal):
             retainer_sudo = self._retainer_check_access(retainer_id, access_token)
         except (AccessError, MissingError):
             return request.redirect("/my")
+        entry_id = parse_id(entry_id)
         # sudo: the visitor may see the retainer (checked above), and only a
         # top-up entry of that retainer linking a document of its customer
         # is followed (_portal_documents).
-        entry_sudo = (
-            request.env["retainer.ledger.entry"].sudo().browse(parse_id(entry_id))
-        )
+        entry_sudo = request.env["retainer.ledger.entry"].sudo().browse(entry_id)
         document = None
         if entry_sudo.exists() and entry_sudo.contract_id == retainer_sudo:
             document = entry_sudo._portal_documents().get(entry_sudo.id, {}).get(kind)
@@ -599,11 +598,10 @@ class RetainerPortal(CustomerPortal):
         except (AccessError, MissingError):
             return request.redirect("/my")
         user = request.env.user
+        product_id = parse_id(product_id)
         # sudo: a portal user cannot read products; the product is only
         # compared with those the retainer sells on the portal.
-        product = (
-            request.env["product.product"].sudo().browse(parse_id(product_id)).exists()
-        )
+        product = request.env["product.product"].sudo().browse(product_id).exists()
         try:
             order_sudo = retainer_sudo._portal_buy(
                 product,
