@@ -3,6 +3,7 @@ from . import test_portal_routes
 from . import test_portal_commercial_entity
 from . import test_portal_ledger_rpc
 from . import test_portal_topup
+from . import test_portal_topup_concurrency
 from . import test_portal_chatter
 from . import test_portal_mail_preferences
 from . import test_portal_statement
@@ -14,4 +15,3 @@ from . import test_portal_screenshots
 from . import test_portal_blocks
 from . import test_portal_statement_history
 from . import test_portal_buy
-from . import test_portal_topup_concurrency
