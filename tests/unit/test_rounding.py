@@ -421,3 +421,46 @@ def test_any_negative_duration_raises(hours):
 def test_non_finite_or_absurd_durations_raise(hours):
     with pytest.raises(ValueError):
         rounding.duration_to_units(hours)
+
+
+# === Policy check shared by the company defaults and each retainer ===
+
+
+@pytest.mark.parametrize(
+    ("policy", "problem"),
+    [
+        ({"unit_minutes": 0}, "unit_minutes"),
+        ({"unit_minutes": -15}, "unit_minutes"),
+        ({"grace_minutes": -1}, "grace_minutes"),
+        ({"grace_minutes": 15}, "grace_minutes"),
+        ({"unit_minutes": 5}, "grace_minutes"),
+        ({"min_units": -1}, "min_units"),
+        ({"day_hours": 0}, "day_hours"),
+        ({"day_hours": -7}, "day_hours"),
+        ({"day_hours": 24.01}, "day_hours"),
+        ({"day_hours": 30}, "day_hours"),
+        ({"day_hours": float("nan")}, "day_hours"),
+        ({}, None),
+        ({"unit_minutes": 1, "grace_minutes": 0, "min_units": 0}, None),
+        ({"day_hours": 24}, None),
+        ({"day_hours": None}, None),
+    ],
+)
+def test_policy_error(policy, problem):
+    base = {"unit_minutes": 15, "grace_minutes": 5, "min_units": 1, "day_hours": 7.0}
+    assert rounding.policy_error(**(base | policy)) == problem
+
+
+@given(
+    unit=st.integers(-5, 60),
+    grace=st.integers(-5, 60),
+    min_units=st.integers(-3, 3),
+)
+def test_policy_error_matches_what_rounds(unit, grace, min_units):
+    """A policy policy_error accepts rounds; one it refuses raises."""
+    policy = {"unit_minutes": unit, "grace_minutes": grace, "min_units": min_units}
+    if rounding.policy_error(**policy) is None:
+        assert duration_to_units(1.0, **policy) >= 0
+    else:
+        with pytest.raises(ValueError):
+            duration_to_units(1.0, **policy)

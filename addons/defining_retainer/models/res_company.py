@@ -2,6 +2,13 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from ..tools.alerts import DEFAULT_EXPIRY_WARNING_DAYS, parse_warning_days
+from ..tools.rounding import (
+    POLICY_DAY,
+    POLICY_GRACE,
+    POLICY_MIN_UNITS,
+    POLICY_UNIT,
+    policy_error,
+)
 
 DEFERRED_ACCOUNT_TYPES = ("liability_current", "liability_non_current")
 INCOME_ACCOUNT_TYPES = ("income", "income_other")
@@ -354,6 +361,54 @@ class ResCompany(models.Model):
                 )
             if vals:
                 company.write(vals)
+
+    @api.constrains(
+        "retainer_rounding_unit_minutes",
+        "retainer_rounding_grace_minutes",
+        "retainer_rounding_min_units",
+        "retainer_day_hours",
+    )
+    def _check_retainer_rounding_policy(self):
+        """The defaults new retainers take: refused as a retainer's own
+        policy is (a retainer could not be created with them)."""
+        for company in self:
+            company._retainer_check_rounding_policy(
+                unit_minutes=company.retainer_rounding_unit_minutes,
+                grace_minutes=company.retainer_rounding_grace_minutes,
+                min_units=company.retainer_rounding_min_units,
+                day_hours=company.retainer_day_hours,
+            )
+
+    @api.model
+    def _retainer_check_rounding_policy(
+        self, *, unit_minutes, grace_minutes, min_units, day_hours
+    ):
+        """Check a rounding policy and retainer day (a company's defaults or
+        a retainer's own): see ``tools.rounding.policy_error``.
+
+        :raises ValidationError: the policy cannot round, with the same
+            message wherever it is set.
+        """
+        problem = policy_error(
+            unit_minutes=unit_minutes,
+            grace_minutes=grace_minutes,
+            min_units=min_units,
+            day_hours=day_hours,
+        )
+        if problem == POLICY_UNIT:
+            raise ValidationError(self.env._("A unit must last at least a minute."))
+        if problem == POLICY_GRACE:
+            raise ValidationError(
+                self.env._("The grace must be at least 0 and shorter than a unit.")
+            )
+        if problem == POLICY_MIN_UNITS:
+            raise ValidationError(
+                self.env._("The minimum units per entry cannot be negative.")
+            )
+        if problem == POLICY_DAY:
+            raise ValidationError(
+                self.env._("A retainer day lasts more than 0 and at most 24 hours.")
+            )
 
     @api.constrains("retainer_rollover_max_units", "retainer_rollover_validity_months")
     def _check_retainer_rollover(self):

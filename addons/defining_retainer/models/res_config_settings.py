@@ -1,4 +1,13 @@
-from odoo import fields, models
+from odoo import api, fields, models
+
+# Settings of the company's rounding policy, checked together (see
+# res.company._check_retainer_rounding_policy).
+ROUNDING_POLICY_SETTINGS = (
+    "retainer_rounding_unit_minutes",
+    "retainer_rounding_grace_minutes",
+    "retainer_rounding_min_units",
+    "retainer_day_hours",
+)
 
 
 class ResConfigSettings(models.TransientModel):
@@ -79,3 +88,33 @@ class ResConfigSettings(models.TransientModel):
     retainer_expiry_warning_days = fields.Char(
         related="company_id.retainer_expiry_warning_days", readonly=False
     )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        """Write the rounding policy to the company in one go: a related
+        field writes on its own, and a shorter unit with a shorter grace,
+        saved together, would be refused half-written (a 5-minute grace of
+        a 5-minute unit)."""
+        # Who may not save settings is refused as before, not by the company.
+        self.check_access("create")
+        for vals in vals_list:
+            policy = {
+                fname: vals.pop(fname)
+                for fname in ROUNDING_POLICY_SETTINGS
+                if fname in vals
+            }
+            if not policy:
+                continue
+            company = (
+                self.env["res.company"].browse(vals["company_id"])
+                if vals.get("company_id")
+                else self.env.company
+            )
+            changed = {
+                fname: value
+                for fname, value in policy.items()
+                if company[fname] != value
+            }
+            if changed:
+                company.write(changed)
+        return super().create(vals_list)

@@ -255,24 +255,12 @@ class RetainerContract(models.Model):
     )
     def _check_policy(self):
         for contract in self:
-            if contract.rounding_unit_minutes <= 0:
-                raise ValidationError(self.env._("A unit must last at least a minute."))
-            if (
-                not 0
-                <= contract.rounding_grace_minutes
-                < contract.rounding_unit_minutes
-            ):
-                raise ValidationError(
-                    self.env._("The grace must be at least 0 and shorter than a unit.")
-                )
-            if contract.rounding_min_units < 0:
-                raise ValidationError(
-                    self.env._("The minimum units per entry cannot be negative.")
-                )
-            if contract.day_hours <= 0 or contract.day_hours > 24:
-                raise ValidationError(
-                    self.env._("A retainer day lasts more than 0 and at most 24 hours.")
-                )
+            self.env["res.company"]._retainer_check_rounding_policy(
+                unit_minutes=contract.rounding_unit_minutes,
+                grace_minutes=contract.rounding_grace_minutes,
+                min_units=contract.rounding_min_units,
+                day_hours=contract.day_hours,
+            )
 
     # === CRUD METHODS === #
 

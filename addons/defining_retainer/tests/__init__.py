@@ -6,6 +6,7 @@ from . import test_timesheet_debit
 from . import test_timesheet_form
 from . import test_timesheet_logging
 from . import test_contract_lifecycle
+from . import test_company_settings
 from . import test_security
 from . import test_field_access
 from . import test_concurrency

@@ -13,6 +13,44 @@ METHODS = (METHOD_GRACE, METHOD_UP, METHOD_DOWN, METHOD_NEAREST)
 
 SECONDS_PER_HOUR = 3600
 MAX_HOURS = 1e6  # far beyond any timesheet; keeps the integer maths exact
+MAX_DAY_HOURS = 24
+
+# What policy_error names, and the message duration_to_units raises for it.
+POLICY_UNIT = "unit_minutes"
+POLICY_GRACE = "grace_minutes"
+POLICY_MIN_UNITS = "min_units"
+POLICY_DAY = "day_hours"
+_POLICY_MESSAGES = {
+    POLICY_UNIT: "the unit length must be positive",
+    POLICY_GRACE: "the grace must be at least 0 and shorter than one unit",
+    POLICY_MIN_UNITS: "the minimum units cannot be negative",
+    POLICY_DAY: f"a retainer day lasts more than 0 and at most {MAX_DAY_HOURS} hours",
+}
+
+
+def policy_error(*, unit_minutes, grace_minutes, min_units, day_hours=None):
+    """Return which setting of a rounding policy is invalid, or ``None``
+    when the policy can round: the one rule the company defaults and each
+    retainer's own policy are both checked against.
+
+    :param int unit_minutes: length of one unit in minutes (must be > 0).
+    :param int grace_minutes: at least 0 and shorter than one unit.
+    :param int min_units: at least 0.
+    :param float day_hours: hours in one retainer day, more than 0 and at
+        most ``MAX_DAY_HOURS`` (``None``: not checked).
+    :returns: ``POLICY_UNIT``, ``POLICY_GRACE``, ``POLICY_MIN_UNITS``,
+        ``POLICY_DAY`` or ``None``.
+    """
+    if unit_minutes <= 0:
+        return POLICY_UNIT
+    if not 0 <= grace_minutes < unit_minutes:
+        return POLICY_GRACE
+    if min_units < 0:
+        return POLICY_MIN_UNITS
+    # Written so that NaN is refused too.
+    if day_hours is not None and not 0 < day_hours <= MAX_DAY_HOURS:
+        return POLICY_DAY
+    return None
 
 
 def duration_to_units(
@@ -31,12 +69,11 @@ def duration_to_units(
     """
     if method not in METHODS:
         raise ValueError(f"unknown rounding method {method!r}")
-    if unit_minutes <= 0:
-        raise ValueError("the unit length must be positive")
-    if grace_minutes < 0 or grace_minutes >= unit_minutes:
-        raise ValueError("the grace must be at least 0 and shorter than one unit")
-    if min_units < 0:
-        raise ValueError("the minimum units cannot be negative")
+    problem = policy_error(
+        unit_minutes=unit_minutes, grace_minutes=grace_minutes, min_units=min_units
+    )
+    if problem:
+        raise ValueError(_POLICY_MESSAGES[problem])
     if not -MAX_HOURS <= hours <= MAX_HOURS:  # also refuses NaN and infinities
         raise ValueError(f"{hours!r} is not a duration in hours")
     # Whole seconds first: 3h37 typed as 3.6166... hours must be exactly 217

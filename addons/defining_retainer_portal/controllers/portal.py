@@ -1,4 +1,4 @@
-from werkzeug.exceptions import Forbidden, NotFound
+from werkzeug.exceptions import BadRequest, Forbidden, NotFound
 from werkzeug.urls import url_encode
 
 from odoo import fields, http
@@ -16,16 +16,20 @@ from odoo.addons.portal.controllers.portal import CustomerPortal
 from odoo.addons.portal.controllers.portal import pager as portal_pager
 
 from ..models.mail_message import RETAINER_CHATTER_CONTEXT_KEY
+from ..tools.params import (
+    parse_count,
+    parse_id,
+    parse_page,
+    parse_text,
+    parse_token,
+)
 from ..tools.topup import UNIT_DAY, parse_quantity, parse_whole_quantity
 
 TOPUP_SESSION_KEY = "defining_retainer_portal_topup"
 MAIL_PREFERENCES_SESSION_KEY = "defining_retainer_portal_mail_preferences"
 SEARCH_MAX_LENGTH = 100
-
-
-def _parse_page(page):
-    """A page number from the URL: a positive int, else 1."""
-    return int(page) if str(page).isdigit() and int(page) > 0 else 1
+# Messages one fetch of the portal chatter returns at most (it asks 30).
+CHATTER_FETCH_MAX = 100
 
 
 class RetainerPortal(CustomerPortal):
@@ -98,7 +102,7 @@ class RetainerPortal(CustomerPortal):
         sortby = sortby if sortby in sortings else "newest"
         filterby = filterby if filterby in filters else "all"
         search_in = search_in if search_in in inputs else "name"
-        search = (search or "").strip()[:SEARCH_MAX_LENGTH]
+        search = parse_text(search, SEARCH_MAX_LENGTH)
         domain = expression.AND([self._retainer_domain(), filters[filterby]["domain"]])
         if search:
             domain = expression.AND(
@@ -114,7 +118,7 @@ class RetainerPortal(CustomerPortal):
                 "search": search,
             },
             total=Contract.search_count(domain) if readable else 0,
-            page=_parse_page(page),
+            page=parse_page(page),
             step=self._items_per_page,
         )
         retainers = (
@@ -151,8 +155,11 @@ class RetainerPortal(CustomerPortal):
 
         :raises AccessError, MissingError: otherwise.
         """
+        retainer_id = parse_id(retainer_id)
+        if not retainer_id:
+            raise MissingError(request.env._("This document does not exist."))
         retainer_sudo = self._document_check_access(
-            "retainer.contract", retainer_id, access_token
+            "retainer.contract", retainer_id, parse_token(access_token)
         )
         # A draft is internal, even for someone holding a share link.
         if retainer_sudo.state == "draft" and request.env.user.share:
@@ -186,13 +193,13 @@ class RetainerPortal(CustomerPortal):
         if date_from and date_to and date_from > date_to:
             date_from, date_to = date_to, date_from
         groupby = groupby if groupby in ("none", "month") else "none"
-        search = (search or "").strip()[:SEARCH_MAX_LENGTH]
+        search = parse_text(search, SEARCH_MAX_LENGTH)
         detail = retainer_sudo._portal_detail_values(
             date_from=date_from,
             date_to=date_to,
             search=search,
             group_by_month=groupby == "month",
-            page=_parse_page(page),
+            page=parse_page(page),
             step=self._retainer_usage_per_page,
         )
         filters = {
@@ -426,7 +433,10 @@ class RetainerPortal(CustomerPortal):
                 login = url_encode({"redirect": request.httprequest.full_path})
                 return request.redirect(f"/web/login?{login}")
             raise Forbidden() from error
-        attachment_sudo = retainer_sudo._portal_statement_attachment(statement_id)
+        statement_id = parse_id(statement_id)
+        attachment_sudo = statement_id and retainer_sudo._portal_statement_attachment(
+            statement_id
+        )
         if not attachment_sudo:
             raise NotFound()
         # sudo: the visitor may see the retainer (checked above) and the file
@@ -454,6 +464,7 @@ class RetainerPortal(CustomerPortal):
             retainer_sudo = self._retainer_check_access(retainer_id, access_token)
         except (AccessError, MissingError):
             return request.redirect("/my")
+        entry_id = parse_id(entry_id)
         # sudo: the visitor may see the retainer (checked above), and only a
         # top-up entry of that retainer linking a document of its customer
         # is followed (_portal_documents).
@@ -486,7 +497,7 @@ class RetainerPortal(CustomerPortal):
             order = retainer_sudo._portal_request_topup(
                 parse_quantity(quantity),
                 unit,
-                note=note,
+                note=parse_text(note),
                 requester=None if user._is_public() else user.partner_id,
             )
         except UserError as error:
@@ -549,7 +560,7 @@ class RetainerPortal(CustomerPortal):
             "purchase": False,
             "purchase_tx": False,
         }
-        purchase_id = int(purchase) if str(purchase or "").isdigit() else 0
+        purchase_id = parse_id(purchase)
         if purchase_id:
             # sudo: the portal user reads their own retainer's order, found
             # only among the purchases of the retainer they proved access to.
@@ -587,7 +598,7 @@ class RetainerPortal(CustomerPortal):
         except (AccessError, MissingError):
             return request.redirect("/my")
         user = request.env.user
-        product_id = int(product_id) if str(product_id or "").isdigit() else 0
+        product_id = parse_id(product_id)
         # sudo: a portal user cannot read products; the product is only
         # compared with those the retainer sells on the portal.
         product = request.env["product.product"].sudo().browse(product_id).exists()
@@ -670,6 +681,20 @@ class RetainerPortal(CustomerPortal):
         )
 
 
+def _parse_message_id(value):
+    """The id of a message the portal chatter pages from (``after`` or
+    ``before``), ``None`` when not given.
+
+    :raises BadRequest: given but not a message id.
+    """
+    if value is None:
+        return None
+    message_id = parse_id(value)
+    if not message_id:
+        raise BadRequest()
+    return message_id
+
+
 class RetainerPortalChatter(PortalChatter):
     @http.route()
     def portal_message_fetch(
@@ -677,9 +702,19 @@ class RetainerPortalChatter(PortalChatter):
     ):
         """On a retainer, the portal chatter also lists the emails its
         customer got (alerts, statements): see ``mail.message._message_fetch``
-        in this addon. The access checks stay those of the route."""
+        in this addon. The access checks stay those of the route; a retainer
+        that cannot exist is not found, a malformed paging parameter is a
+        bad request."""
         if thread_model == "retainer.contract":
-            request.update_context(**{RETAINER_CHATTER_CONTEXT_KEY: int(thread_id)})
+            thread_id = parse_id(thread_id)
+            if not thread_id:
+                raise NotFound()
+            try:
+                limit = parse_count(limit, default=10, maximum=CHATTER_FETCH_MAX)
+            except ValueError as error:
+                raise BadRequest() from error
+            after, before = _parse_message_id(after), _parse_message_id(before)
+            request.update_context(**{RETAINER_CHATTER_CONTEXT_KEY: thread_id})
         return super().portal_message_fetch(
             thread_model, thread_id, limit=limit, after=after, before=before, **kw
         )

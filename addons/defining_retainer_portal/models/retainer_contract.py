@@ -261,6 +261,7 @@ class RetainerContract(models.Model):
         self.ensure_one()
         note = (note or "").strip()
         units = self._portal_check_topup_request(quantity, unit, note)
+        self._portal_lock_topups()
         self._portal_check_topup_rate()
         customer = self.partner_id.commercial_partner_id
         if not requester or requester.commercial_partner_id != customer:

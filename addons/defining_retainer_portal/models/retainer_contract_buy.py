@@ -4,6 +4,7 @@ from markupsafe import Markup
 
 from odoo import Command, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import SQL
 
 from odoo.addons.defining_retainer.tools.units import quantity_to_units
 
@@ -164,6 +165,7 @@ class RetainerContract(models.Model):
         if not requester or requester.commercial_partner_id != customer:
             requester = self.partner_id
         self._portal_check_buy(product, quantity, requester)
+        self._portal_lock_topups()
         order = self._portal_open_purchase()
         if order:
             if not order.transaction_ids.filtered(
@@ -272,6 +274,29 @@ class RetainerContract(models.Model):
                     "This retainer is suspended: please contact your account manager."
                 )
             )
+
+    def _portal_lock_topups(self):
+        """Serialize this retainer's portal purchases and requests, before
+        reading what they decide on (its open quotation, how many it made
+        in the last hour).
+
+        Two clicks at the same moment would each find no open quotation, or
+        room under the hourly limit, and each make an order. A lock alone
+        (``SELECT ... FOR NO KEY UPDATE``) is not enough under REPEATABLE
+        READ: the click that waited would go on with its old snapshot,
+        still without the other's order. Writing the retainer's row makes
+        PostgreSQL abort the later of two concurrent clicks with a
+        serialization failure, which Odoo retries with a fresh snapshot
+        that sees the other's order (as ``sale.order._retainer_lock_customer``
+        does for a customer's first retainer).
+        """
+        self.ensure_one()
+        self.env.cr.execute(
+            SQL(
+                "UPDATE retainer_contract SET write_date = write_date WHERE id = %s",
+                self.id,
+            )
+        )
 
     def _portal_check_topup_rate(self):
         """Refuse a new portal purchase or request when this retainer made

@@ -4,10 +4,12 @@ from . import test_portal_commercial_entity
 from . import test_portal_internal_fields
 from . import test_portal_ledger_rpc
 from . import test_portal_topup
+from . import test_portal_topup_concurrency
 from . import test_portal_chatter
 from . import test_portal_mail_preferences
 from . import test_portal_statement
 from . import test_portal_params
+from . import test_portal_param_fuzz
 from . import test_portal_query_count
 from . import test_portal_tour
 from . import test_portal_screenshots

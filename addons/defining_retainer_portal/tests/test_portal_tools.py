@@ -9,6 +9,14 @@ from odoo.addons.defining_retainer.tools.statement import (
     running_balances,
 )
 
+from ..tools.params import (
+    MAX_ID,
+    parse_count,
+    parse_id,
+    parse_page,
+    parse_text,
+    parse_token,
+)
 from ..tools.topup import (
     max_quantity,
     parse_quantity,
@@ -95,3 +103,65 @@ class TestPortalTools(BaseCase):
             units_per("day", unit_minutes=0, day_hours=7)
         self.assertEqual(max_quantity("day", day_hours=7), 100)
         self.assertEqual(max_quantity("hour", day_hours=7), 700)
+
+    def test_parse_id(self):
+        self.assertEqual(parse_id("42"), 42)
+        self.assertEqual(parse_id(" 7 "), 7)
+        self.assertEqual(parse_id(42), 42)
+        self.assertEqual(parse_id(str(MAX_ID)), MAX_ID)
+        for value in [
+            None,
+            "",
+            "0",
+            0,
+            "-1",
+            -1,
+            "1.5",
+            "abc",
+            "1\x00",
+            "\u00b2",
+            str(MAX_ID + 1),
+            MAX_ID + 1,
+            "9" * 11,
+            "9" * 20,
+            "9" * 10000,
+            True,
+            ["1"],
+        ]:
+            with self.subTest(value=value):
+                self.assertIsNone(parse_id(value))
+
+    def test_parse_page(self):
+        self.assertEqual(parse_page("3"), 3)
+        self.assertEqual(parse_page(3), 3)
+        # Beyond the last page: the pager shows the last one.
+        self.assertEqual(parse_page("9" * 10000), MAX_ID)
+        for value in [None, "", "0", "-2", "abc", "1.5", "\u00b2", "1\x00"]:
+            with self.subTest(value=value):
+                self.assertEqual(parse_page(value), 1)
+
+    def test_parse_count(self):
+        self.assertEqual(parse_count(None, default=10, maximum=100), 10)
+        self.assertEqual(parse_count(30, default=10, maximum=100), 30)
+        self.assertEqual(parse_count("9" * 10000, default=10, maximum=100), 100)
+        for value in ["", 0, -1, "abc", 1.5, "\u00b2"]:
+            with (
+                self.subTest(value=value),
+                self.assertRaisesRegex(ValueError, "is not a positive whole number"),
+            ):
+                parse_count(value, default=10, maximum=100)
+
+    def test_parse_text(self):
+        self.assertEqual(parse_text("  printer \x00jam "), "printer jam")
+        self.assertEqual(parse_text("x" * 500, 100), "x" * 100)
+        self.assertEqual(parse_text("x" * 500), "x" * 500)
+        for value in [None, 12, ["a"]]:
+            with self.subTest(value=value):
+                self.assertEqual(parse_text(value), "")
+
+    def test_parse_token(self):
+        token = "0b8a5e2c-5f1e-4c7e-9a43-6a6f1f0e2d11"
+        self.assertEqual(parse_token(token), token)
+        for value in [None, "", "\u00b2", "abc\x00", "x" * 129, 12]:
+            with self.subTest(value=value):
+                self.assertIsNone(parse_token(value))
