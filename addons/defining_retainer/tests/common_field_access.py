@@ -15,7 +15,7 @@ the ORM as a client's ``create()``/``write()`` would reach it:
   model, and is refused with an ``AccessError`` for every other role.
 """
 
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date, datetime
 
 from odoo import Command
@@ -174,12 +174,10 @@ class FieldAccessMixin:
         """Run the block in a savepoint, then roll it back: every attempt
         starts from the same data."""
         try:
-            with self.env.cr.savepoint():
+            with suppress(_Undo), self.env.cr.savepoint():
                 yield
                 self.env.flush_all()
                 raise _Undo
-        except _Undo:
-            pass
         finally:
             self.env.invalidate_all()
 
