@@ -428,3 +428,22 @@ def page_text(html):
     parser = _TextParser()
     parser.feed(html)
     return " ".join(" ".join(parser.parts).split())
+
+
+def run_cron_now(rpc, xmlid, timeout=120):
+    """Run the scheduled job ``xmlid`` now through ``rpc``, as *Run
+    Manually* does. A job that a cron worker of another test server is
+    running on the same database at that moment is waited for (Odoo then
+    refuses to run it twice), up to ``timeout`` seconds."""
+    module, name = xmlid.split(".")
+    cron_id = rpc("ir.model.data", "check_object_reference", module, name)[1]
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return rpc("ir.cron", "method_direct_trigger", [cron_id])
+        except xmlrpc.client.Fault as fault:
+            if "currently being executed" not in fault.faultString:
+                raise
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)

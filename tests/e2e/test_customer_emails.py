@@ -8,6 +8,7 @@ import datetime
 import io
 import time
 
+from odoo_e2e import run_cron_now
 from PyPDF2 import PdfReader
 
 SENDER = "support@e2e-retainers.example.com"
@@ -24,13 +25,8 @@ JOBS = (
 )
 
 
-def _ref(admin, xmlid):
-    module, name = xmlid.split(".")
-    return admin("ir.model.data", "check_object_reference", module, name)[1]
-
-
 def _run_job(admin, xmlid):
-    admin("ir.cron", "method_direct_trigger", [_ref(admin, xmlid)])
+    run_cron_now(admin, xmlid)
 
 
 def _install_french(admin):

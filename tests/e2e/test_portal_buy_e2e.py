@@ -19,7 +19,7 @@ import re
 import uuid
 
 import pytest
-from odoo_e2e import forms, logged_in_session, page_text
+from odoo_e2e import forms, logged_in_session, page_text, run_cron_now
 
 LANDING_RE = re.compile(r'data-landing-route="([^"]+)"')
 
@@ -309,10 +309,9 @@ def _staff_call(session, server, model, method, *args, **kwargs):
 
 
 def _run_cron(admin, xmlid):
-    """Run a scheduled job now (the test server runs none by itself)."""
-    module, name = xmlid.split(".")
-    cron_id = admin("ir.model.data", "check_object_reference", module, name)[1]
-    admin("ir.cron", "method_direct_trigger", [cron_id])
+    """Run a scheduled job now (the test server runs none by itself; the
+    cron workers of the multi-node tests may be running it)."""
+    run_cron_now(admin, xmlid)
 
 
 def _transactions(admin, order_id, fields=("state",)):
