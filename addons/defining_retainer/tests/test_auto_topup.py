@@ -231,9 +231,7 @@ class TestAutoTopupOrders(AutoTopupCommon):
 
     def test_order_that_cannot_be_made_keeps_the_posting(self):
         self.product_day.action_archive()
-        with mute_logger(
-            "odoo.addons.defining_retainer.models.retainer_contract_auto_topup"
-        ):
+        with mute_logger("odoo.addons.defining_retainer.models.retainer_contract_sale"):
             timesheet = self._log(3.0)  # 28 left
         self.assertEqual(timesheet.retainer_units, 12)
         self.assertEqual(self.contract.balance_units, 28)
@@ -360,7 +358,7 @@ class TestAutoTopupJob(AutoTopupCommon):
                 "_send_payment_request",
                 side_effect=RuntimeError("connection reset"),
             ),
-            mute_logger("odoo.addons.defining_retainer.models.sale_order_auto_topup"),
+            mute_logger("odoo.addons.defining_retainer.models.sale_order"),
         ):
             self._run_job()
         tx = self._transactions(order)

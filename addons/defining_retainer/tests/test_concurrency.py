@@ -12,8 +12,7 @@ from odoo.service.model import retrying
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import SQL, mute_logger
 
-from ..models.retainer_contract_block import RetainerContract as ContractBlocks
-from ..models.retainer_contract_ledger import RetainerContract
+from ..models.retainer_contract import RetainerContract
 from .race import ConcurrentClientsMixin
 
 
@@ -311,7 +310,7 @@ class TestConcurrentExpiry(ConcurrentClientsMixin, TransactionCase):
         before either posts (a barrier) expire the block twice: the test
         above fails when the protection is missing."""
         replayed = threading.Barrier(2, timeout=30)
-        reconcile = ContractBlocks._retainer_reconcile_expiries
+        reconcile = RetainerContract._retainer_reconcile_expiries
 
         def wait_then_reconcile(contracts, *args, **kwargs):
             replayed.wait()
@@ -322,7 +321,7 @@ class TestConcurrentExpiry(ConcurrentClientsMixin, TransactionCase):
                 RetainerContract, "_lock_for_posting", lambda self, bump=False: None
             ),
             patch.object(
-                ContractBlocks, "_retainer_reconcile_expiries", wait_then_reconcile
+                RetainerContract, "_retainer_reconcile_expiries", wait_then_reconcile
             ),
         ):
             errors = self._concurrently(self._expire, self._expire)

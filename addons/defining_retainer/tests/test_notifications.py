@@ -281,7 +281,7 @@ class TestAlertRecipients(NotificationsCommon):
         template.subject = "{{ object.no_such_field }}"
         count = self._ledger_count()
         with self.assertLogs(
-            "odoo.addons.defining_retainer.models.retainer_contract_notify", "ERROR"
+            "odoo.addons.defining_retainer.models.retainer_contract", "ERROR"
         ):
             timesheet = self._log(8.0)
         self.assertTrue(timesheet.exists())

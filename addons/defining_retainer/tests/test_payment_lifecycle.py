@@ -8,7 +8,7 @@ from odoo.tools import mute_logger
 from ..tools.server_values import server_values
 from .test_auto_topup import AutoTopupCommon
 
-GUARD_LOGGER = "odoo.addons.defining_retainer.models.sale_order_auto_topup"
+GUARD_LOGGER = "odoo.addons.defining_retainer.models.sale_order"
 
 
 class PaymentLifecycleCommon(AutoTopupCommon):
