@@ -880,13 +880,7 @@ class RetainerContract(models.Model):
         # and the manager's activity are the system's reaction, not an edit.
         contract_sudo = self.sudo()
         contract_sudo.message_post(body=message, subtype_xmlid="mail.mt_note")
-        if self.user_id:
-            contract_sudo.activity_schedule(
-                "mail.mail_activity_data_todo",
-                summary=self.env._("Retainer overdrawn"),
-                note=message,
-                user_id=self.user_id.id,
-            )
+        self._schedule_manager_todo(self.env._("Retainer overdrawn"), message)
         self._retainer_post_customer_mail(
             "defining_retainer.mail_template_retainer_overdraft",
             "alert",
@@ -1441,19 +1435,9 @@ class RetainerContract(models.Model):
     def _retainer_schedule_statement_failure_activity(self, date_from, date_to, error):
         """Tell the account manager that the statement of a period could not
         be sent (once: the daily run tries again until it is)."""
-        self.ensure_one()
-        if not self.user_id:
-            return
-        summary = self.env._("Statement not sent")
-        # sudo: the scheduler reads and writes the activities of any
-        # retainer; the activity is the job's report, not a user's edit.
-        contract_sudo = self.sudo()
-        if contract_sudo.activity_ids.filtered(lambda a: a.summary == summary):
-            return
-        contract_sudo.activity_schedule(
-            "mail.mail_activity_data_todo",
-            summary=summary,
-            note=self.env._(
+        self._schedule_manager_todo(
+            self.env._("Statement not sent"),
+            self.env._(
                 "The statement of %(date_from)s - %(date_to)s of retainer "
                 "%(retainer)s could not be sent (%(error)s): check the statement "
                 "mail template and report. The daily job tries again.",
@@ -1462,18 +1446,13 @@ class RetainerContract(models.Model):
                 retainer=self.name,
                 error=str(error) or type(error).__name__,
             ),
-            user_id=self.user_id.id,
+            once=True,
         )
 
     def _retainer_schedule_mail_failure_activity(self, template, error):
-        self.ensure_one()
-        if not self.user_id:
-            return
-        # sudo: as in _retainer_post_customer_mail.
-        self.sudo().activity_schedule(
-            "mail.mail_activity_data_todo",
-            summary=self.env._("Customer email not sent"),
-            note=self.env._(
+        self._schedule_manager_todo(
+            self.env._("Customer email not sent"),
+            self.env._(
                 'The email "%(template)s" of retainer %(retainer)s could not be '
                 "prepared (%(error)s): check the mail template, then tell the "
                 "customer.",
@@ -1481,24 +1460,14 @@ class RetainerContract(models.Model):
                 retainer=self.name,
                 error=str(error) or type(error).__name__,
             ),
-            user_id=self.user_id.id,
         )
 
     def _retainer_schedule_moved_contacts_activity(self, partners):
         """Tell the account manager that notified contacts who moved to
         another customer were left out (once, until the activity is done)."""
-        self.ensure_one()
-        if not self.user_id:
-            return
-        summary = self.env._("Contacts no longer with the customer")
-        # sudo: as in _retainer_post_customer_mail.
-        contract_sudo = self.sudo()
-        if contract_sudo.activity_ids.filtered(lambda a: a.summary == summary):
-            return
-        contract_sudo.activity_schedule(
-            "mail.mail_activity_data_todo",
-            summary=summary,
-            note=self.env._(
+        self._schedule_manager_todo(
+            self.env._("Contacts no longer with the customer"),
+            self.env._(
                 "%(contacts)s no longer belong to %(customer)s and were not "
                 "emailed about retainer %(retainer)s: remove them from its "
                 "notified contacts.",
@@ -1506,53 +1475,42 @@ class RetainerContract(models.Model):
                 customer=self.partner_id.commercial_partner_id.display_name,
                 retainer=self.name,
             ),
-            user_id=self.user_id.id,
+            once=True,
         )
 
     def _retainer_schedule_unreachable_activity(self, partners):
-        self.ensure_one()
-        if not self.user_id:
-            return
-        # sudo: as in _retainer_post_customer_mail.
-        self.sudo().activity_schedule(
-            "mail.mail_activity_data_todo",
-            summary=self.env._("Contacts without email address"),
-            note=self.env._(
+        self._schedule_manager_todo(
+            self.env._("Contacts without email address"),
+            self.env._(
                 "Could not email %(contacts)s about retainer %(retainer)s: "
                 "no email address.",
                 contacts=", ".join(partners.mapped("display_name")),
                 retainer=self.name,
             ),
+        )
+
+    def _schedule_manager_todo(self, summary, note, once=False):
+        """Give this retainer's account manager a to-do ``summary`` with
+        ``note`` (none without an account manager); with ``once``, not while
+        one of the same summary is still open."""
+        self.ensure_one()
+        if not self.user_id:
+            return
+        # sudo: the postings and scheduled jobs that report here run for
+        # users who may only read the retainer (or none); the activity is
+        # the system's report to its manager, not a user's edit.
+        contract_sudo = self.sudo()
+        if once and contract_sudo.activity_ids.filtered(
+            lambda activity: activity.summary == summary
+        ):
+            return
+        contract_sudo.activity_schedule(
+            "mail.mail_activity_data_todo",
+            summary=summary,
+            note=note,
             user_id=self.user_id.id,
         )
 
-    low_balance_units = fields.Integer(
-        string="Low balance alert (units)",
-        tracking=True,
-        default=lambda self: self.env.company.retainer_low_balance_units,
-        help="When a posting takes the balance from above this many units to "
-        "this or fewer, the notified contacts get one email and the account "
-        "manager an activity; again only after the balance went back above "
-        "it. 0: no alert.",
-    )
-
-    # Set when the low balance alert was sent, cleared when the balance is
-    # back above the threshold: one alert per crossing, whoever posts.
-    low_balance_notified = fields.Boolean(
-        string="Low balance alert sent",
-        readonly=True,
-        copy=False,
-        groups="base.group_user",
-    )
-
-    expiry_warning_ids = fields.One2many(
-        "retainer.expiry.warning",
-        "contract_id",
-        readonly=True,
-        groups="base.group_user",
-    )
-
-    @api.constrains("low_balance_units")
     def _check_low_balance_units(self):
         for contract in self:
             if contract.low_balance_units < 0:
@@ -1670,14 +1628,10 @@ class RetainerContract(models.Model):
                     "depletion_date": forecast.depletion_date,
                 },
             )
-            if contract.user_id:
-                # sudo: as for the marker above.
-                contract.sudo().activity_schedule(
-                    "mail.mail_activity_data_todo",
-                    summary=self.env._("Low balance"),
-                    note=contract._retainer_low_balance_text(balance, working_days),
-                    user_id=contract.user_id.id,
-                )
+            contract._schedule_manager_todo(
+                self.env._("Low balance"),
+                contract._retainer_low_balance_text(balance, working_days),
+            )
 
     def _retainer_low_balance_text(self, balance, working_days):
         """The account manager's line about a low balance, e.g. "Low

@@ -304,22 +304,15 @@ class RetainerContract(models.Model):
     def _retainer_report_recurring_failure(self, error):
         """Tell the account manager of this retainer that its recurring
         top-up failed, once while the activity is open."""
-        self.ensure_one()
-        summary = self.env._("Recurring top-up failed")
-        if not self.user_id or self.activity_ids.filtered(
-            lambda activity: activity.summary == summary
-        ):
-            return
-        self.activity_schedule(
-            "mail.mail_activity_data_todo",
-            summary=summary,
-            note=self.env._(
+        self._schedule_manager_todo(
+            self.env._("Recurring top-up failed"),
+            self.env._(
                 "The recurring top-up of %(retainer)s could not be prepared; "
                 "it will be tried again on the next run: %(error)s",
                 retainer=self.name,
                 error=str(error),
             ),
-            user_id=self.user_id.id,
+            once=True,
         )
 
     def _retainer_generate_recurring(self, today):
@@ -892,13 +885,8 @@ class RetainerContract(models.Model):
         # read the retainer; the note is the system's report, not an edit.
         contract_sudo = self.sudo()
         contract_sudo.message_post(body=message, subtype_xmlid="mail.mt_note")
-        if summary and self.user_id:
-            contract_sudo.activity_schedule(
-                "mail.mail_activity_data_todo",
-                summary=summary,
-                note=message,
-                user_id=self.user_id.id,
-            )
+        if summary:
+            self._schedule_manager_todo(summary, message)
 
     # -------------------------------------------------------------------------
     # REVENUE
