@@ -117,14 +117,15 @@ def test_a_model_spans_few_files(addon):
             if not isinstance(cls, ast.ClassDef):
                 continue
             for item in cls.body:
-                if isinstance(item, ast.Assign) and isinstance(
-                    item.targets[0], ast.Name
+                if (
+                    isinstance(item, ast.Assign)
+                    and isinstance(item.targets[0], ast.Name)
+                    and item.targets[0].id in ("_name", "_inherit")
                 ):
-                    if item.targets[0].id in ("_name", "_inherit"):
-                        value = ast.literal_eval(item.value)
-                        model = value if isinstance(value, str) else value[0]
-                        files_per_model.setdefault(model, set()).add(path.name)
-                        break
+                    value = ast.literal_eval(item.value)
+                    model = value if isinstance(value, str) else value[0]
+                    files_per_model.setdefault(model, set()).add(path.name)
+                    break
     spread = {
         model: sorted(names)
         for model, names in files_per_model.items()
