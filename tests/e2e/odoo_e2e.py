@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 import xmlrpc.client
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -447,3 +448,108 @@ def run_cron_now(rpc, xmlid, timeout=120):
             if time.monotonic() > deadline:
                 raise
             time.sleep(1)
+
+
+# === A COMPANY THAT SELLS ON THE PORTAL ===
+
+
+@contextmanager
+def portal_shop(admin, product_name, customer_names, login_prefix, settings):
+    """The main company sells a retainer day (``product_name``, 28 units,
+    600.00, no taxes) on the portal with the demo payment provider, under
+    the company ``settings``; each of ``customer_names`` is a company with a
+    portal contact (login and password ``<login_prefix>-<random>``) and an
+    active retainer. Yields ``{"company_id", "product_id", "provider_id",
+    "method_id", "customers": {name: {"login", "contract_id"}}}`` and puts
+    the settings, the provider and the product back afterwards."""
+    [company] = admin("res.company", "search_read", [], fields=["id"], limit=1)
+    company_id = company["id"]
+    [before] = admin("res.company", "read", [company_id], fields=list(settings))
+    admin("res.company", "write", [company_id], settings)
+    product_id = admin(
+        "product.product",
+        "create",
+        {
+            "name": product_name,
+            "type": "service",
+            "invoice_policy": "order",
+            "service_tracking": "no",
+            "service_type": "manual",
+            "list_price": 600.0,
+            "taxes_id": [(5, 0, 0)],
+            "retainer_units": 28,
+            "retainer_portal_published": True,
+        },
+    )
+    [provider] = admin(
+        "payment.provider",
+        "search_read",
+        [("code", "=", "demo")],
+        fields=["state", "is_published"],
+    )
+    admin(
+        "payment.provider",
+        "write",
+        [provider["id"]],
+        {"state": "test", "is_published": True},
+    )
+    [method_id] = admin("payment.method", "search", [("code", "=", "demo")])
+    [level_id] = admin("retainer.level", "search", [], limit=1)
+    portal_group = admin(
+        "ir.model.data", "check_object_reference", "base", "group_portal"
+    )[1]
+    customers = {}
+    for name in customer_names:
+        partner_id = admin("res.partner", "create", {"name": name, "is_company": True})
+        login = f"{login_prefix}-{uuid.uuid4().hex[:8]}"
+        user_id = admin(
+            "res.users",
+            "create",
+            {
+                "name": f"Contact of {name}",
+                "login": login,
+                "password": login,
+                "email": f"{login}@example.com",
+                "groups_id": [(6, 0, [portal_group])],
+            },
+        )
+        [user] = admin("res.users", "read", [user_id], fields=["partner_id"])
+        admin(
+            "res.partner", "write", [user["partner_id"][0]], {"parent_id": partner_id}
+        )
+        contract_id = admin(
+            "retainer.contract",
+            "create",
+            {"partner_id": partner_id, "level_id": level_id},
+        )
+        [contract] = admin("retainer.contract", "read", [contract_id], ["state"])
+        if contract["state"] == "draft":
+            admin("retainer.contract", "action_activate", [contract_id])
+        customers[name] = {"login": login, "contract_id": contract_id}
+    try:
+        yield {
+            "company_id": company_id,
+            "product_id": product_id,
+            "provider_id": provider["id"],
+            "method_id": method_id,
+            "customers": customers,
+        }
+    finally:
+        admin(
+            "res.company",
+            "write",
+            [company_id],
+            {fname: before[fname] for fname in settings},
+        )
+        admin(
+            "payment.provider",
+            "write",
+            [provider["id"]],
+            {"state": provider["state"], "is_published": provider["is_published"]},
+        )
+        admin(
+            "product.product",
+            "write",
+            [product_id],
+            {"retainer_portal_published": False},
+        )

@@ -16,10 +16,9 @@ figure is read back as the administrator through XML-RPC.
 
 import datetime
 import re
-import uuid
 
 import pytest
-from odoo_e2e import forms, logged_in_session, page_text, run_cron_now
+from odoo_e2e import forms, logged_in_session, page_text, portal_shop, run_cron_now
 
 LANDING_RE = re.compile(r'data-landing-route="([^"]+)"')
 
@@ -36,94 +35,18 @@ def _jsonrpc(session, url, params):
 def shop(admin):
     """The company sells on the portal; returns what the tests need and
     puts the settings back afterwards."""
-    [company] = admin("res.company", "search_read", [], fields=["id"], limit=1)
-    company_id = company["id"]
-    [before] = admin(
-        "res.company", "read", [company_id], fields=["retainer_portal_topup_mode"]
-    )
-    admin("res.company", "write", [company_id], {"retainer_portal_topup_mode": "buy"})
-    product_id = admin(
-        "product.product",
-        "create",
-        {
-            "name": "E2E portal retainer day",
-            "type": "service",
-            "invoice_policy": "order",
-            "service_tracking": "no",
-            "service_type": "manual",
-            "list_price": 600.0,
-            "taxes_id": [(5, 0, 0)],
-            "retainer_units": 28,
-            "retainer_portal_published": True,
-        },
-    )
-    [provider] = admin(
-        "payment.provider",
-        "search_read",
-        [("code", "=", "demo")],
-        fields=["state", "is_published"],
-    )
-    admin(
-        "payment.provider",
-        "write",
-        [provider["id"]],
-        {"state": "test", "is_published": True},
-    )
-    [method_id] = admin("payment.method", "search", [("code", "=", "demo")])
-    [level_id] = admin("retainer.level", "search", [], limit=1)
-    portal_group = admin(
-        "ir.model.data", "check_object_reference", "base", "group_portal"
-    )[1]
-    customers = {}
-    for name in ("E2E Buyer One Ltd", "E2E Buyer Two Ltd"):
-        partner_id = admin("res.partner", "create", {"name": name, "is_company": True})
-        login = f"buyer-{uuid.uuid4().hex[:8]}"
-        user_id = admin(
-            "res.users",
-            "create",
-            {
-                "name": f"Contact of {name}",
-                "login": login,
-                "password": login,
-                "email": f"{login}@example.com",
-                "groups_id": [(6, 0, [portal_group])],
-            },
-        )
-        [user] = admin("res.users", "read", [user_id], fields=["partner_id"])
-        admin(
-            "res.partner", "write", [user["partner_id"][0]], {"parent_id": partner_id}
-        )
-        contract_id = admin(
-            "retainer.contract",
-            "create",
-            {"partner_id": partner_id, "level_id": level_id},
-        )
-        [contract] = admin("retainer.contract", "read", [contract_id], ["state"])
-        if contract["state"] == "draft":
-            admin("retainer.contract", "action_activate", [contract_id])
-        customers[name] = {"login": login, "contract_id": contract_id}
-    yield {
-        "product_id": product_id,
-        "provider_id": provider["id"],
-        "method_id": method_id,
-        "one": customers["E2E Buyer One Ltd"],
-        "two": customers["E2E Buyer Two Ltd"],
-    }
-    admin(
-        "res.company",
-        "write",
-        [company_id],
-        {"retainer_portal_topup_mode": before["retainer_portal_topup_mode"]},
-    )
-    admin(
-        "payment.provider",
-        "write",
-        [provider["id"]],
-        {"state": provider["state"], "is_published": provider["is_published"]},
-    )
-    admin(
-        "product.product", "write", [product_id], {"retainer_portal_published": False}
-    )
+    names = ("E2E Buyer One Ltd", "E2E Buyer Two Ltd")
+    with portal_shop(
+        admin,
+        "E2E portal retainer day",
+        names,
+        "buyer",
+        {"retainer_portal_topup_mode": "buy"},
+    ) as shop:
+        yield shop | {
+            "one": shop["customers"][names[0]],
+            "two": shop["customers"][names[1]],
+        }
 
 
 def _balance(admin, contract_id):

@@ -10,10 +10,9 @@ lose the race on the retainer's row are retried by Odoo.
 """
 
 import threading
-import uuid
 
 import pytest
-from odoo_e2e import forms, logged_in_session, page_text
+from odoo_e2e import forms, logged_in_session, page_text, portal_shop
 
 CLIENTS = 4
 HOURLY_LIMIT = 2
@@ -23,98 +22,21 @@ HOURLY_LIMIT = 2
 def race(admin):
     """A company selling on the portal and two customers, each with a
     portal user and a retainer; puts the settings back afterwards."""
-    [company] = admin("res.company", "search_read", [], fields=["id"], limit=1)
-    company_id = company["id"]
-    settings = ["retainer_portal_topup_mode", "retainer_portal_topup_hourly_limit"]
-    [before] = admin("res.company", "read", [company_id], fields=settings)
-    admin(
-        "res.company",
-        "write",
-        [company_id],
-        {
-            "retainer_portal_topup_mode": "buy",
-            "retainer_portal_topup_hourly_limit": HOURLY_LIMIT,
-        },
-    )
-    product_id = admin(
-        "product.product",
-        "create",
-        {
-            "name": "E2E race portal day",
-            "type": "service",
-            "invoice_policy": "order",
-            "service_tracking": "no",
-            "service_type": "manual",
-            "list_price": 600.0,
-            "taxes_id": [(5, 0, 0)],
-            "retainer_units": 28,
-            "retainer_portal_published": True,
-        },
-    )
-    [provider] = admin(
-        "payment.provider",
-        "search_read",
-        [("code", "=", "demo")],
-        fields=["state", "is_published"],
-    )
-    admin(
-        "payment.provider",
-        "write",
-        [provider["id"]],
-        {"state": "test", "is_published": True},
-    )
-    [level_id] = admin("retainer.level", "search", [], limit=1)
-    portal_group = admin(
-        "ir.model.data", "check_object_reference", "base", "group_portal"
-    )[1]
-    logins = []
-    for number in range(2):
-        partner_id = admin(
-            "res.partner",
-            "create",
-            {"name": f"E2E Race Customer {number}", "is_company": True},
-        )
-        login = f"racer-{uuid.uuid4().hex[:8]}"
-        user_id = admin(
-            "res.users",
-            "create",
-            {
-                "name": f"Contact of race customer {number}",
-                "login": login,
-                "password": login,
-                "email": f"{login}@example.com",
-                "groups_id": [(6, 0, [portal_group])],
-            },
-        )
-        [user] = admin("res.users", "read", [user_id], fields=["partner_id"])
-        admin(
-            "res.partner", "write", [user["partner_id"][0]], {"parent_id": partner_id}
-        )
-        contract_id = admin(
-            "retainer.contract",
-            "create",
-            {"partner_id": partner_id, "level_id": level_id},
-        )
-        [contract] = admin("retainer.contract", "read", [contract_id], ["state"])
-        if contract["state"] == "draft":
-            admin("retainer.contract", "action_activate", [contract_id])
-        logins.append((login, contract_id))
-    yield {"company_id": company_id, "product_id": product_id, "customers": logins}
-    admin(
-        "res.company",
-        "write",
-        [company_id],
-        {fname: before[fname] for fname in settings},
-    )
-    admin(
-        "payment.provider",
-        "write",
-        [provider["id"]],
-        {"state": provider["state"], "is_published": provider["is_published"]},
-    )
-    admin(
-        "product.product", "write", [product_id], {"retainer_portal_published": False}
-    )
+    names = ("E2E Race Customer 0", "E2E Race Customer 1")
+    settings = {
+        "retainer_portal_topup_mode": "buy",
+        "retainer_portal_topup_hourly_limit": HOURLY_LIMIT,
+    }
+    with portal_shop(admin, "E2E race portal day", names, "racer", settings) as shop:
+        yield shop | {
+            "customers": [
+                (
+                    shop["customers"][name]["login"],
+                    shop["customers"][name]["contract_id"],
+                )
+                for name in names
+            ]
+        }
 
 
 def _submit_at_once(server, login, contract_id, action, values):

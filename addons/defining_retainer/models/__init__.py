@@ -3,8 +3,6 @@ from . import res_company
 from . import res_config_settings
 from . import retainer_level
 from . import retainer_contract
-from . import retainer_contract_ledger
-from . import retainer_contract_block
 from . import retainer_audit_line
 from . import retainer_ledger_entry
 from . import project_project
@@ -12,11 +10,8 @@ from . import project_task
 from . import account_analytic_line
 from . import sale_order_line
 from . import retainer_contract_sale
-from . import retainer_contract_outside
 from . import product_template
 from . import sale_order
-from . import sale_order_auto_topup
-from . import sale_order_payment
 from . import account_move
 from . import account_move_line
 from . import account_payment
@@ -24,12 +19,6 @@ from . import account_partial_reconcile
 from . import uom_uom
 from . import account_chart_template
 from . import retainer_revenue_line
-from . import retainer_contract_revenue
-from . import retainer_contract_notify
-from . import retainer_contract_statement
 from . import retainer_statement
-from . import retainer_contract_alert
-from . import retainer_contract_auto_topup
 from . import retainer_expiry_warning
 from . import payment_transaction
-from . import retainer_contract_report

@@ -4,7 +4,7 @@ from odoo.tools import str2bool
 
 class PaymentTransaction(models.Model):
     """The units of a top-up follow the money its payment captured (see
-    sale_order_payment.py and ``_retainer_target_qty``):
+    sale_order.py and ``_retainer_target_qty``):
 
     - refused before it is made: a payment of an expired quotation, or of an
       order that does not wait for one;

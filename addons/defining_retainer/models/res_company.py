@@ -107,7 +107,7 @@ class ResCompany(models.Model):
         "customer's IT estate, unless their level says otherwise.",
         groups="base.group_user",
     )
-    # Customer alerts (see models/retainer_contract_alert.py).
+    # Customer alerts (see models/retainer_contract.py).
     retainer_low_balance_units = fields.Integer(
         string="Low balance alert (units)",
         default=28,

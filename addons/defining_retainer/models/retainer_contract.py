@@ -1,13 +1,73 @@
+import logging
+from collections import defaultdict
+from datetime import timedelta
+
+import psycopg2
+from dateutil.relativedelta import relativedelta
+
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools import format_duration
+from odoo.tools import SQL, format_date, format_duration, split_every
 
+from ..tools import forecast as forecast_tools
+from ..tools.alerts import crosses_low_balance, due_warning
 from ..tools.rounding import duration_to_units, units_to_hours
 from ..tools.server_values import server_values
-from .res_company import OVERDRAFT_POLICY_SELECTION, ROUNDING_METHOD_SELECTION
+from ..tools.statement import period_start, running_balances
+from .res_company import (
+    OVERDRAFT_POLICY_SELECTION,
+    ROUNDING_METHOD_SELECTION,
+    STATEMENT_FREQUENCY_SELECTION,
+)
+from .retainer_ledger_entry import EXPIRING_SOON_DAYS
 from .retainer_level import CONTACT_TYPES
 
 LEDGER_BOUND_FIELDS = {"rounding_unit_minutes", "partner_id", "company_id"}
+
+# A correction can create or change a rollover block, which moves usage
+# again; a few rounds always settle (each round only shrinks or grows the
+# rollovers of blocks that already expired).
+MAX_CORRECTION_ROUNDS = 5
+
+
+def _compare(left, operator, right):
+    return {
+        "=": left == right,
+        "!=": left != right,
+        ">": left > right,
+        ">=": left >= right,
+        "<": left < right,
+        "<=": left <= right,
+    }[operator]
+
+
+FORECAST_STATUS_SELECTION = [
+    (forecast_tools.STATUS_OVERDRAWN, "Overdrawn"),
+    (forecast_tools.STATUS_EXHAUSTED, "Used up"),
+    (forecast_tools.STATUS_FORECAST, "Forecast"),
+    (forecast_tools.STATUS_BEYOND, "Beyond 5 years"),
+    (forecast_tools.STATUS_NO_USAGE, "No recent usage"),
+]
+
+
+_logger = logging.getLogger(__name__)
+
+
+# Kinds of customer email a contact can switch off, each with its message
+# subtype (data/mail_message_subtype_data.xml) and its opt-out field.
+CUSTOMER_MAIL_KINDS = {
+    "alert": ("defining_retainer.mt_retainer_alert", "alert_optout_partner_ids"),
+    "statement": (
+        "defining_retainer.mt_retainer_statement",
+        "statement_optout_partner_ids",
+    ),
+}
+
+
+TEMPLATE_LOW_BALANCE = "defining_retainer.mail_template_retainer_low_balance"
+
+
+TEMPLATE_EXPIRY = "defining_retainer.mail_template_retainer_expiry"
 
 
 class RetainerContract(models.Model):
@@ -293,7 +353,9 @@ class RetainerContract(models.Model):
             if "state" not in vals:
                 vals["state"] = "audit" if vals["audit_required"] else "active"
         with server_values():  # the audit and state decided above
-            return super().create(vals_list)
+            contracts = super().create(vals_list)
+        contracts._retainer_subscribe_contacts()
+        return contracts
 
     def write(self, vals):
         if vals.get("level_id"):
@@ -321,7 +383,23 @@ class RetainerContract(models.Model):
                         name=changed[0].name,
                     )
                 )
-        return super().write(vals)
+        # Statements: periods spent in draft or audit are not sent on
+        # activation.
+        starting = self.browse()
+        if self._retainer_client_vals(vals).get("state") == "active":
+            starting = self.filtered(lambda c: c.state in ("draft", "audit"))
+        if "low_balance_units" in vals:
+            # Alerts: the next crossing of a new threshold is alerted.
+            vals = self._retainer_client_vals(vals) | {"low_balance_notified": False}
+            with server_values():
+                result = super().write(vals)
+        else:
+            result = super().write(vals)
+        if "notify_partner_ids" in vals or "partner_id" in vals:
+            self._retainer_subscribe_contacts()
+        if starting:
+            starting._statement_restart()
+        return result
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_with_ledger(self):
@@ -493,16 +571,15 @@ class RetainerContract(models.Model):
         reason,
         date=None,
         expiry_date=None,
-        unit_value=0.0,
-        value_account=None,
+        **options,
     ):
         """Post a manager's credit or signed adjustment with its reason.
 
         A manager's correction is never refused by the overdraft policy.
         ``expiry_date`` (credits only) makes the credit a dated block.
-        ``unit_value`` (credits only) gives the credit a value per unit,
-        put on the deferred revenue account against ``value_account`` (see
-        ``_retainer_post_manual_value``) and recognised as it is used.
+        ``options`` are for the features that extend
+        ``_prepare_manual_entry_vals`` (the revenue's ``unit_value`` and
+        ``value_account`` of a credit).
         """
         self.ensure_one()
         self._check_manager()
@@ -527,15 +604,7 @@ class RetainerContract(models.Model):
             "date": date,
             "expiry_date": expiry_date or False,
         }
-        if unit_value:
-            if kind != "credit":
-                raise UserError(self.env._("Only a credit can be given a value."))
-            if expiry_date:
-                # Checked before the value's journal entry is posted.
-                self.env["retainer.ledger.entry"]._check_block_dates(vals)
-            vals |= self._retainer_post_manual_value(
-                units, unit_value, value_account, date, reason
-            )
+        vals = self._prepare_manual_entry_vals(vals, **options)
         entry = self.env["retainer.ledger.entry"]._post(
             [vals], apply_overdraft_policy=False
         )
@@ -549,6 +618,1417 @@ class RetainerContract(models.Model):
         )
         return entry
 
+    def _prepare_manual_entry_vals(self, vals, **options):
+        """Hook: the ledger values of a manual entry (``vals``, checked by
+        ``_post_manual_entry``) from its ``options``. A feature that gives
+        manual entries a meaning of its own (the value of a credit, see
+        retainer_contract_sale.py) extends it with ``super()`` and takes
+        its options; one left over is refused.
+
+        :raises UserError: an option no feature takes.
+        """
+        if options:
+            raise UserError(
+                self.env._(
+                    "Unknown option of a manual entry: %(options)s.",
+                    options=", ".join(sorted(options)),
+                )
+            )
+        return vals
+
     def _get_report_base_filename(self):
         self.ensure_one()
         return self.env._("Retainer %(name)s", name=self.name)
+
+    # -------------------------------------------------------------------------
+    # POSTING: LOCKING, EXPIRY CORRECTIONS, OVERDRAFT POLICY
+    # -------------------------------------------------------------------------
+    # The retainer's side of the posting path: locking, expiry corrections
+    # and the overdraft policy.
+
+    # Set when a warned overdraft was notified, cleared when the balance is
+    # back: one notification per overdraft, whoever posts.
+    overdraft_notified = fields.Boolean(
+        readonly=True, copy=False, groups="base.group_user"
+    )
+
+    def _lock_for_posting(self, bump=False):
+        """Lock the contract rows about to get ledger entries.
+
+        Every posting takes the rows ``FOR NO KEY UPDATE`` (in id order, so
+        no deadlock) and keeps them until its transaction ends: postings on
+        a retainer wait for each other instead of failing. Nothing updates
+        the row, so a waiting posting never gets a serialization failure.
+        Under REPEATABLE READ it still reads the ledger as it was when its
+        transaction started: what a decision needs (a balance, the
+        allocation) is read with ``retainer.ledger.entry._retainer_current_*``,
+        which also sees what was committed since.
+
+        :param bool bump: also update the rows. For postings that write
+            entries which a concurrent posting may act on (expiries and
+            rollovers, reversals of credits): a posting that started before
+            and waits for the lock then fails with a serialization failure
+            and Odoo retries it with a view that includes these entries.
+        """
+        if not self:
+            return
+        self.env.cr.execute(
+            SQL(
+                "SELECT id FROM retainer_contract WHERE id IN %s ORDER BY id "
+                "FOR NO KEY UPDATE",
+                tuple(self.ids),
+            )
+        )
+        if bump:
+            self.env.cr.execute(
+                SQL(
+                    "UPDATE retainer_contract SET ledger_version = ledger_version + 1 "
+                    "WHERE id IN %s",
+                    tuple(self.ids),
+                )
+            )
+            self.invalidate_recordset(["ledger_version"])
+
+    def _retainer_posting_plan(self, vals_list):
+        """What a posting of ``vals_list`` on ``self`` needs: the net units
+        per contract, which contracts lose units and which have dated blocks
+        (their overdraft and expiries are replayed)."""
+        delta = defaultdict(int)
+        lowering = set()
+        for vals in vals_list:
+            delta[vals["contract_id"]] += vals["units"]
+            if vals["units"] < 0:
+                lowering.add(vals["contract_id"])
+        self.env["retainer.ledger.entry"].flush_model()
+        self.env.cr.execute(
+            SQL(
+                "SELECT DISTINCT contract_id FROM retainer_ledger_entry "
+                "WHERE contract_id IN %s AND kind = 'credit' "
+                "AND expiry_date IS NOT NULL",
+                tuple(self.ids),
+            )
+        )
+        dated = {row[0] for row in self.env.cr.fetchall()} | {
+            vals["contract_id"] for vals in vals_list if vals.get("expiry_date")
+        }
+        return {"delta": dict(delta), "lowering": lowering, "dated": dated}
+
+    def _retainer_after_posting(self, entries, plan, apply_overdraft_policy=True):
+        """Second half of a posting, under the lock: correct the expiries of
+        blocks the posting changed, then apply the overdraft policy and the
+        balance rules (``_retainer_balance_changed``).
+
+        Whatever the number of retainers and entries, this costs a constant
+        number of queries (plus the emails and orders of the retainers that
+        cross a threshold): the balances the rules need are read once, with
+        ``_retainer_current_balances``.
+        """
+        Ledger = self.env["retainer.ledger.entry"]
+        replays = {}
+        # Units the posting moved per contract, its expiry corrections
+        # included: the balance before it is the balance now minus these.
+        deltas = defaultdict(int, plan["delta"])
+        if plan["dated"]:
+            replays = Ledger._retainer_current_replay(sorted(plan["dated"]))
+            for _round in range(MAX_CORRECTION_ROUNDS):
+                processed = self.filtered(
+                    lambda c, r=replays: c.id in r and r[c.id].processed
+                )
+                if not processed or not processed._retainer_reconcile_expiries(
+                    replays, job=False, deltas=deltas
+                ):
+                    break
+                replays = Ledger._retainer_current_replay(sorted(plan["dated"]))
+        policed = self._retainer_overdraft_policed(plan, apply_overdraft_policy)
+        watched = self._retainer_balance_watched(deltas)
+        needed = policed.filtered(lambda c: c.id not in replays) | watched
+        balances = Ledger._retainer_current_balances(needed.ids) if needed else {}
+        self._retainer_apply_overdraft_policy(
+            entries, plan, replays, apply_overdraft_policy, balances=balances
+        )
+        watched._retainer_balance_changed(deltas, balances)
+
+    def _retainer_balance_watched(self, deltas):
+        """Hook: the contracts of ``self`` that a balance rule may act on
+        after a posting of ``deltas`` (contract id -> units moved): only
+        their balances need reading. A feature with a rule of its own
+        (the automatic top-up) extends it with ``super()`` and adds its
+        contracts; see ``_retainer_balance_changed``."""
+        return self._retainer_low_balance_watched(deltas)
+
+    def _retainer_balance_changed(self, deltas, balances):
+        """Hook: apply the rules that follow the balance to the contracts of
+        ``self`` after a posting of ``deltas``, under its lock. Every
+        posting path calls it (``_retainer_after_posting``, the expiry
+        job); the core's rule is the low balance alert, and a feature adds
+        its own by extending this method and ``_retainer_balance_watched``
+        with ``super()``.
+
+        :param dict deltas: contract id -> units the posting moved.
+        :param dict balances: contract id -> balance now, for the contracts
+            ``_retainer_balance_watched`` returns.
+        """
+        low_balance = self._retainer_low_balance_watched(deltas)
+        low_balance._retainer_update_low_balance_notice(deltas, balances)
+
+    def _retainer_overdraft_units(self, replays, balances=None):
+        """Units of work no block pays for now, per contract of ``self``:
+        from ``replays`` for contracts with dated blocks, else the current
+        balance below zero (contracts locked by this transaction; read
+        unless ``balances`` gives them)."""
+        Ledger = self.env["retainer.ledger.entry"]
+        plain = self.filtered(lambda c: c.id not in replays)
+        if balances is None:
+            balances = Ledger._retainer_current_balances(plain.ids) if plain else {}
+        result = {}
+        for contract in self:
+            if contract.id in replays:
+                result[contract.id] = replays[contract.id].allocation.overdraft
+            else:
+                result[contract.id] = max(-balances.get(contract.id, 0), 0)
+        return result
+
+    def _retainer_overdraft_policed(self, plan, enforce=True):
+        """The contracts of ``self`` the overdraft policy looks at after a
+        posting of ``plan``: those it may refuse or warn about, and those
+        whose overdraft notification may be cleared."""
+        return self.filtered(
+            lambda c: (
+                (c.overdraft_policy == "block" and c.id in plan["lowering"] and enforce)
+                or (c.overdraft_policy == "warn" and c.id in plan["lowering"])
+                or c.overdraft_notified
+            )
+        )
+
+    def _retainer_apply_overdraft_policy(
+        self, entries, plan, replays, enforce=True, balances=None
+    ):
+        """Refuse a posting that overdraws a ``block`` retainer (unless
+        ``enforce`` is False) and notify the first overdraft of a ``warn``
+        one; clear the notification when the overdraft is covered.
+
+        :param balances: current balances of the contracts without dated
+            blocks, when already read (see ``_retainer_overdraft_units``).
+        :raises UserError: for a ``block`` retainer the posting overdraws.
+        """
+        policed = self._retainer_overdraft_policed(plan, enforce)
+        if not policed:
+            return
+        after = policed._retainer_overdraft_units(replays, balances)
+        blocked = policed.filtered(
+            lambda c: c.overdraft_policy == "block" and after[c.id] and enforce
+        )
+        if blocked:
+            before_replays = self.env["retainer.ledger.entry"]._retainer_current_replay(
+                [c.id for c in blocked if c.id in replays], exclude_ids=entries.ids
+            )
+            for contract in blocked:
+                if contract.id in replays:
+                    replay = before_replays.get(contract.id)
+                    before = replay.allocation.overdraft if replay else 0
+                    available = replay.balance if replay else 0
+                else:
+                    available = -after[contract.id] - plan["delta"][contract.id]
+                    before = max(-available, 0)
+                if after[contract.id] > before:
+                    raise UserError(
+                        self.env._(
+                            "Retainer %(retainer)s has %(balance)s left and this "
+                            "time needs %(needed)s. Ask the customer for a top-up, "
+                            "or a retainer manager can change its overdraft policy.",
+                            retainer=contract.name,
+                            balance=contract._format_units(max(available, 0)),
+                            needed=contract._format_units(
+                                max(-plan["delta"][contract.id], 0)
+                            ),
+                        )
+                    )
+        policed._retainer_update_overdraft_notice(after)
+
+    def _retainer_update_overdraft_notice(self, overdraft):
+        """Notify the first overdraft of each warned retainer of ``self``
+        and clear the marker of those no longer overdrawn.
+
+        :param dict overdraft: contract id -> units of work unpaid.
+        """
+        for contract in self:
+            overdrawn = overdraft[contract.id]
+            if overdrawn and not contract.overdraft_notified:
+                if contract.overdraft_policy == "warn":
+                    contract._retainer_notify_overdraft(-overdrawn)
+                    # sudo: the marker belongs to the posting, not to the
+                    # user, who may only read the retainer.
+                    with server_values():
+                        contract.sudo().overdraft_notified = True
+            elif not overdrawn and contract.overdraft_notified:
+                # sudo: as above.
+                with server_values():
+                    contract.sudo().overdraft_notified = False
+
+    def _retainer_notify_overdraft(self, balance):
+        """Tell the account manager (a note and an activity) and the
+        customer's contacts (an email) that the retainer is overdrawn by
+        ``-balance`` units of work no block pays for."""
+        self.ensure_one()
+        message = self.env._(
+            "Retainer %(retainer)s of %(customer)s is overdrawn: balance %(balance)s.",
+            retainer=self.name,
+            customer=self.partner_id.display_name,
+            balance=self._format_units(balance),
+        )
+        # sudo: whoever logged the time may only read the contract; the note
+        # and the manager's activity are the system's reaction, not an edit.
+        contract_sudo = self.sudo()
+        contract_sudo.message_post(body=message, subtype_xmlid="mail.mt_note")
+        self._schedule_manager_todo(self.env._("Retainer overdrawn"), message)
+        self._retainer_post_customer_mail(
+            "defining_retainer.mail_template_retainer_overdraft",
+            "alert",
+            render_values=self._retainer_units_values(-balance),
+        )
+
+    # -------------------------------------------------------------------------
+    # BLOCKS, EXPIRY AND ROLLOVER
+    # -------------------------------------------------------------------------
+    # Blocks on the retainer: expiring units, rollover settings and the
+    # expiry job (see tools/allocation.py for the consumption order).
+
+    rollover_max_units = fields.Integer(
+        string="Rollover (max units)",
+        tracking=True,
+        default=lambda self: self.env.company.retainer_rollover_max_units,
+        help="When a block expires, up to this many of its unused units move "
+        "into a new block. 0: nothing rolls over.",
+    )
+
+    rollover_validity_months = fields.Integer(
+        string="Rolled units valid (months)",
+        tracking=True,
+        default=lambda self: self.env.company.retainer_rollover_validity_months,
+        help="A rolled-over block expires this many months after the block it "
+        "comes from. 0: it never expires.",
+    )
+
+    block_ids = fields.One2many(
+        "retainer.ledger.entry",
+        "contract_id",
+        string="Blocks",
+        domain=[("is_block", "=", True)],
+        readonly=True,
+    )
+
+    expiring_units = fields.Integer(
+        compute="_compute_expiry_figures",
+        search="_search_expiring_units",
+        help=f"Remaining units of blocks that expire in the next "
+        f"{EXPIRING_SOON_DAYS} days.",
+    )
+
+    next_expiry_date = fields.Date(
+        compute="_compute_expiry_figures",
+        help="The next date on which a block with remaining units expires.",
+    )
+
+    def _compute_expiry_figures(self):
+        today = fields.Date.context_today(self)
+        horizon = today + timedelta(days=EXPIRING_SOON_DAYS)
+        replays = self.env["retainer.ledger.entry"]._retainer_replay(self._origin.ids)
+        for contract in self:
+            replay = replays.get(contract._origin.id)
+            expiring = 0
+            next_date = False
+            for block_id, block in (replay.blocks if replay else {}).items():
+                if not block.expiry_date or block.expiry_date < today:
+                    continue
+                remaining = replay.remaining(block_id)
+                if not remaining:
+                    continue
+                if block.expiry_date <= horizon:
+                    expiring += remaining
+                if not next_date or block.expiry_date < next_date:
+                    next_date = block.expiry_date
+            contract.expiring_units = expiring
+            contract.next_expiry_date = next_date
+
+    def _search_expiring_units(self, operator, value):
+        if operator not in ("=", "!=", ">", ">=", "<", "<=") or not isinstance(
+            value, int
+        ):
+            raise UserError(self.env._("Unsupported search on expiring units."))
+        today = fields.Date.context_today(self)
+        horizon = today + timedelta(days=EXPIRING_SOON_DAYS)
+        # Only retainers with a live block expiring soon can have expiring
+        # units; their figures are replayed in one query.
+        Ledger = self.env["retainer.ledger.entry"]
+        candidates = Ledger.search(
+            [
+                ("kind", "=", "credit"),
+                ("expiry_date", ">=", today),
+                ("expiry_date", "<=", horizon),
+                ("reversal_entry_ids", "=", False),
+            ]
+        ).contract_id
+        matching = candidates.filtered(
+            lambda c: _compare(c.expiring_units, operator, value)
+        )
+        if _compare(0, operator, value):
+            return [("id", "not in", (candidates - matching).ids)]
+        return [("id", "in", matching.ids)]
+
+    @api.constrains("rollover_max_units", "rollover_validity_months")
+    def _check_rollover(self):
+        for contract in self:
+            if contract.rollover_max_units < 0 or contract.rollover_validity_months < 0:
+                raise ValidationError(
+                    self.env._(
+                        "Retainer %(name)s: the rollover units and months cannot "
+                        "be negative.",
+                        name=contract.name,
+                    )
+                )
+
+    def _retainer_reconcile_expiries(self, replays, job=True, deltas=None):
+        """Bring the expiries (and rollovers) of the expired blocks of
+        ``self`` in line with ``replays``; post what differs and return True
+        when a rollover block changed (the allocation must be replayed).
+
+        :param bool job: the expiry job (every live block past its expiry
+            date); else a posting's correction (only blocks already
+            expired by the job: time logged late on them, or a reversal).
+        :param dict deltas: when given, the units posted are added to it,
+            per contract id (the balance before is the balance now minus
+            them: see the low balance alert).
+        """
+        Ledger = self.env["retainer.ledger.entry"]
+        today = fields.Date.context_today(self)
+        reverse = Ledger
+        new_vals = []
+        rollover_changed = False
+        block_ids_by_contract = {}
+        for contract in self:
+            replay = replays.get(contract.id)
+            if not replay:
+                continue
+            block_ids = set(replay.processed)
+            if job:
+                block_ids |= {
+                    block_id
+                    for block_id, block in replay.blocks.items()
+                    if block.expiry_date and block.expiry_date < today
+                }
+            block_ids_by_contract[contract] = sorted(block_ids)
+        # The blocks, expiries and rollovers of the whole batch are read
+        # together (one query per prefetch batch), not one block at a time.
+        prefetch_ids = set()
+        for contract, block_ids in block_ids_by_contract.items():
+            replay = replays[contract.id]
+            for block_id in block_ids:
+                prefetch_ids.add(block_id)
+                prefetch_ids.update(replay.live_expiries.get(block_id, ()))
+                prefetch_ids.update(replay.live_rollovers.get(block_id, ()))
+        prefetch_ids = tuple(prefetch_ids)
+        for contract, block_ids in block_ids_by_contract.items():
+            replay = replays[contract.id]
+            for block_id in block_ids:
+                block = Ledger.browse(block_id).with_prefetch(prefetch_ids)
+                expired = replay.unexpired_target(block_id)
+                to_reverse, vals = Ledger._retainer_reconcile(
+                    Ledger.browse(replay.live_expiries.get(block_id, [])).with_prefetch(
+                        prefetch_ids
+                    ),
+                    -expired,
+                    lambda units, c=contract, b=block: c._retainer_prepare_expiry_vals(
+                        b, units
+                    ),
+                )
+                reverse |= to_reverse
+                new_vals += vals
+                rolled = 0
+                if block_id not in replay.rollovers and contract.rollover_max_units:
+                    rolled = min(expired, contract.rollover_max_units)
+                to_reverse, vals = Ledger._retainer_reconcile(
+                    Ledger.browse(
+                        replay.live_rollovers.get(block_id, [])
+                    ).with_prefetch(prefetch_ids),
+                    rolled,
+                    lambda units, c=contract, b=block: (
+                        c._retainer_prepare_rollover_vals(b, units)
+                    ),
+                )
+                rollover_changed |= bool(to_reverse or vals)
+                reverse |= to_reverse
+                new_vals += vals
+        if deltas is not None:
+            for vals in new_vals:
+                deltas[vals["contract_id"]] += vals["units"]
+            for entry in reverse:
+                deltas[entry.contract_id.id] -= entry.units
+        Ledger._post(
+            new_vals,
+            reverse=reverse,
+            reason=self.env._("Block expiry corrected"),
+            expiry_correction=True,
+        )
+        return rollover_changed
+
+    def _retainer_expiry_posting_date(self, expiry_date):
+        """Date of an expiry entry: the block's expiry date, or the first
+        day after the usage lock date when that period is closed."""
+        self.ensure_one()
+        if self.usage_lock_date and expiry_date <= self.usage_lock_date:
+            return self.usage_lock_date + timedelta(days=1)
+        return expiry_date
+
+    def _retainer_prepare_expiry_vals(self, block, units):
+        self.ensure_one()
+        return {
+            "contract_id": self.id,
+            "kind": "expiry",
+            "units": units,
+            "block_entry_id": block.id,
+            "date": self._retainer_expiry_posting_date(block.expiry_date),
+            "name": self.env._(
+                "Expiry of %(block)s (expired %(date)s)",
+                block=block._retainer_block_label(),
+                date=format_date(self.env, block.expiry_date),
+            ),
+        }
+
+    def _retainer_prepare_rollover_vals(self, block, units):
+        self.ensure_one()
+        date = self._retainer_expiry_posting_date(block.expiry_date + timedelta(days=1))
+        months = self.rollover_validity_months
+        return {
+            "contract_id": self.id,
+            "kind": "credit",
+            "units": units,
+            "block_entry_id": block.id,
+            "topup_origin": "rollover",
+            "date": date,
+            "expiry_date": (
+                block.expiry_date + relativedelta(months=months) if months else False
+            ),
+            "name": self.env._(
+                "Rollover of %(block)s", block=block._retainer_block_label()
+            ),
+            "reason": self.env._(
+                "%(units)s unused units of block %(block)s (dated %(date)s, "
+                "expired %(expiry)s) rolled over.",
+                units=units,
+                block=block._retainer_block_label(),
+                date=format_date(self.env, block.date),
+                expiry=format_date(self.env, block.expiry_date),
+            ),
+        }
+
+    @api.model
+    def _retainer_expire_blocks(self, companies=None, batch_size=200):
+        """Post the expiry (and rollover) of every block past its expiry
+        date that still has units, for the retainers of ``companies``
+        (default: every company the user may access). Idempotent: a block
+        is expired once; a second run, or two running at once, post
+        nothing more (the second waits for the first and then finds the
+        blocks expired, or fails and is retried).
+
+        :raises AccessError: for a company the user cannot access.
+        :return: the number of contracts handled
+        """
+        if companies is None and self.env.su:
+            company_filter = SQL("TRUE")  # the scheduled job: every company
+        else:
+            if companies is None:
+                companies = self.env.user.company_ids
+            forbidden = companies - self.env.user.company_ids
+            if forbidden and not self.env.su:
+                raise AccessError(
+                    self.env._(
+                        "You cannot expire the retainer blocks of %(company)s.",
+                        company=forbidden[0].name,
+                    )
+                )
+            if not companies:
+                return 0
+            company_filter = SQL("c.company_id IN %s", tuple(companies.ids))
+        today = fields.Date.context_today(self)
+        Ledger = self.env["retainer.ledger.entry"]
+        Ledger.flush_model()
+        # Live blocks past their expiry that no run has handled yet.
+        self.env.cr.execute(
+            SQL(
+                "SELECT DISTINCT b.contract_id FROM retainer_ledger_entry b "
+                "JOIN retainer_contract c ON c.id = b.contract_id "
+                "WHERE b.kind = 'credit' AND b.expiry_date < %s AND %s "
+                "AND NOT EXISTS (SELECT 1 FROM retainer_ledger_entry r "
+                "WHERE r.reversed_entry_id = b.id) "
+                "AND NOT EXISTS (SELECT 1 FROM retainer_ledger_entry x "
+                "WHERE x.block_entry_id = b.id) ORDER BY b.contract_id",
+                today,
+                company_filter,
+            )
+        )
+        contract_ids = [row[0] for row in self.env.cr.fetchall()]
+        for batch in split_every(batch_size, contract_ids, self.browse):
+            batch._lock_for_posting(bump=True)
+            replays = Ledger._retainer_current_replay(batch.ids)
+            deltas = defaultdict(int)
+            for _round in range(MAX_CORRECTION_ROUNDS):
+                if not batch._retainer_reconcile_expiries(
+                    replays, job=True, deltas=deltas
+                ):
+                    break
+                replays = Ledger._retainer_current_replay(batch.ids)
+            # Expired units lower the balance: the balance rules apply.
+            watched = batch._retainer_balance_watched(deltas)
+            if watched:
+                watched._retainer_balance_changed(
+                    deltas, Ledger._retainer_current_balances(watched.ids)
+                )
+        return len(contract_ids)
+
+    @api.model
+    def _cron_expire_blocks(self):
+        """Scheduled job (daily): expire the blocks past their expiry date."""
+        return self._retainer_expire_blocks()
+
+    # -------------------------------------------------------------------------
+    # BALANCE OVER TIME AND FORECAST
+    # -------------------------------------------------------------------------
+    # What staff read on a retainer besides its ledger: its forecast, its
+    # balance over time and the analysis of its usage.
+
+    forecast_status = fields.Selection(
+        FORECAST_STATUS_SELECTION, compute="_compute_forecast"
+    )
+
+    forecast_date = fields.Date(
+        string="Runs out on",
+        compute="_compute_forecast",
+        help="When the balance runs out at the average net use of the last 90 days.",
+    )
+
+    def _compute_forecast(self):
+        forecasts = self._origin._retainer_forecasts() if self._origin else {}
+        for contract in self:
+            forecast = forecasts.get(contract._origin.id)
+            contract.forecast_status = forecast.status if forecast else False
+            contract.forecast_date = forecast.depletion_date if forecast else False
+
+    def action_view_balance_graph(self):
+        """The balance of this retainer over time: its units cumulated."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "defining_retainer.retainer_ledger_entry_action_balance"
+        )
+        action.update(
+            domain=[("contract_id", "=", self.id)],
+            context={"default_contract_id": self.id},
+            display_name=self.env._("Balance of %(name)s", name=self.name),
+        )
+        return action
+
+    def action_view_usage(self):
+        """The usage of this retainer by month and consultant."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "defining_retainer.retainer_usage_report_action"
+        )
+        action.update(
+            domain=[("contract_id", "=", self.id)],
+            context={"search_default_groupby_employee": 1},
+            display_name=self.env._("Usage of %(name)s", name=self.name),
+        )
+        return action
+
+    # -------------------------------------------------------------------------
+    # CUSTOMER EMAILS: CONTACTS, ALERTS AND STATEMENTS
+    # -------------------------------------------------------------------------
+    # Who hears about a retainer: the customer contacts that get its emails
+    # (alerts, statements), the ones who switched a kind off, and the one path
+    # every customer email of the retainer takes.
+
+    notify_partner_ids = fields.Many2many(
+        "res.partner",
+        "retainer_contract_notify_partner_rel",
+        "contract_id",
+        "partner_id",
+        string="Notified contacts",
+        compute="_compute_notify_partner_ids",
+        store=True,
+        readonly=False,
+        tracking=True,
+        help="Customer contacts who receive this retainer's emails (balance "
+        "alerts, expiry warnings, statements) and follow its conversation. "
+        "Default: the customer's invoice address.",
+    )
+
+    alert_optout_partner_ids = fields.Many2many(
+        "res.partner",
+        "retainer_contract_alert_optout_rel",
+        "contract_id",
+        "partner_id",
+        string="No alert emails",
+        help="Contacts who switched off balance, overdraft and expiry emails "
+        "for this retainer (from the portal or here).",
+    )
+
+    statement_optout_partner_ids = fields.Many2many(
+        "res.partner",
+        "retainer_contract_statement_optout_rel",
+        "contract_id",
+        "partner_id",
+        string="No statement emails",
+        help="Contacts who switched off statement emails for this retainer.",
+    )
+
+    @api.depends("partner_id")
+    def _compute_notify_partner_ids(self):
+        for contract in self:
+            partner = contract.partner_id
+            if not partner:
+                contract.notify_partner_ids = False
+                continue
+            invoice_id = partner.address_get(["invoice"])["invoice"]
+            contract.notify_partner_ids = partner.browse(invoice_id) or partner
+
+    @api.constrains("partner_id", "notify_partner_ids")
+    def _check_notify_partners_of_the_customer(self):
+        self._retainer_check_contacts_of_the_customer("notify_partner_ids")
+
+    @api.constrains("alert_optout_partner_ids", "statement_optout_partner_ids")
+    def _check_optout_partners_of_the_customer(self):
+        self._retainer_check_contacts_of_the_customer(
+            "alert_optout_partner_ids", "statement_optout_partner_ids"
+        )
+
+    def _retainer_check_contacts_of_the_customer(self, *field_names):
+        """Refuse contacts of another customer in ``field_names``: a
+        notified contact gets the retainer's statements and alerts and
+        follows its conversation.
+
+        :raises ValidationError:
+        """
+        for contract in self:
+            contacts = contract.env["res.partner"].union(
+                *(contract[name] for name in field_names)
+            )
+            strangers = contacts - contract._retainer_contacts_of_the_customer(contacts)
+            if strangers:
+                raise ValidationError(
+                    self.env._(
+                        "%(contacts)s cannot get the emails of retainer "
+                        "%(retainer)s: not a contact of %(customer)s.",
+                        contacts=", ".join(strangers.mapped("display_name")),
+                        retainer=contract.name,
+                        customer=contract.partner_id.commercial_partner_id.display_name,
+                    )
+                )
+
+    def _retainer_contacts_of_the_customer(self, partners):
+        """The ``partners`` that belong to the customer of ``self`` (its
+        commercial entity, as the portal's access rule)."""
+        self.ensure_one()
+        customer = self.partner_id.commercial_partner_id
+        return partners.filtered(
+            lambda partner: partner.commercial_partner_id == customer
+        )
+
+    def _retainer_subscribe_contacts(self):
+        """Make the notified contacts followers (they get the replies of the
+        retainer's conversation) and the account manager too."""
+        for contract in self:
+            partners = contract.notify_partner_ids | contract.user_id.partner_id
+            if partners - contract.message_partner_ids:
+                contract.message_subscribe(partner_ids=partners.ids)
+
+    def _retainer_mail_recipients(self, kind):
+        """Return ``(reachable, unreachable)`` of the contacts of ``self``
+        who get emails of ``kind`` (see ``CUSTOMER_MAIL_KINDS``): the notified
+        contacts but the ones who switched it off, split by whether they
+        have an email address. A notified contact who no longer belongs to
+        the customer (moved to another company) gets nothing
+        (``_retainer_moved_contacts``)."""
+        self.ensure_one()
+        optout_field = CUSTOMER_MAIL_KINDS[kind][1]
+        contacts = self._retainer_contacts_of_the_customer(
+            self.notify_partner_ids - self[optout_field]
+        )
+        reachable = contacts.filtered("email")
+        return reachable, contacts - reachable
+
+    def _retainer_moved_contacts(self):
+        """The notified contacts of ``self`` who no longer belong to its
+        customer: they were its contacts when set, then moved."""
+        self.ensure_one()
+        return self.notify_partner_ids - self._retainer_contacts_of_the_customer(
+            self.notify_partner_ids
+        )
+
+    def _retainer_post_customer_mail(
+        self,
+        template_xmlid,
+        kind,
+        render_values=None,
+        attachment_ids=None,
+        raise_on_failure=False,
+    ):
+        """Email ``self``'s contacts of ``kind`` the mail template
+        ``template_xmlid`` rendered on the retainer, in its conversation,
+        with the ``ir.attachment`` ids ``attachment_ids`` attached.
+
+        The email is queued (sent by the mail queue after the transaction
+        commits, retried the Odoo way), so a failing SMTP server never rolls
+        back the posting that triggered it; a template that fails to render
+        neither: it is undone alone (a savepoint), logged, and the account
+        manager gets an activity. Contacts without an email address are
+        named in an activity for the account manager.
+
+        :param dict render_values: figures the template reads as
+            ``ctx['retainer_mail_values']`` (mail templates render with the
+            context, not with extra values).
+        :param bool raise_on_failure: let a failing template raise (after
+            undoing the email alone) instead of logging it: for a caller
+            that must not record the email as sent (a statement, retried by
+            the next run).
+        :returns: the posted ``mail.message`` (empty when nobody gets it or
+            the email failed).
+        """
+        self.ensure_one()
+        reachable, unreachable = self._retainer_mail_recipients(kind)
+        if unreachable:
+            self._retainer_schedule_unreachable_activity(unreachable)
+        moved = self._retainer_moved_contacts()
+        if moved:
+            self._retainer_schedule_moved_contacts_activity(moved)
+        if not reachable:
+            return self.env["mail.message"]
+        template = self.env.ref(template_xmlid)
+        # sudo: whoever triggered the email (a consultant logging time, the
+        # scheduler) may only read the retainer; the email is the system's
+        # reaction, sent from the company's address by the template.
+        contract = self.sudo().with_context(
+            mail_notify_force_send=False,
+            retainer_mail_values=dict(render_values or {}),
+        )
+        try:
+            with self.env.cr.savepoint():
+                return contract.message_post_with_source(
+                    template,
+                    message_type="comment",
+                    subtype_xmlid=CUSTOMER_MAIL_KINDS[kind][0],
+                    partner_ids=reachable.ids,
+                    **({"attachment_ids": attachment_ids} if attachment_ids else {}),
+                )
+        except psycopg2.Error:
+            # A concurrency error (the whole transaction is retried) or a
+            # broken constraint: never taken for a failed email.
+            raise
+        except Exception as error:
+            if raise_on_failure:
+                raise
+            # The posting that triggered the email must stand: say it failed.
+            _logger.exception(
+                "Retainer %s: email %s could not be prepared", self.name, template_xmlid
+            )
+            self._retainer_schedule_mail_failure_activity(template, error)
+            return self.env["mail.message"]
+
+    def _retainer_schedule_statement_failure_activity(self, date_from, date_to, error):
+        """Tell the account manager that the statement of a period could not
+        be sent (once: the daily run tries again until it is)."""
+        self._schedule_manager_todo(
+            self.env._("Statement not sent"),
+            self.env._(
+                "The statement of %(date_from)s - %(date_to)s of retainer "
+                "%(retainer)s could not be sent (%(error)s): check the statement "
+                "mail template and report. The daily job tries again.",
+                date_from=date_from,
+                date_to=date_to,
+                retainer=self.name,
+                error=str(error) or type(error).__name__,
+            ),
+            once=True,
+        )
+
+    def _retainer_schedule_mail_failure_activity(self, template, error):
+        self._schedule_manager_todo(
+            self.env._("Customer email not sent"),
+            self.env._(
+                'The email "%(template)s" of retainer %(retainer)s could not be '
+                "prepared (%(error)s): check the mail template, then tell the "
+                "customer.",
+                template=template.name,
+                retainer=self.name,
+                error=str(error) or type(error).__name__,
+            ),
+        )
+
+    def _retainer_schedule_moved_contacts_activity(self, partners):
+        """Tell the account manager that notified contacts who moved to
+        another customer were left out (once, until the activity is done)."""
+        self._schedule_manager_todo(
+            self.env._("Contacts no longer with the customer"),
+            self.env._(
+                "%(contacts)s no longer belong to %(customer)s and were not "
+                "emailed about retainer %(retainer)s: remove them from its "
+                "notified contacts.",
+                contacts=", ".join(partners.mapped("display_name")),
+                customer=self.partner_id.commercial_partner_id.display_name,
+                retainer=self.name,
+            ),
+            once=True,
+        )
+
+    def _retainer_schedule_unreachable_activity(self, partners):
+        self._schedule_manager_todo(
+            self.env._("Contacts without email address"),
+            self.env._(
+                "Could not email %(contacts)s about retainer %(retainer)s: "
+                "no email address.",
+                contacts=", ".join(partners.mapped("display_name")),
+                retainer=self.name,
+            ),
+        )
+
+    def _schedule_manager_todo(self, summary, note, once=False):
+        """Give this retainer's account manager a to-do ``summary`` with
+        ``note`` (none without an account manager); with ``once``, not while
+        one of the same summary is still open."""
+        self.ensure_one()
+        if not self.user_id:
+            return
+        # sudo: the postings and scheduled jobs that report here run for
+        # users who may only read the retainer (or none); the activity is
+        # the system's report to its manager, not a user's edit.
+        contract_sudo = self.sudo()
+        if once and contract_sudo.activity_ids.filtered(
+            lambda activity: activity.summary == summary
+        ):
+            return
+        contract_sudo.activity_schedule(
+            "mail.mail_activity_data_todo",
+            summary=summary,
+            note=note,
+            user_id=self.user_id.id,
+        )
+
+    def _check_low_balance_units(self):
+        for contract in self:
+            if contract.low_balance_units < 0:
+                raise ValidationError(
+                    self.env._(
+                        "Retainer %(name)s: the low balance alert cannot be "
+                        "negative (0 switches it off).",
+                        name=contract.name,
+                    )
+                )
+
+    def _retainer_forecasts(self, today=None, balances=None):
+        """Forecast, per contract of ``self``, when its balance runs out at
+        the average net use of the last ``forecast.WINDOW_DAYS`` days
+        (debits minus their reversals), in one grouped query.
+
+        :param datetime.date today: last day of the window (default: today
+            in the user's timezone).
+        :param dict balances: contract id -> balance in units, when known
+            (default: ``balance_units``).
+        :returns: ``{contract id: forecast.Forecast}``
+        """
+        today = today or fields.Date.context_today(self)
+        used = dict(
+            self.env["retainer.ledger.entry"]._read_group(
+                [
+                    ("contract_id", "in", self.ids),
+                    ("date", ">=", forecast_tools.window_start(today)),
+                    ("date", "<=", today),
+                    ("effective_kind", "=", "debit"),
+                ],
+                ["contract_id"],
+                ["units:sum"],
+            )
+        )
+        balances = balances or {}
+        return {
+            contract.id: forecast_tools.forecast_depletion(
+                balances.get(contract.id, contract.balance_units),
+                -(used.get(contract) or 0),
+                today,
+            )
+            for contract in self
+        }
+
+    def _retainer_low_balance_watched(self, deltas):
+        """The contracts of ``self`` whose low balance alert a posting of
+        ``deltas`` (contract id -> units moved) may change: those it lowers
+        that were not alerted yet, and those it raises that were."""
+        return self.filtered(
+            lambda c: (
+                c.low_balance_units > 0
+                and (
+                    (deltas.get(c.id, 0) < 0 and not c.low_balance_notified)
+                    or (deltas.get(c.id, 0) > 0 and c.low_balance_notified)
+                )
+            )
+        )
+
+    def _retainer_update_low_balance_notice(self, deltas, balances):
+        """Alert the contracts of ``self`` that a posting of ``deltas``
+        took from above their threshold to at or below it, and re-arm the
+        alert of those back above it.
+
+        :param dict deltas: contract id -> units the posting moved.
+        :param dict balances: contract id -> balance now (under the lock).
+        """
+        alerted = rearmed = self.browse()
+        for contract in self:
+            after = balances.get(contract.id, 0)
+            before = after - deltas.get(contract.id, 0)
+            threshold = contract.low_balance_units
+            if not contract.low_balance_notified and crosses_low_balance(
+                before, after, threshold
+            ):
+                alerted |= contract
+            elif contract.low_balance_notified and after > threshold:
+                rearmed |= contract
+        # sudo: the markers belong to the posting, not to the user, who may
+        # only read the retainer.
+        if rearmed:
+            with server_values():
+                rearmed.sudo().low_balance_notified = False
+        if alerted:
+            with server_values():
+                alerted.sudo().low_balance_notified = True
+            alerted._retainer_notify_low_balance(balances)
+
+    def _retainer_notify_low_balance(self, balances):
+        """Email the contacts of each contract of ``self`` and give its
+        account manager an activity: the balance is low.
+
+        A balance below zero of a ``warn`` retainer gets the overdraft email
+        instead (sent by the overdraft policy), not both.
+        """
+        today = fields.Date.context_today(self)
+        forecasts = self._retainer_forecasts(today=today, balances=balances)
+        for contract in self:
+            balance = balances.get(contract.id, 0)
+            if balance < 0 and contract.overdraft_policy == "warn":
+                continue
+            forecast = forecasts[contract.id]
+            working_days = (
+                forecast_tools.working_days_until(today, forecast.depletion_date)
+                if forecast.status == forecast_tools.STATUS_FORECAST
+                else None
+            )
+            contract._retainer_post_customer_mail(
+                TEMPLATE_LOW_BALANCE,
+                "alert",
+                render_values=contract._retainer_units_values(balance)
+                | {
+                    "threshold_units": contract.low_balance_units,
+                    "working_days": working_days,
+                    "depletion_date": forecast.depletion_date,
+                },
+            )
+            contract._schedule_manager_todo(
+                self.env._("Low balance"),
+                contract._retainer_low_balance_text(balance, working_days),
+            )
+
+    def _retainer_low_balance_text(self, balance, working_days):
+        """The account manager's line about a low balance, e.g. "Low
+        balance: 6 units left, about 9 working days at the current pace"."""
+        self.ensure_one()
+        if working_days is None:
+            return self.env._(
+                "Low balance on %(retainer)s: %(units)s units left (no forecast: "
+                "no recent usage, or none left).",
+                retainer=self.name,
+                units=balance,
+            )
+        return self.env._(
+            "Low balance on %(retainer)s: %(units)s units left, about "
+            "%(days)s working days at the current pace.",
+            retainer=self.name,
+            units=balance,
+            days=working_days,
+        )
+
+    def _retainer_units_values(self, units):
+        """Figures of ``units`` units the customer emails show: units, hours
+        and days of this retainer."""
+        self.ensure_one()
+        hours = units_to_hours(units, self.rounding_unit_minutes)
+        return {
+            "units": units,
+            "hours": hours,
+            "days": hours / self.day_hours if self.day_hours else 0.0,
+        }
+
+    @api.model
+    def _retainer_send_expiry_warnings(self, today=None):
+        """Email, for every block with units left that expires soon, the
+        warning due today (see ``tools.alerts.due_warning``): one email per
+        block and warning, whatever the number of runs.
+
+        :returns: the warnings sent (``retainer.expiry.warning``).
+        """
+        today = today or fields.Date.context_today(self)
+        ExpiryWarning = self.env["retainer.expiry.warning"]
+        companies = self.env["res.company"].search(
+            [("retainer_expiry_warning_days", "not in", (False, ""))]
+        )
+        warning_days = {
+            company.id: company._retainer_expiry_warning_days() for company in companies
+        }
+        horizon = max(
+            (max(days, default=-1) for days in warning_days.values()), default=-1
+        )
+        if horizon < 0:
+            return ExpiryWarning
+        Ledger = self.env["retainer.ledger.entry"]
+        blocks = Ledger.search(
+            [
+                ("kind", "=", "credit"),
+                ("expiry_date", ">=", today),
+                ("expiry_date", "<=", today + timedelta(days=horizon)),
+                ("reversal_entry_ids", "=", False),
+                ("contract_id.state", "in", ("active", "suspended")),
+                ("company_id", "in", companies.ids),
+            ],
+            order="expiry_date, id",
+        )
+        if not blocks:
+            return ExpiryWarning
+        sent = {}
+        for warning in ExpiryWarning.search([("block_entry_id", "in", blocks.ids)]):
+            sent.setdefault(warning.block_entry_id.id, []).append(warning.warning_days)
+        # One replay for the units left in every block.
+        blocks.mapped("remaining_units")
+        vals_list = []
+        for block in blocks:
+            if not block.remaining_units:
+                continue
+            days = due_warning(
+                (block.expiry_date - today).days,
+                warning_days.get(block.company_id.id, ()),
+                sent.get(block.id, ()),
+            )
+            if days is not None:
+                vals_list.append(
+                    {
+                        "contract_id": block.contract_id.id,
+                        "block_entry_id": block.id,
+                        "warning_days": days,
+                        "expiry_date": block.expiry_date,
+                        "units": block.remaining_units,
+                    }
+                )
+        warnings = ExpiryWarning._insert_once(vals_list)
+        for warning in warnings:
+            contract = warning.contract_id
+            contract._retainer_post_customer_mail(
+                TEMPLATE_EXPIRY,
+                "alert",
+                render_values=contract._retainer_units_values(warning.units)
+                | {
+                    "expiry_date": warning.expiry_date,
+                    "days_left": (warning.expiry_date - today).days,
+                    "block_name": warning.block_entry_id.name,
+                    "block_date": warning.block_entry_id.date,
+                },
+            )
+        return warnings
+
+    @api.model
+    def _cron_send_expiry_warnings(self):
+        """Scheduled job (daily): warn the customers of blocks about to
+        expire."""
+        return self._retainer_send_expiry_warnings()
+
+    statement_frequency = fields.Selection(
+        STATEMENT_FREQUENCY_SELECTION,
+        string="Statements by email",
+        required=True,
+        tracking=True,
+        default=lambda self: self.env.company.retainer_statement_frequency,
+        help="After each closed month or quarter, the statement of the period "
+        "(PDF attached) is emailed to the notified contacts.",
+    )
+
+    statement_start_date = fields.Date(
+        string="Statements from",
+        compute="_compute_statement_start_date",
+        store=True,
+        readonly=False,
+        copy=False,
+        help="First day covered by the emailed statements. Set to the first "
+        "day of the current period when statements are switched on or the "
+        "retainer is activated, so no statements of past periods are sent; "
+        "set it earlier to send them.",
+    )
+
+    statement_ids = fields.One2many(
+        "retainer.statement", "contract_id", string="Statements", readonly=True
+    )
+
+    @api.depends("statement_frequency")
+    def _compute_statement_start_date(self):
+        """Switched on (or changed): from the current period, or the day
+        after the last statement sent when that is later (no period twice,
+        no statement of a period closed before the switch)."""
+        today = fields.Date.context_today(self)
+        last_sent = self._statement_last_sent()
+        for contract in self:
+            frequency = contract.statement_frequency
+            if not frequency or frequency == "none":
+                contract.statement_start_date = False
+                continue
+            start = period_start(today, frequency)
+            last = last_sent.get(contract._origin.id)
+            if last:
+                start = max(start, last + timedelta(days=1))
+            contract.statement_start_date = start
+
+    def _statement_last_sent(self):
+        """``{contract id: end of the last statement sent}`` (one query)."""
+        contract_ids = [cid for cid in self._origin.ids if cid]
+        if not contract_ids:
+            return {}
+        return {
+            contract.id: date_to
+            for contract, date_to in self.env["retainer.statement"]
+            .sudo()  # sudo: dates only, to compute the retainers' own field
+            ._read_group(
+                [("contract_id", "in", contract_ids)], ["contract_id"], ["date_to:max"]
+            )
+        }
+
+    def _statement_restart(self):
+        """Move the statement start of ``self`` to the current period at the
+        earliest."""
+        today = fields.Date.context_today(self)
+        for contract in self.filtered(
+            lambda c: c.statement_frequency not in (False, "none")
+        ):
+            start = period_start(today, contract.statement_frequency)
+            current = contract.statement_start_date
+            if not current or current < start:
+                contract.statement_start_date = start
+
+    def _live_block_domain(self):
+        """Domain of the blocks of ``self`` that count: credits (and positive
+        adjustments) that are not cancelled (a cancelled credit is no block
+        any more)."""
+        return [
+            ("contract_id", "in", self.ids),
+            ("is_block", "=", True),
+            ("reversal_entry_ids", "=", False),
+        ]
+
+    def _units_to_hours(self, units):
+        """Hours (float) that ``units`` units of this contract make."""
+        self.ensure_one()
+        return units_to_hours(units, self.rounding_unit_minutes)
+
+    def _statement_values(self, date_from, date_to):
+        """Return the statement of ``self`` for ``date_from``..``date_to``
+        (dates, both included); see ``_statements``."""
+        self.ensure_one()
+        return self._statements(date_from, date_to)[self.id]
+
+    def _statements(self, date_from, date_to):
+        """Return ``{contract id: statement}`` for the retainers of ``self``
+        for ``date_from``..``date_to`` (dates, both included), in two queries
+        whatever their number.
+
+        Each statement is a dict with ``opening`` (units before
+        ``date_from``), ``lines`` (list of ``(entry, balance after it)``,
+        oldest first), ``topup_units`` and ``usage_units`` (movements of the
+        period), ``closing`` (units at the end of ``date_to``), and the
+        blocks: ``blocks`` (list of ``(reference, credit entry)``, oldest
+        first: the blocks of the period, those with units left and those
+        the lines name), ``line_blocks`` (``{entry id: text}``: the blocks
+        that pay for a usage line, the block a top-up line or an expiry is
+        about), ``blocks_date`` (the day the block figures are read: today)
+        and ``expiring`` (see ``retainer.ledger.entry._expiring_summary``);
+        ``outside_lines`` (the period's timesheets billed outside the
+        retainer, oldest first: they use no units) and ``outside_hours``.
+
+        The block figures and the blocks paying each line are computed for
+        all the retainers at once: one more query for the replay of their
+        ledgers.
+        """
+        Ledger = self.env["retainer.ledger.entry"]
+        today = fields.Date.context_today(self)
+        openings = dict(
+            Ledger._read_group(
+                [("contract_id", "in", self.ids), ("date", "<", date_from)],
+                ["contract_id"],
+                ["units:sum"],
+            )
+        )
+        period_entries = Ledger.search(
+            [
+                ("contract_id", "in", self.ids),
+                ("date", ">=", date_from),
+                ("date", "<=", date_to),
+            ],
+            order="date asc, id asc",
+        )
+        live_blocks = Ledger.search(self._live_block_domain(), order="date asc, id asc")
+        # One replay for the figures of the blocks and the payers of lines.
+        (period_entries | live_blocks).mapped("remaining_units")
+        entries_by_contract = period_entries.grouped("contract_id")
+        outside_by_contract = (
+            self.env["account.analytic.line"]
+            .search(
+                [
+                    ("retainer_id", "in", self.ids),
+                    ("retainer_billed_outside", "=", True),
+                    ("date", ">=", date_from),
+                    ("date", "<=", date_to),
+                ],
+                order="date asc, id asc",
+            )
+            .grouped("retainer_id")
+        )
+        blocks_by_contract = live_blocks.grouped("contract_id")
+        statements = {}
+        for contract in self:
+            opening = openings.get(contract, 0) or 0
+            entries = entries_by_contract.get(contract, Ledger)
+            units = entries.mapped("units")
+            balances = running_balances(opening, units)
+            topup_units = sum(
+                entry.units for entry in entries if entry.effective_kind == "credit"
+            )
+            contract_blocks = blocks_by_contract.get(contract, Ledger)
+            blocks, line_blocks = contract._statement_blocks(
+                entries, contract_blocks, date_from, date_to
+            )
+            outside = outside_by_contract.get(
+                contract, self.env["account.analytic.line"]
+            )
+            statements[contract.id] = {
+                "date_from": date_from,
+                "date_to": date_to,
+                "opening": opening,
+                "lines": list(zip(entries, balances, strict=True)),
+                "topup_units": topup_units,
+                "usage_units": sum(units) - topup_units,
+                "closing": balances[-1] if balances else opening,
+                "blocks": blocks,
+                "line_blocks": line_blocks,
+                "blocks_date": today,
+                "expiring": contract_blocks.filtered(
+                    "remaining_units"
+                )._expiring_summary(today),
+                "outside_lines": outside,
+                "outside_hours": sum(outside.mapped("unit_amount")),
+            }
+        return statements
+
+    def _statement_blocks(self, entries, blocks, date_from, date_to):
+        """Blocks a statement of ``self`` lists and what each line says of
+        them (figures already computed, see :meth:`_statements`).
+
+        :param entries: the period's entries, oldest first.
+        :param blocks: the live blocks of ``self``, oldest first.
+        :returns: ``(blocks, line_blocks)``: list of ``(reference, block)``
+            and ``{entry id: text}``.
+        """
+        self.ensure_one()
+        named = set()
+        for entry in entries:
+            named.update(entry.paid_by_block_ids.ids)
+            if entry.block_entry_id:
+                named.add(entry.block_entry_id.id)
+        shown = blocks.filtered(
+            lambda block: (
+                block.id in named
+                or (
+                    block.date <= date_to
+                    and (
+                        block.remaining_units
+                        or block.date >= date_from
+                        or (block.expiry_date and block.expiry_date >= date_from)
+                    )
+                )
+            )
+        )
+        references = {
+            block.id: self.env._("B%(number)s", number=number)
+            for number, block in enumerate(shown, start=1)
+        }
+
+        def reference(block):
+            if block.id in references:
+                return references[block.id]
+            return self.env._(
+                "%(kind)s of %(date)s",
+                kind=block._customer_kind_label(),
+                date=format_date(self.env, block.date),
+            )
+
+        line_blocks = {}
+        for entry in entries:
+            if entry.is_block:
+                text = references.get(entry.id, "")
+                if entry.block_entry_id:
+                    old = reference(entry.block_entry_id)
+                    text = (
+                        self.env._("%(block)s, from %(old)s", block=text, old=old)
+                        if text
+                        else self.env._("from %(old)s", old=old)
+                    )
+            elif entry.kind == "expiry":
+                text = reference(entry.block_entry_id)
+            elif entry.kind == "reversal" or entry.units > 0:
+                text = ""
+            elif entry.reversal_entry_ids:
+                text = ""  # cancelled: it no longer uses any block
+            elif entry.paid_by_block_ids:
+                text = ", ".join(reference(block) for block in entry.paid_by_block_ids)
+            else:
+                text = self.env._("overdraft")
+            if text:
+                line_blocks[entry.id] = text
+        return [(references[block.id], block) for block in shown], line_blocks
+
+    def _statement_figures(self, date_from, date_to):
+        """``{contract id: {opening_units, topup_units, usage_units,
+        closing_units}}`` of the retainers of ``self`` for
+        ``date_from``..``date_to`` (the summary of their statements), in two
+        grouped queries whatever their number."""
+        Ledger = self.env["retainer.ledger.entry"]
+        openings = dict(
+            Ledger._read_group(
+                [("contract_id", "in", self.ids), ("date", "<", date_from)],
+                ["contract_id"],
+                ["units:sum"],
+            )
+        )
+        movements = Ledger._read_group(
+            [
+                ("contract_id", "in", self.ids),
+                ("date", ">=", date_from),
+                ("date", "<=", date_to),
+            ],
+            ["contract_id", "effective_kind"],
+            ["units:sum"],
+        )
+        figures = {
+            contract.id: {
+                "opening_units": openings.get(contract, 0) or 0,
+                "topup_units": 0,
+                "usage_units": 0,
+            }
+            for contract in self
+        }
+        for contract, effective_kind, units in movements:
+            key = "topup_units" if effective_kind == "credit" else "usage_units"
+            figures[contract.id][key] += units or 0
+        for values in figures.values():
+            values["closing_units"] = (
+                values["opening_units"] + values["topup_units"] + values["usage_units"]
+            )
+        return figures

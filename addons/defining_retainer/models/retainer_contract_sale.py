@@ -1,31 +1,36 @@
 import logging
 from collections import defaultdict
 
+import psycopg2
 from dateutil.relativedelta import relativedelta
 from psycopg2 import OperationalError
 
 from odoo import Command, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..tools.rounding import units_to_hours
 from ..tools.server_values import server_values
+from ..tools.units import MAX_TOPUP_DAYS, max_topup_quantity
 from .res_company import TOPUP_DOCUMENT_SELECTION
 
 _logger = logging.getLogger(__name__)
 
 RECURRING_INTERVAL_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+
 # Periods one run of the recurring job creates per contract at most (a plan
 # started long ago catches up over several days, never in one huge batch).
 RECURRING_MAX_PERIODS = 12
 
+_logger = logging.getLogger(__name__)
 
-# One model, one file per concern (core, posting, blocks, sales) to keep
-# each file short.
+AUTO_TOPUP_CRON = "defining_retainer.ir_cron_retainer_auto_topup_charge"
+
+
 class RetainerContract(models.Model):
     """The selling side of a retainer: its orders and invoices, top-ups,
     the recurring top-up plan and the invoicing of overdrafts."""
 
-    _inherit = "retainer.contract"  # pylint: disable=consider-merging-classes-inherited
+    _inherit = "retainer.contract"
 
     # === FIELDS === #
 
@@ -299,22 +304,15 @@ class RetainerContract(models.Model):
     def _retainer_report_recurring_failure(self, error):
         """Tell the account manager of this retainer that its recurring
         top-up failed, once while the activity is open."""
-        self.ensure_one()
-        summary = self.env._("Recurring top-up failed")
-        if not self.user_id or self.activity_ids.filtered(
-            lambda activity: activity.summary == summary
-        ):
-            return
-        self.activity_schedule(
-            "mail.mail_activity_data_todo",
-            summary=summary,
-            note=self.env._(
+        self._schedule_manager_todo(
+            self.env._("Recurring top-up failed"),
+            self.env._(
                 "The recurring top-up of %(retainer)s could not be prepared; "
                 "it will be tried again on the next run: %(error)s",
                 retainer=self.name,
                 error=str(error),
             ),
-            user_id=self.user_id.id,
+            once=True,
         )
 
     def _retainer_generate_recurring(self, today):
@@ -541,3 +539,685 @@ class RetainerContract(models.Model):
         totals = self.env["retainer.ledger.entry"]._retainer_totals(contracts.ids)
         for contract in contracts.filtered(lambda c: totals[c.id]["balance"] < 0):
             contract.with_company(contract.company_id)._retainer_invoice_overdraft()
+
+    # -------------------------------------------------------------------------
+    # AUTOMATIC TOP-UP
+    # -------------------------------------------------------------------------
+    # The automatic top-up of a retainer: when a posting leaves its balance
+    # at or below a threshold, one order of a chosen product and quantity is
+    # made for the customer, once per crossing. A scheduled job then charges
+    # it to the customer's saved payment method, or sends it to them to pay
+    # online (see sale_order.py).
+
+    auto_topup = fields.Boolean(
+        string="Automatic top-up",
+        tracking=True,
+        help="When a posting leaves the balance at or below the threshold, "
+        "order the top-up below for the customer, once until the balance is "
+        "above the threshold again.",
+        groups="base.group_user",
+    )
+
+    auto_topup_threshold_units = fields.Integer(
+        string="Top up at (units)",
+        tracking=True,
+        help="Balance, in units, at or below which the top-up is ordered.",
+        groups="base.group_user",
+    )
+
+    auto_topup_product_id = fields.Many2one(
+        "product.product",
+        string="Top-up product",
+        tracking=True,
+        domain="[('retainer_units', '>', 0), "
+        "('company_id', 'in', [False, company_id])]",
+        groups="base.group_user",
+    )
+
+    auto_topup_quantity = fields.Float(
+        string="Top-up quantity",
+        digits="Product Unit of Measure",
+        tracking=True,
+        help="Quantity of the top-up product ordered, in its unit of measure.",
+        groups="base.group_user",
+    )
+
+    auto_topup_token_id = fields.Many2one(
+        "payment.token",
+        string="Saved payment method",
+        tracking=True,
+        domain="[('partner_id', 'child_of', partner_id), "
+        "('company_id', '=', company_id)]",
+        help="A payment method the customer saved when paying online. Set: "
+        "each top-up is charged to it and confirmed. Empty: each top-up is "
+        "emailed to the customer to pay online.",
+        groups="base.group_user",
+    )
+
+    # Set when a top-up was ordered for the current crossing of the
+    # threshold, cleared when the balance is above it again: one order per
+    # crossing, whoever posts (written under the posting's lock).
+    auto_topup_triggered = fields.Boolean(
+        string="Top-up ordered",
+        readonly=True,
+        copy=False,
+        help="A top-up was ordered when the balance reached the threshold; "
+        "the next one waits until the balance is above it again.",
+        groups="base.group_user",
+    )
+
+    @api.constrains(
+        "auto_topup",
+        "auto_topup_threshold_units",
+        "auto_topup_product_id",
+        "auto_topup_quantity",
+        "auto_topup_token_id",
+        "partner_id",
+        "company_id",
+        "day_hours",
+        "rounding_unit_minutes",
+    )
+    def _check_auto_topup(self):
+        for contract in self:
+            error = contract._retainer_auto_topup_error()
+            if error:
+                raise ValidationError(error)
+
+    def _retainer_auto_topup_error(self):
+        """The message of what is wrong with the automatic top-up settings
+        of this retainer, or ``None``."""
+        self.ensure_one()
+        product = self.auto_topup_product_id
+        # sudo: only the owner and company of the chosen payment method are
+        # compared; a retainer manager may not read others' tokens.
+        token = self.auto_topup_token_id.sudo()
+        if self.auto_topup_threshold_units < 0:
+            return self.env._(
+                "Retainer %(name)s: the automatic top-up threshold cannot be negative.",
+                name=self.name,
+            )
+        if self.auto_topup_quantity < 0 or (
+            self.auto_topup and self.auto_topup_quantity <= 0
+        ):
+            return self.env._(
+                "Retainer %(name)s: the automatic top-up needs a quantity "
+                "greater than zero.",
+                name=self.name,
+            )
+        if self.auto_topup and not product:
+            return self.env._(
+                "Retainer %(name)s: choose the product of its automatic top-up.",
+                name=self.name,
+            )
+        if product and not self._retainer_is_topup_product(product):
+            return self.env._(
+                "Retainer %(name)s: %(product)s is not a retainer product of "
+                "%(company)s.",
+                name=self.name,
+                product=product.display_name,
+                company=self.company_id.name,
+            )
+        maximum = self._retainer_auto_topup_max_quantity()
+        if maximum is not None and self.auto_topup_quantity > maximum:
+            return self.env._(
+                "Retainer %(name)s: the automatic top-up quantity cannot be more "
+                "than %(maximum)s (%(days)s retainer days) of %(product)s, the "
+                "most one top-up may order.",
+                name=self.name,
+                maximum=maximum,
+                days=MAX_TOPUP_DAYS,
+                product=product.display_name,
+            )
+        customer = self.partner_id.commercial_partner_id
+        if token and (
+            token.partner_id.commercial_partner_id != customer
+            or token.company_id != self.company_id
+        ):
+            return self.env._(
+                "Retainer %(name)s: the saved payment method %(token)s is not "
+                "one of %(customer)s in %(company)s.",
+                name=self.name,
+                token=token.display_name,
+                customer=customer.display_name,
+                company=self.company_id.name,
+            )
+        return None
+
+    def _retainer_auto_topup_max_quantity(self):
+        """The largest quantity of the automatic top-up product one
+        automatic top-up may order: ``MAX_TOPUP_DAYS`` days of this
+        retainer, as one portal purchase (``None`` without a product).
+        One threshold crossing charges the customer's card off session: a
+        typing error must not charge millions."""
+        self.ensure_one()
+        product = self.auto_topup_product_id
+        if not product.retainer_units or not self.rounding_unit_minutes:
+            return None
+        day_units = self.day_hours * 60 / self.rounding_unit_minutes
+        return max_topup_quantity(product.retainer_units, day_units=day_units)
+
+    def _retainer_auto_topup_token_error(self, token):
+        """Why the saved payment method ``token`` (``payment.token``) must
+        not be charged for this retainer now, or ``None``: checked at each
+        charge, as its owner may have left the customer since it was
+        chosen."""
+        self.ensure_one()
+        # sudo: only the owner, company and state of the method are read; the
+        # scheduled job may not read others' tokens.
+        token = token.sudo()
+        customer = self.partner_id.commercial_partner_id
+        if token.partner_id.commercial_partner_id != customer:
+            return self.env._(
+                "the saved payment method %(token)s is no longer one of "
+                "%(customer)s (it belongs to %(owner)s)",
+                token=token.display_name,
+                customer=customer.display_name,
+                owner=token.partner_id.display_name,
+            )
+        if token.company_id != self.company_id:
+            return self.env._(
+                "the saved payment method %(token)s is not one of %(company)s",
+                token=token.display_name,
+                company=self.company_id.name,
+            )
+        # An archived method or a disabled provider: payment itself refuses
+        # the transaction, and the job reports it the same way.
+        return None
+
+    def write(self, vals):
+        if "auto_topup" in vals and not vals["auto_topup"]:
+            # Switched off: switched on again, the next posting at or below
+            # the threshold orders.
+            vals = self._retainer_client_vals(vals) | {"auto_topup_triggered": False}
+            with server_values():
+                return super().write(vals)
+        return super().write(vals)
+
+    def _retainer_balance_watched(self, deltas):
+        return super()._retainer_balance_watched(
+            deltas
+        ) | self._retainer_auto_topup_watched(deltas)
+
+    def _retainer_balance_changed(self, deltas, balances):
+        # Selected before the alerts run: their emails and notes may drop
+        # the contracts from the cache, and reading them again costs a query.
+        auto_topup = self._retainer_auto_topup_watched(deltas)
+        result = super()._retainer_balance_changed(deltas, balances)
+        auto_topup._retainer_update_auto_topup(deltas, balances)
+        return result
+
+    def _retainer_auto_topup_watched(self, deltas):
+        """The contracts of ``self`` whose automatic top-up a posting of
+        ``deltas`` (contract id -> units moved) may act on: active ones it
+        lowers that did not order yet, and those it raises that did."""
+        return self.filtered(
+            lambda c: (
+                (deltas.get(c.id, 0) > 0 and c.auto_topup_triggered)
+                or (
+                    deltas.get(c.id, 0) < 0
+                    and c.auto_topup
+                    and not c.auto_topup_triggered
+                    and c.state == "active"
+                )
+            )
+        )
+
+    def _retainer_update_auto_topup(self, deltas, balances):
+        """Order the top-up of the contracts of ``self`` that a posting of
+        ``deltas`` left at or below their threshold, and re-arm those back
+        above it. Runs under the posting's lock, so the marker it writes
+        makes one order per crossing, even with postings on several nodes
+        (a concurrent posting waits, then is retried and sees the marker).
+
+        :param dict deltas: contract id -> units the posting moved.
+        :param dict balances: contract id -> balance now (under the lock).
+        """
+        ordering = rearmed = self.browse()
+        for contract in self:
+            after = balances.get(contract.id, 0)
+            threshold = contract.auto_topup_threshold_units
+            if contract.auto_topup_triggered:
+                if after > threshold:
+                    rearmed |= contract
+            elif deltas.get(contract.id, 0) < 0 and after <= threshold:
+                ordering |= contract
+        # sudo: the markers belong to the posting, not to the user, who may
+        # only read the retainer.
+        with server_values():
+            if rearmed:
+                rearmed.sudo().auto_topup_triggered = False
+            if ordering:
+                ordering.sudo().auto_topup_triggered = True
+            ordering._retainer_create_auto_topup_orders(balances)
+
+    def _retainer_create_auto_topup_orders(self, balances):
+        """Create the automatic top-up order of each contract of ``self``
+        and wake the job that charges or sends them (never in this
+        transaction: no payment or email during a posting). An order that
+        cannot be made (product archived since, ...) is undone alone and
+        reported to the account manager: the posting stands.
+
+        :returns: the orders (``sale.order``)
+        """
+        orders = self.env["sale.order"]
+        for contract in self:
+            try:
+                with self.env.cr.savepoint():
+                    orders |= contract._retainer_create_auto_topup_order(
+                        balances.get(contract.id, 0)
+                    )
+            except psycopg2.Error:
+                raise  # a concurrency error: the whole posting is retried
+            except Exception as error:  # reported below; the posting stands
+                _logger.exception(
+                    "Automatic top-up of retainer %s (id %s) failed",
+                    contract.name,
+                    contract.id,
+                )
+                contract._retainer_report_auto_topup(
+                    self.env._(
+                        "The automatic top-up of %(retainer)s could not be "
+                        "ordered: %(error)s",
+                        retainer=contract.name,
+                        error=str(error) or type(error).__name__,
+                    ),
+                    summary=self.env._("Automatic top-up failed"),
+                )
+        if orders:
+            # sudo: waking a scheduled job is the system's, not the user's.
+            self.env.ref(AUTO_TOPUP_CRON).sudo()._trigger()
+        return orders
+
+    def _retainer_create_auto_topup_order(self, balance):
+        """Create this retainer's automatic top-up quotation, marked for the
+        job: to charge (a saved payment method is set) or to send to the
+        customer to pay online in full."""
+        self.ensure_one()
+        charge = bool(self._retainer_auto_topup_payment_token())
+        # sudo: the posting that reaches the threshold may be a consultant's
+        # timesheet (no sales rights); the order is the one the retainer's
+        # manager configured, for its own customer, and goes to its account
+        # manager (the salesperson of orders made by the system).
+        order = self.sudo()._create_topup_quotation(
+            self.auto_topup_quantity,
+            product=self.auto_topup_product_id,
+            retainer_topup_origin="auto",
+            retainer_auto_topup_state="to_charge" if charge else "to_send",
+            require_payment=True,
+            require_signature=False,
+            prepayment_percent=1.0,
+            origin=self.env._("%(retainer)s: automatic top-up", retainer=self.name),
+        )
+        if charge:
+            text = self.env._(
+                "Balance %(balance)s units, at or below %(threshold)s: automatic "
+                "top-up %(order)s ordered; it will be charged to the saved "
+                "payment method.",
+                balance=balance,
+                threshold=self.auto_topup_threshold_units,
+                order=order.name,
+            )
+        else:
+            text = self.env._(
+                "Balance %(balance)s units, at or below %(threshold)s: automatic "
+                "top-up %(order)s ordered; it will be sent to the customer to "
+                "pay online.",
+                balance=balance,
+                threshold=self.auto_topup_threshold_units,
+                order=order.name,
+            )
+        self._retainer_report_auto_topup(text)
+        return order
+
+    def _retainer_auto_topup_payment_token(self):
+        """The saved payment method (``payment.token``) automatic top-ups of
+        this retainer are charged to now: empty when none is set or the
+        automatic top-up was switched off since the order was made."""
+        self.ensure_one()
+        token = self.auto_topup_token_id
+        return token if self.auto_topup else token.browse()
+
+    def _retainer_report_auto_topup(self, message, summary=None):
+        """Note ``message`` on this retainer and, with ``summary``, give its
+        account manager an activity."""
+        self.ensure_one()
+        # sudo: whoever posted (a consultant) or the scheduled job may only
+        # read the retainer; the note is the system's report, not an edit.
+        contract_sudo = self.sudo()
+        contract_sudo.message_post(body=message, subtype_xmlid="mail.mt_note")
+        if summary:
+            self._schedule_manager_todo(summary, message)
+
+    # -------------------------------------------------------------------------
+    # REVENUE
+    # -------------------------------------------------------------------------
+    # Revenue of a retainer: what its customer paid for time not used yet,
+    # and what was recognised (see models/retainer_revenue_line.py).
+
+    company_currency_id = fields.Many2one(related="company_id.currency_id")
+
+    unearned_value = fields.Monetary(
+        string="Unearned value",
+        currency_field="company_currency_id",
+        compute="_compute_revenue_values",
+        groups="account.group_account_invoice",
+        help="Value of the paid units not used nor expired yet (deferred "
+        "revenue once everything earned is recognised).",
+    )
+
+    recognized_value = fields.Monetary(
+        string="Recognised to date",
+        currency_field="company_currency_id",
+        compute="_compute_revenue_values",
+        groups="account.group_account_invoice",
+        help="Revenue recognised from this retainer's paid units so far.",
+    )
+
+    revenue_line_ids = fields.One2many(
+        "retainer.revenue.line",
+        "contract_id",
+        string="Recognised revenue",
+        groups="account.group_account_invoice",
+    )
+
+    def _prepare_manual_entry_vals(
+        self, vals, unit_value=0.0, value_account=None, **options
+    ):
+        # A credit given a value per unit: put on the deferred revenue
+        # account against ``value_account`` (see _retainer_post_manual_value)
+        # and recognised as it is used.
+        vals = super()._prepare_manual_entry_vals(vals, **options)
+        if unit_value:
+            if vals["kind"] != "credit":
+                raise UserError(self.env._("Only a credit can be given a value."))
+            if vals["expiry_date"]:
+                # Checked before the value's journal entry is posted.
+                self.env["retainer.ledger.entry"]._check_block_dates(vals)
+            vals |= self._retainer_post_manual_value(
+                vals["units"], unit_value, value_account, vals["date"], vals["reason"]
+            )
+        return vals
+
+    def _retainer_post_manual_value(self, units, unit_value, account, date, reason):
+        """Put the value of a manual credit of ``units`` at ``unit_value``
+        (company currency) on the deferred revenue account, against
+        ``account`` (e.g. the opening balance account for a balance taken
+        over from another system, an expense account for goodwill), so that
+        its use is recognised like a sold block's and the deferred revenue
+        report still equals the account.
+
+        :returns: the ledger values of the credit's value.
+        :raises AccessError: the user is not an accounting manager.
+        :raises UserError: a negative value, a company that does not defer
+            retainer revenue, no counterpart account or the deferred
+            revenue account itself.
+        """
+        self.ensure_one()
+        company = self.company_id
+        if unit_value < 0:
+            raise UserError(self.env._("A credit's value per unit cannot be negative."))
+        if not self.env.user.has_group("account.group_account_manager"):
+            raise AccessError(
+                self.env._("Only accounting managers can give a credit a value.")
+            )
+        if not company.retainer_defer_revenue:
+            raise UserError(
+                self.env._(
+                    "%(company)s does not defer retainer revenue: a credit's value "
+                    "is only recorded when it does (Settings > Retainers).",
+                    company=company.name,
+                )
+            )
+        company._retainer_check_revenue_settings(required=True)
+        deferred = company.retainer_deferred_account_id
+        if not account or account == deferred:
+            raise UserError(
+                self.env._(
+                    "Choose the account the credit's value comes from (not the "
+                    "deferred revenue account), e.g. the opening balance account "
+                    "for a balance taken over from another system."
+                )
+            )
+        amount = company.currency_id.round(units * unit_value)
+        partner = self.partner_id.commercial_partner_id.id
+        RevenueLine = self.env["retainer.revenue.line"]
+        # sudo: an accounting manager (checked above) posts the entry in the
+        # retainer revenue journal whatever their other groups.
+        move = RevenueLine.sudo()._retainer_post_entry(
+            company,
+            RevenueLine._retainer_recognition_date(company, date),
+            self.env._(
+                "Value of a credit of %(units)s on retainer %(retainer)s: %(reason)s",
+                units=self._format_units(units),
+                retainer=self.name,
+                reason=reason,
+            ),
+            [(partner, account.id, amount), (partner, deferred.id, -amount)],
+        )
+        return {"manual_unit_value": unit_value, "value_move_id": move.id}
+
+    def _compute_revenue_values(self):
+        RevenueLine = self.env["retainer.revenue.line"].sudo()
+        # sudo: figures of the retainers shown; the fields are limited to
+        # invoicing users.
+        sale_lines = (
+            self.env["retainer.ledger.entry"]
+            .sudo()
+            .search(
+                [("contract_id", "in", self._origin.ids), ("sale_line_id", "!=", False)]
+            )
+            .sale_line_id
+        )
+        unearned = defaultdict(float)
+        pools = RevenueLine._retainer_pools(
+            sale_lines=sale_lines, contracts=self._origin
+        )
+        for pool in pools.values():
+            unearned[pool.contract_id] += pool.unearned
+        recognized = {
+            contract.id: value
+            for contract, value in RevenueLine._read_group(
+                [("contract_id", "in", self._origin.ids)],
+                ["contract_id"],
+                ["value:sum"],
+            )
+        }
+        for contract in self:
+            contract.unearned_value = unearned[contract._origin.id]
+            contract.recognized_value = recognized.get(contract._origin.id, 0.0)
+
+    # -------------------------------------------------------------------------
+    # WORK OUTSIDE THE LEVEL
+    # -------------------------------------------------------------------------
+    # Time billed outside the retainer: a contact type its level does not
+    # include, in a company that bills such time (``retainer_outside_level``).
+    # It uses no units. A project sold by the hour bills it through its order
+    # line like any other time; otherwise it is invoiced here, in hours of the
+    # overage product at the customer's price.
+
+    outside_hours_to_invoice = fields.Float(
+        string="Time outside the level to invoice",
+        compute="_compute_outside_hours_to_invoice",
+        groups="account.group_account_invoice",
+        help="Hours billed outside the retainer that no order line bills and "
+        "that are not invoiced yet.",
+    )
+
+    def _compute_outside_hours_to_invoice(self):
+        # sudo: sums hours of this retainer's timesheets for an accountant,
+        # who may not read timesheets.
+        hours = dict(
+            self.env["account.analytic.line"]
+            .sudo()
+            ._read_group(
+                self._retainer_outside_to_invoice_domain(),
+                ["retainer_id"],
+                ["unit_amount:sum"],
+            )
+        )
+        for contract in self:
+            contract.outside_hours_to_invoice = hours.get(contract._origin.sudo(), 0.0)
+
+    def action_invoice_outside_level(self):
+        self.ensure_one()
+        invoice = self._retainer_invoice_outside_level()
+        return invoice._get_records_action(
+            name=self.env._("Invoice of work outside the level")
+        )
+
+    def _retainer_outside_to_invoice_domain(self):
+        """Timesheets of ``self`` billed outside the retainer that no order
+        line bills and no live invoice holds (as sale_timesheet tells which
+        timesheets are still to invoice)."""
+        return [
+            ("retainer_id", "in", self._origin.ids),
+            ("retainer_billed_outside", "=", True),
+            ("so_line", "=", False),
+            ("unit_amount", ">", 0),
+            "|",
+            "|",
+            ("timesheet_invoice_id", "=", False),
+            ("timesheet_invoice_id.state", "=", "cancel"),
+            ("timesheet_invoice_id.payment_state", "=", "reversed"),
+        ]
+
+    def _retainer_invoice_outside_level(self):
+        """Invoice, in draft, the time billed outside this retainer that no
+        order line bills: hours of the overage product priced for the
+        customer (as an overdraft is), and link the timesheets to the
+        invoice so that they are invoiced once.
+
+        :raises UserError: there is no such time to invoice.
+        :return: the draft invoice (``account.move``)
+        """
+        self.ensure_one()
+        # sudo: the accountant invoicing may not read timesheets; they are
+        # then linked to the invoice as sale_timesheet links the timesheets
+        # of an order it invoices.
+        timesheets = (
+            self.env["account.analytic.line"]
+            .sudo()
+            .search(self._retainer_outside_to_invoice_domain(), order="date, id")
+        )
+        if not timesheets:
+            raise UserError(
+                self.env._(
+                    "Retainer %(name)s has no time billed outside its level left "
+                    "to invoice.",
+                    name=self.name,
+                )
+            )
+        company = self.company_id
+        hour = self.env.ref("uom.product_uom_hour")
+        hours = sum(
+            (uom or hour)._compute_quantity(sum(lines.mapped("unit_amount")), hour)
+            for uom, lines in timesheets.grouped("product_uom_id").items()
+        )
+        product = company._retainer_product("overage")
+        line_vals = {
+            "product_id": product.id,
+            "quantity": hours,
+            "name": self.env._(
+                "%(product)s: work outside the level of retainer %(retainer)s "
+                "(%(count)s timesheets, %(first)s - %(last)s)",
+                product=product.display_name,
+                retainer=self.name,
+                count=len(timesheets),
+                first=timesheets[0].date,
+                last=timesheets[-1].date,
+            ),
+        }
+        price_move_vals, price_line_vals = self._retainer_overdraft_price_vals(
+            product, hours
+        )
+        invoice = (
+            self.env["account.move"]
+            .with_company(company)
+            .create(
+                {
+                    "move_type": "out_invoice",
+                    "partner_id": self.partner_id.id,
+                    "company_id": company.id,
+                    "invoice_origin": self.name,
+                    "invoice_user_id": self.user_id.id,
+                    "invoice_line_ids": [Command.create(line_vals | price_line_vals)],
+                }
+                | price_move_vals
+            )
+        )
+        timesheets.write({"timesheet_invoice_id": invoice.id})
+        return invoice
+
+
+class RetainerLedgerEntry(models.Model):
+    """The value of a credit block: what one of its units was paid."""
+
+    _inherit = "retainer.ledger.entry"
+
+    company_currency_id = fields.Many2one(related="contract_id.company_id.currency_id")
+    unit_value = fields.Monetary(
+        currency_field="company_currency_id",
+        compute="_compute_unit_value",
+        groups="account.group_account_invoice",
+        help="For a block: the untaxed amount paid per unit (deferred invoices "
+        "less credit notes of its order line, in company currency). A "
+        "rolled-over block has the value of the block it comes from; a "
+        "manual credit has the value given when it was posted, or none.",
+    )
+    manual_unit_value = fields.Monetary(
+        string="Given value per unit",
+        currency_field="company_currency_id",
+        readonly=True,
+        groups="account.group_account_invoice",
+        help="A manual credit's value per unit, given when it was posted "
+        "(e.g. a balance taken over from another system).",
+    )
+    value_move_id = fields.Many2one(
+        "account.move",
+        string="Value entry",
+        readonly=True,
+        index="btree_not_null",
+        groups="account.group_account_invoice",
+        help="The journal entry that put a valued manual credit on the "
+        "deferred revenue account.",
+    )
+    value_pending = fields.Boolean(
+        compute="_compute_unit_value",
+        groups="account.group_account_invoice",
+        help="Credited before its invoice is posted: the value is known, and "
+        "its use recognised, once the invoice is posted.",
+    )
+
+    def _compute_unit_value(self):
+        # The sold line of each block: its own, or that of the block its
+        # units rolled over from.
+        origin = {}
+        root = {}
+        for entry in self.sorted("id"):
+            block = entry
+            seen = set()
+            while block.block_entry_id and not block.sale_line_id and block not in seen:
+                seen.add(block)
+                block = block.block_entry_id
+            origin[entry] = block.sale_line_id
+            root[entry] = block
+        sale_lines = self.env["sale.order.line"].union(*origin.values())
+        pools = (
+            self.env["retainer.revenue.line"]
+            .sudo()
+            ._retainer_pools(sale_lines=sale_lines)
+            if sale_lines
+            else {}
+        )
+        for entry in self:
+            sale_line = origin[entry]
+            pool = pools.get(sale_line.id)
+            entry.unit_value = pool.unit_value if pool and entry.is_block else 0.0
+            if entry.is_block and root[entry].value_move_id:
+                entry.unit_value = root[entry].manual_unit_value
+            entry.value_pending = bool(
+                entry.is_block
+                and sale_line
+                and entry.company_id.retainer_defer_revenue
+                and not (pool and pool.paid_units)
+            )

@@ -1,7 +1,7 @@
 from odoo import fields, models, tools
 from odoo.tools import SQL
 
-from ..models.retainer_contract_report import FORECAST_STATUS_SELECTION
+from ..models.retainer_contract import FORECAST_STATUS_SELECTION
 from ..tools import forecast as forecast_tools
 
 

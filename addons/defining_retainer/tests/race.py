@@ -1,5 +1,9 @@
+import sys
 import threading
+import traceback
 from unittest.mock import patch
+
+from psycopg2.errors import SerializationFailure
 
 from odoo import SUPERUSER_ID, api
 from odoo.service.model import retrying
@@ -41,31 +45,71 @@ class ConcurrentClientsMixin:
         their snapshot (:meth:`_snapshot`) before any of them writes;
         retried on serialization failures as a request or a scheduled job
         would be. Return the errors."""
-        barrier = threading.Barrier(len(jobs), timeout=30)
-        errors = []
+        _outcomes, _failures, errors = self._run_clients(
+            dict(enumerate(jobs)), self._snapshot
+        )
+        return errors
 
-        def client(job):
+    def _run_clients(self, jobs, snapshot, refused=(), timeout=60):
+        """The one harness of the concurrency tests: run each
+        ``jobs[name](env)`` in its own transaction and thread, every client
+        having run ``snapshot(env)`` (which takes the transaction's
+        snapshot) before any of them goes on; retried on serialization
+        failures by Odoo's own loop, as a request or a scheduled job would
+        be, then committed.
+
+        :param dict jobs: client name -> ``job(env)``.
+        :param snapshot: ``snapshot(env)``, run on every try.
+        :param tuple refused: exception classes that are a client's expected
+            refusal (rolled back, as the request would be).
+        :returns: ``(outcomes, serialization_failures, errors)``:
+            ``outcomes[name]`` is ``("ok", result)`` or ``("refused",
+            message)``; ``serialization_failures`` the names of the clients
+            that failed once and were retried (once per failure); ``errors``
+            what else went wrong, per client.
+        """
+        barrier = threading.Barrier(len(jobs), timeout=30)
+        outcomes, serialization_failures, errors = {}, [], []
+
+        def client(name, job):
             with self.registry.cursor() as cr:
+                # The test runner holds the registry lock: give the cursor
+                # its transaction on the loaded registry instead of asking
+                # for it by database name (which would wait for that lock).
                 cr.transaction = api.Transaction(self.registry)
                 env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
                 first_try = [True]
 
                 def run():
-                    self._snapshot(env)
+                    snapshot(env)
                     if first_try[0]:
                         first_try[0] = False
                         barrier.wait()
-                    return job(env)
+                    try:
+                        return job(env)
+                    except SerializationFailure:
+                        serialization_failures.append(name)
+                        raise
 
                 try:
-                    retrying(run, env)
+                    outcomes[name] = ("ok", retrying(run, env))
+                    # The client's own connection: its request ends here.
                     cr.commit()  # pylint: disable=invalid-commit
+                except refused as error:
+                    cr.rollback()  # as the request would
+                    outcomes[name] = ("refused", str(error))
                 except Exception as error:  # noqa: BLE001 (reported by the test)
                     cr.rollback()
-                    errors.append(repr(error))
+                    errors.append(f"{name}: {error!r}")
                     barrier.abort()
 
-        threads = [threading.Thread(target=client, args=(job,)) for job in jobs]
+        threads = [
+            threading.Thread(target=client, args=(name, job))
+            for name, job in jobs.items()
+        ]
+        # Odoo's own retry loop (odoo.service.model.retrying) runs as in a
+        # request; only its registry reload, which would wait for the lock
+        # the test runner holds, is reduced to clearing the transaction.
         with (
             patch.object(api.Transaction, "reset", api.Transaction.clear),
             mute_logger("odoo.sql_db", "odoo.service.model"),
@@ -73,6 +117,13 @@ class ConcurrentClientsMixin:
             for thread in threads:
                 thread.start()
             for thread in threads:
-                thread.join(60)
-        self.assertFalse([t for t in threads if t.is_alive()], "clients finished")
-        return errors
+                thread.join(timeout)
+        stuck = [thread for thread in threads if thread.is_alive()]
+        if stuck:
+            frames = sys._current_frames()
+            stacks = "\n".join(
+                "".join(traceback.format_stack(frames[thread.ident]))
+                for thread in stuck
+            )
+            self.fail(f"clients still running:\n{stacks}")
+        return outcomes, serialization_failures, errors

@@ -3,132 +3,13 @@ from unittest.mock import patch
 
 from freezegun import freeze_time
 
-from odoo import Command
 from odoo.exceptions import AccessError, ValidationError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.payment.models.payment_transaction import PaymentTransaction
 
-from .common_sale import RetainerSaleCommon
-
-CRON = "defining_retainer.ir_cron_retainer_auto_topup_charge"
-
-
-class AutoTopupCommon(RetainerSaleCommon):
-    """A retainer of 40 units whose automatic top-up orders 2 retainer days
-    (56 units) at 28 units or fewer, time logged on it by a consultant
-    without sales rights, and the demo payment provider of ``payment_demo``
-    (which the test database must have: these tests fail without it)."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        demo = cls.env.ref("payment.payment_provider_demo").sudo()
-        if (
-            demo.code != "demo"
-            or "demo_simulated_state" not in cls.env["payment.token"]._fields
-        ):
-            raise AssertionError(
-                "The automatic top-up tests need the payment_demo module "
-                "installed in the test database."
-            )
-        # The demo provider of the test company, as payment's own tests
-        # prepare one (PaymentCommon._prepare_provider).
-        cls.provider = demo.copy({"company_id": cls.company.id})
-        cls.provider.write({"state": "test", "is_published": True})
-        cls.customer.email = "accounts@acme-dental.example.com"
-        cls.consultant = new_test_user(
-            cls.env,
-            login="retainer_auto_consultant",
-            groups="hr_timesheet.group_hr_timesheet_user",
-            name="Casey Consultant",
-            company_id=cls.company.id,
-            company_ids=[Command.set(cls.company.ids)],
-        )
-        cls.env["hr.employee"].create(
-            {
-                "name": "Casey Consultant",
-                "user_id": cls.consultant.id,
-                "company_id": cls.company.id,
-            }
-        )
-        cls.contract = cls._create_contract(
-            units=40,
-            user_id=cls.salesman.id,
-            low_balance_units=0,
-            auto_topup=True,
-            auto_topup_threshold_units=28,
-            auto_topup_product_id=cls.product_day.id,
-            auto_topup_quantity=2,
-        )
-        cls.project = cls._create_project(cls.contract)
-        cls.cron = cls.env.ref(CRON)
-
-    # === HELPERS === #
-
-    def _log(self, hours, contract=None):
-        """A consultant's timesheet of ``hours`` on ``contract``'s project."""
-        project = self.project
-        if contract:
-            project = self.env["project.project"].search(
-                [("retainer_id", "=", contract.id)], limit=1
-            ) or self._create_project(contract)
-        employee = self.env["hr.employee"].search(
-            [("user_id", "=", self.consultant.id)], limit=1
-        )
-        return (
-            self.env["account.analytic.line"]
-            .with_user(self.consultant)
-            .create(
-                {
-                    "project_id": project.id,
-                    "employee_id": employee.id,
-                    "name": "Support work",
-                    "unit_amount": hours,
-                }
-            )
-        )
-
-    def _auto_orders(self, contract=None):
-        return self.env["sale.order"].search(
-            [
-                ("retainer_id", "=", (contract or self.contract).id),
-                ("retainer_topup_origin", "=", "auto"),
-            ],
-            order="id",
-        )
-
-    def _token(self, simulated_state, partner=None, provider=None):
-        """A payment method saved by ``partner`` (the customer) with the
-        demo provider, whose payments end in ``simulated_state``."""
-        provider = provider or self.provider
-        return (
-            self.env["payment.token"]
-            .sudo()
-            .create(
-                {
-                    "provider_id": provider.id,
-                    "payment_method_id": provider.payment_method_ids[:1].id,
-                    "partner_id": (partner or self.customer).id,
-                    "provider_ref": f"demo-{simulated_state}",
-                    "payment_details": "4242",
-                    "demo_simulated_state": simulated_state,
-                }
-            )
-        )
-
-    def _run_job(self):
-        return self.env["sale.order"]._cron_retainer_auto_topups()
-
-    def _messages(self, record, text):
-        return self.env["mail.message"].search(
-            [
-                ("model", "=", record._name),
-                ("res_id", "=", record.id),
-                ("body", "ilike", text),
-            ]
-        )
+from .common_auto_topup import AutoTopupCommon
 
 
 @tagged("post_install", "-at_install", "defining_retainer")
@@ -231,9 +112,7 @@ class TestAutoTopupOrders(AutoTopupCommon):
 
     def test_order_that_cannot_be_made_keeps_the_posting(self):
         self.product_day.action_archive()
-        with mute_logger(
-            "odoo.addons.defining_retainer.models.retainer_contract_auto_topup"
-        ):
+        with mute_logger("odoo.addons.defining_retainer.models.retainer_contract_sale"):
             timesheet = self._log(3.0)  # 28 left
         self.assertEqual(timesheet.retainer_units, 12)
         self.assertEqual(self.contract.balance_units, 28)
@@ -360,7 +239,7 @@ class TestAutoTopupJob(AutoTopupCommon):
                 "_send_payment_request",
                 side_effect=RuntimeError("connection reset"),
             ),
-            mute_logger("odoo.addons.defining_retainer.models.sale_order_auto_topup"),
+            mute_logger("odoo.addons.defining_retainer.models.sale_order"),
         ):
             self._run_job()
         tx = self._transactions(order)

@@ -1,24 +1,18 @@
-import sys
 import threading
-import traceback
 from datetime import timedelta
 from unittest.mock import patch
 
-from psycopg2.errors import SerializationFailure
-
 from odoo import SUPERUSER_ID, Command, api, fields
 from odoo.exceptions import UserError
-from odoo.service.model import retrying
 from odoo.tests import TransactionCase, tagged
-from odoo.tools import SQL, mute_logger
+from odoo.tools import SQL
 
-from ..models.retainer_contract_block import RetainerContract as ContractBlocks
-from ..models.retainer_contract_ledger import RetainerContract
+from ..models.retainer_contract import RetainerContract
 from .race import ConcurrentClientsMixin
 
 
 @tagged("post_install", "-at_install", "defining_retainer")
-class TestConcurrentUsage(TransactionCase):
+class TestConcurrentUsage(ConcurrentClientsMixin, TransactionCase):
     """Two clients log time on one retainer at the same moment, each in its
     own database transaction (REPEATABLE READ, as Odoo runs requests).
 
@@ -89,75 +83,34 @@ class TestConcurrentUsage(TransactionCase):
             env["retainer.contract"].browse(
                 self.ids["contract"]
             ).overdraft_policy = policy
-        barrier = threading.Barrier(2, timeout=30)
-        outcomes = {}
-        serialization_failures = []
-        errors = []
 
-        def client(name):
-            with self.registry.cursor() as cr:
-                # The test runner holds the registry lock: give the cursor
-                # its transaction on the loaded registry instead of asking
-                # for it by database name (which would wait for that lock).
-                cr.transaction = api.Transaction(self.registry)
-                env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
-                first_try = [True]
+        def read_balance(env):
+            # Reading the balance takes the transaction's snapshot.
+            return env["retainer.contract"].browse(self.ids["contract"]).balance_units
 
-                def log_time():
-                    contract = env["retainer.contract"].browse(self.ids["contract"])
-                    # Reading the balance takes the transaction's snapshot.
-                    _balance = contract.balance_units
-                    if first_try[0]:
-                        first_try[0] = False
-                        barrier.wait()
-                    try:
-                        return (
-                            env["account.analytic.line"]
-                            .create(
-                                {
-                                    "project_id": self.ids["project"],
-                                    "employee_id": self.ids["employee"],
-                                    "name": f"Incident for {name}",
-                                    "unit_amount": 1.0,
-                                }
-                            )
-                            .id
-                        )
-                    except SerializationFailure:
-                        serialization_failures.append(name)
-                        raise
+        def log_time(name):
+            def log(env):
+                return (
+                    env["account.analytic.line"]
+                    .create(
+                        {
+                            "project_id": self.ids["project"],
+                            "employee_id": self.ids["employee"],
+                            "name": f"Incident for {name}",
+                            "unit_amount": 1.0,
+                        }
+                    )
+                    .id
+                )
 
-                try:
-                    outcomes[name] = ("ok", retrying(log_time, env))
-                    # The client's own connection: its request ends here.
-                    cr.commit()  # pylint: disable=invalid-commit
-                except UserError as error:
-                    cr.rollback()  # as the request would
-                    outcomes[name] = ("refused", str(error))
-                except Exception as error:  # noqa: BLE001 (reported by the test)
-                    cr.rollback()
-                    errors.append(f"{name}: {error!r}")
-                    barrier.abort()
+            return log
 
-        threads = [threading.Thread(target=client, args=(n,)) for n in ("a", "b")]
-        # Odoo's own retry loop (odoo.service.model.retrying) runs as in a
-        # request; only its registry reload, which would wait for the lock
-        # the test runner holds, is reduced to clearing the transaction.
-        with (
-            patch.object(api.Transaction, "reset", api.Transaction.clear),
-            mute_logger("odoo.sql_db", "odoo.service.model"),
-        ):
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(30)
-        stuck = [t for t in threads if t.is_alive()]
-        if stuck:
-            frames = sys._current_frames()
-            stacks = "\n".join(
-                "".join(traceback.format_stack(frames[t.ident])) for t in stuck
-            )
-            self.fail(f"clients still running:\n{stacks}")
+        outcomes, serialization_failures, errors = self._run_clients(
+            {name: log_time(name) for name in ("a", "b")},
+            read_balance,
+            refused=(UserError,),
+            timeout=30,
+        )
         self.assertEqual(len(outcomes), 2, f"both clients finished: {errors}")
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
@@ -311,7 +264,7 @@ class TestConcurrentExpiry(ConcurrentClientsMixin, TransactionCase):
         before either posts (a barrier) expire the block twice: the test
         above fails when the protection is missing."""
         replayed = threading.Barrier(2, timeout=30)
-        reconcile = ContractBlocks._retainer_reconcile_expiries
+        reconcile = RetainerContract._retainer_reconcile_expiries
 
         def wait_then_reconcile(contracts, *args, **kwargs):
             replayed.wait()
@@ -322,7 +275,7 @@ class TestConcurrentExpiry(ConcurrentClientsMixin, TransactionCase):
                 RetainerContract, "_lock_for_posting", lambda self, bump=False: None
             ),
             patch.object(
-                ContractBlocks, "_retainer_reconcile_expiries", wait_then_reconcile
+                RetainerContract, "_retainer_reconcile_expiries", wait_then_reconcile
             ),
         ):
             errors = self._concurrently(self._expire, self._expire)
@@ -368,7 +321,7 @@ class TestConcurrentExpiry(ConcurrentClientsMixin, TransactionCase):
 
 
 @tagged("post_install", "-at_install", "defining_retainer")
-class TestConcurrentFirstSale(TransactionCase):
+class TestConcurrentFirstSale(ConcurrentClientsMixin, TransactionCase):
     """Two first sales of a retainer product for the same customer are
     confirmed at the same moment, each in its own transaction: the customer
     ends with one retainer holding both sales, not two retainers."""
@@ -420,70 +373,30 @@ class TestConcurrentFirstSale(TransactionCase):
             env["res.partner"].browse(ids["partner"]).unlink()
 
     def _race(self):
-        barrier = threading.Barrier(2, timeout=30)
-        outcomes = {}
-        serialization_failures = []
-        errors = []
-
-        def client(name):
-            with self.registry.cursor() as cr:
-                cr.transaction = api.Transaction(self.registry)
-                env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
-                first_try = [True]
-
-                def sell():
-                    # Reading the customer's retainers takes the snapshot.
-                    env["retainer.contract"].search_count(
-                        [("partner_id", "=", self.ids["partner"])]
-                    )
-                    if first_try[0]:
-                        first_try[0] = False
-                        barrier.wait()
-                    try:
-                        order = env["sale.order"].create(
-                            {
-                                "partner_id": self.ids["partner"],
-                                "company_id": self.ids["company"],
-                                "order_line": [
-                                    Command.create(
-                                        {
-                                            "product_id": self.ids["product"],
-                                            "product_uom_qty": 1,
-                                        }
-                                    )
-                                ],
-                            }
-                        )
-                        order.action_confirm()
-                        return order.retainer_id.id
-                    except SerializationFailure:
-                        serialization_failures.append(name)
-                        raise
-
-                try:
-                    outcomes[name] = retrying(sell, env)
-                    cr.commit()  # pylint: disable=invalid-commit
-                except Exception as error:  # noqa: BLE001 (reported by the test)
-                    cr.rollback()
-                    errors.append(f"{name}: {error!r}")
-                    barrier.abort()
-
-        threads = [threading.Thread(target=client, args=(n,)) for n in ("a", "b")]
-        with (
-            patch.object(api.Transaction, "reset", api.Transaction.clear),
-            mute_logger("odoo.sql_db", "odoo.service.model"),
-        ):
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(60)
-        stuck = [t for t in threads if t.is_alive()]
-        if stuck:
-            frames = sys._current_frames()
-            stacks = "\n".join(
-                "".join(traceback.format_stack(frames[t.ident])) for t in stuck
+        def read_retainers(env):
+            # Reading the customer's retainers takes the snapshot.
+            env["retainer.contract"].search_count(
+                [("partner_id", "=", self.ids["partner"])]
             )
-            self.fail(f"clients still running:\n{stacks}")
+
+        def sell(env):
+            order = env["sale.order"].create(
+                {
+                    "partner_id": self.ids["partner"],
+                    "company_id": self.ids["company"],
+                    "order_line": [
+                        Command.create(
+                            {"product_id": self.ids["product"], "product_uom_qty": 1}
+                        )
+                    ],
+                }
+            )
+            order.action_confirm()
+            return order.retainer_id.id
+
+        outcomes, serialization_failures, errors = self._run_clients(
+            {"a": sell, "b": sell}, read_retainers
+        )
         self.assertFalse(errors)
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
@@ -491,7 +404,7 @@ class TestConcurrentFirstSale(TransactionCase):
                 [("partner_id", "=", self.ids["partner"])]
             )
             return (
-                outcomes,
+                {name: value for name, (_result, value) in outcomes.items()},
                 contracts.ids,
                 contracts.mapped("balance_units"),
                 serialization_failures,

@@ -7,7 +7,7 @@ from odoo.exceptions import ValidationError
 from odoo.tests import BaseCase, tagged
 
 from ..tools.alerts import crosses_low_balance, due_warning, parse_warning_days
-from .common import RetainerCommon
+from .common_notifications import NotificationsCommon
 
 TODAY = date(2026, 3, 18)  # a Wednesday
 
@@ -59,50 +59,6 @@ class TestAlertTools(BaseCase):
                 self.assertEqual(due_warning(days_left, days, sent), expected)
         self.assertEqual(due_warning(0, (30, 7, 0), (30, 7)), 0)
         self.assertIsNone(due_warning(3, ()))
-
-
-class NotificationsCommon(RetainerCommon):
-    """The common retainer (56 units) with a low balance alert at 28 units
-    and a reachable contact. The concrete classes run on ``TODAY`` (a
-    freeze_time on this base class would set up the base, not them)."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.company.write(
-            {
-                "email": "support@quarterhour.example.com",
-                "retainer_low_balance_units": 28,
-                "retainer_expiry_warning_days": "30,7",
-            }
-        )
-        cls.customer_contact.email = "quinn@customer.example.com"
-        cls.contract.write(
-            {"low_balance_units": 28, "notify_partner_ids": cls.customer_contact.ids}
-        )
-        cls.alert_subtype = cls.env.ref("defining_retainer.mt_retainer_alert")
-        cls.Ledger = cls.env["retainer.ledger.entry"]
-
-    def _alerts(self, contract=None):
-        return self.env["mail.message"].search(
-            [
-                ("model", "=", "retainer.contract"),
-                ("res_id", "in", (contract or self.contract).ids),
-                ("subtype_id", "=", self.alert_subtype.id),
-            ],
-            order="id",
-        )
-
-    def _mails(self, messages):
-        return self.env["mail.mail"].search([("mail_message_id", "in", messages.ids)])
-
-    def _activities(self, summary, contract=None):
-        return (contract or self.contract).activity_ids.filtered(
-            lambda a: a.summary == summary
-        )
-
-    def _top_up(self, units, contract=None):
-        (contract or self.contract)._post_manual_entry("credit", units, "Top-up")
 
 
 @tagged("post_install", "-at_install", "defining_retainer")
@@ -281,7 +237,7 @@ class TestAlertRecipients(NotificationsCommon):
         template.subject = "{{ object.no_such_field }}"
         count = self._ledger_count()
         with self.assertLogs(
-            "odoo.addons.defining_retainer.models.retainer_contract_notify", "ERROR"
+            "odoo.addons.defining_retainer.models.retainer_contract", "ERROR"
         ):
             timesheet = self._log(8.0)
         self.assertTrue(timesheet.exists())

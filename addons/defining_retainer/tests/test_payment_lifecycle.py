@@ -6,87 +6,9 @@ from odoo.tests import tagged
 from odoo.tools import mute_logger
 
 from ..tools.server_values import server_values
-from .test_auto_topup import AutoTopupCommon
+from .common_auto_topup import PaymentLifecycleCommon
 
-GUARD_LOGGER = "odoo.addons.defining_retainer.models.sale_order_auto_topup"
-
-
-class PaymentLifecycleCommon(AutoTopupCommon):
-    """The demo provider captures manually: a payment is first authorized
-    (a hold on the card), then captured or voided by staff, and a captured
-    payment may be refunded."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.provider.capture_manually = True
-
-    def _quotation(self, quantity=1):
-        """A top-up quotation of ``quantity`` retainer days to pay online in
-        full, as the portal's "Buy" makes it."""
-        order = self.contract._create_topup_quotation(
-            quantity,
-            product=self.product_day,
-            retainer_topup_origin="portal_buy",
-            require_payment=True,
-            require_signature=False,
-            prepayment_percent=1.0,
-        )
-        order.action_quotation_sent()
-        return order
-
-    def _pay_online(self, order, simulated_state="done", amount=None):
-        """The customer pays ``order`` (``amount``: all of it) on its portal
-        page with the demo provider; returns the post-processed
-        transaction."""
-        tx = self._new_transaction(order, amount)
-        tx._handle_notification_data(
-            "demo",
-            {
-                "reference": tx.reference,
-                "simulated_state": simulated_state,
-                "payment_details": "4242",
-            },
-        )
-        tx._post_process()
-        return tx
-
-    def _new_transaction(self, order, amount=None):
-        # sudo: as the portal's transaction route creates it.
-        return (
-            self.env["payment.transaction"]
-            .sudo()
-            .create(
-                {
-                    "provider_id": self.provider.id,
-                    "payment_method_id": self.provider.payment_method_ids[:1].id,
-                    "operation": "online_direct",
-                    "amount": amount or order.amount_total,
-                    "currency_id": order.currency_id.id,
-                    "partner_id": order.partner_id.id,
-                    "sale_order_ids": [Command.set(order.ids)],
-                }
-            )
-        )
-
-    def _capture(self, tx):
-        tx._send_capture_request()
-        tx._post_process()
-        self.assertEqual(tx.state, "done")
-
-    def _void(self, tx):
-        tx._send_void_request()
-        tx._post_process()
-        self.assertEqual(tx.state, "cancel")
-
-    def _refund_tx(self, tx, amount=None):
-        refund = tx._send_refund_request(amount_to_refund=amount)
-        refund._post_process()
-        self.assertEqual(refund.state, "done")
-        return refund
-
-    def _activity(self, summary):
-        return self.contract.activity_ids.filtered(lambda a: a.summary == summary)
+GUARD_LOGGER = "odoo.addons.defining_retainer.models.sale_order"
 
 
 @tagged("post_install", "-at_install", "defining_retainer")

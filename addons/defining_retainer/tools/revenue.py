@@ -16,7 +16,7 @@ value is pending.
 """
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,57 @@ class Earned:
     @property
     def total(self):
         return self.used + self.expired
+
+
+@dataclass
+class Pool:
+    """What one sold line (or one manual credit given a value) was paid, and
+    how much of it is earned, at a date (see tools/revenue.py). Amounts in
+    company currency."""
+
+    sale_line_id: int
+    contract_id: int
+    partner_id: int
+    company_id: int
+    # The manual credit that is the pool (sale_line_id is then 0).
+    block_entry_id: int = 0
+    amount: float = 0.0
+    paid_units: int = 0
+    used_units: int = 0
+    expired_units: int = 0
+    earned: Earned = field(default_factory=lambda: Earned(0.0, 0.0))
+    recognized_used: float = 0.0
+    recognized_expired: float = 0.0
+
+    @property
+    def unearned(self):
+        """Value of the units not used nor expired (the deferred balance
+        once everything earned is recognised)."""
+        return self.amount - self.earned.total
+
+    @property
+    def recognized(self):
+        return self.recognized_used + self.recognized_expired
+
+    @property
+    def unit_value(self):
+        return self.amount / self.paid_units if self.paid_units > 0 else 0.0
+
+    @property
+    def key(self):
+        """The pool's key in the dicts of pools: the sold line's id, or
+        ``("block", id)`` of the valued manual credit."""
+        if self.block_entry_id:
+            return ("block", self.block_entry_id)
+        return self.sale_line_id
+
+    @property
+    def source_vals(self):
+        """What a recognition line or report line names as its source."""
+        return {
+            "sale_line_id": self.sale_line_id or False,
+            "block_entry_id": self.block_entry_id or False,
+        }
 
 
 def earned_value(amount, paid_units, used_units, expired_units, round_amount):

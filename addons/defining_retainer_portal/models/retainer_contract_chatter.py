@@ -1,7 +1,7 @@
 from odoo import Command, models
 from odoo.exceptions import AccessError, UserError
 
-from odoo.addons.defining_retainer.models.retainer_contract_notify import (
+from odoo.addons.defining_retainer.models.retainer_contract import (
     CUSTOMER_MAIL_KINDS,
 )
 
