@@ -23,6 +23,9 @@ PORTAL_ORIGINS = ("portal_request", "portal_buy")
 # Transactions that may still pay an open quotation: a second "Buy" then
 # leaves it as it is.
 PAYMENT_UNDER_WAY_STATES = ("pending", "authorized", "done")
+# Top-ups the customer pays online, whose payment brings them back to the
+# retainer's page: bought on the portal, or automatic.
+PAID_ONLINE_ORIGINS = ("portal_buy", "auto")
 
 
 class RetainerContract(models.Model):
@@ -253,6 +256,47 @@ class RetainerContract(models.Model):
         )
         return statement.attachment_id
 
+    # === PORTAL: TOP-UPS === #
+
+    def _portal_payer(self, partner=None):
+        """The contact a portal top-up of ``self`` is ordered for and paid
+        by: ``partner`` when it is one of the customer's contacts, else the
+        retainer's customer (a visitor using a share link, ``partner``
+        ``None``, or someone of another company).
+
+        :param partner: ``res.partner`` ordering on the portal, or ``None``.
+        """
+        self.ensure_one()
+        customer = self.partner_id.commercial_partner_id
+        if not partner or partner.commercial_partner_id != customer:
+            return self.partner_id
+        return partner
+
+    def _portal_order_units(self, order):
+        """Units the retainer products of ``order`` credit (rounded half up
+        as each order line does)."""
+        return sum(
+            line._retainer_qty_to_units(line.product_uom_qty)
+            for line in order.order_line.filtered("retainer_product_units")
+        )
+
+    def _portal_topup_document(self, entry_id, kind):
+        """The order (``kind`` ``"order"``) or invoice (``"invoice"``) of the
+        top-up entry ``entry_id`` of ``self`` that its customer may open
+        (see ``retainer.ledger.entry._portal_documents``), ``None`` when the
+        entry is not one of ``self`` or has no such document.
+
+        Called on the record returned by the portal's access check (sudo).
+        """
+        self.ensure_one()
+        # sudo: the caller proved the right to see this retainer, and only a
+        # top-up entry of this retainer linking a document of its customer is
+        # returned.
+        entry_sudo = self.env["retainer.ledger.entry"].sudo().browse(entry_id)
+        if not entry_sudo.exists() or entry_sudo.contract_id != self:
+            return None
+        return entry_sudo._portal_documents().get(entry_sudo.id, {}).get(kind)
+
     # === PORTAL: TOP-UP REQUEST === #
 
     def _portal_request_topup(self, quantity, unit, note=None, requester=None):
@@ -283,18 +327,13 @@ class RetainerContract(models.Model):
         units = self._portal_check_topup_request(quantity, unit, note)
         self._portal_lock_topups()
         self._portal_check_topup_rate()
-        customer = self.partner_id.commercial_partner_id
-        if not requester or requester.commercial_partner_id != customer:
-            requester = self.partner_id
+        requester = self._portal_payer(requester)
         order = self._portal_create_topup_order(quantity, unit, requester)
         if order:
             # What the quotation will credit (its products' units, rounded
             # half up as the order line does), which is what the customer
             # buys whatever the retainer's day length.
-            units = sum(
-                line._retainer_qty_to_units(line.product_uom_qty)
-                for line in order.order_line.filtered("retainer_product_units")
-            )
+            units = self._portal_order_units(order)
         unit_label = dict(self._portal_topup_unit_selection())[unit]
         # Formatted outside the translated calls: the term extractor cannot
         # read f-strings among their arguments.
@@ -546,9 +585,7 @@ class RetainerContract(models.Model):
         :raises UserError: on a refused purchase; nothing is written then.
         """
         self.ensure_one()
-        customer = self.partner_id.commercial_partner_id
-        if not requester or requester.commercial_partner_id != customer:
-            requester = self.partner_id
+        requester = self._portal_payer(requester)
         self._portal_check_buy(product, quantity, requester)
         self._portal_lock_topups()
         order = self._portal_open_purchase()
@@ -708,6 +745,72 @@ class RetainerContract(models.Model):
                     count=recent,
                 )
             )
+
+    # === PORTAL PURCHASES: WHAT THE PAGE SHOWS === #
+
+    def _portal_buy_values(self, partner=None):
+        """What the retainer page offers ``partner`` (``None``: a visitor
+        using a share link) to top up this retainer: ``topup_mode``
+        (``"buy"`` when its company sells top-ups on the portal, else
+        ``"request"``), ``buy_unavailable`` (buying is offered but cannot be
+        paid online), ``buy_offers`` (see ``_portal_buy_offers``) and
+        ``open_purchase`` (see ``_portal_open_purchase``), both empty unless
+        the payer can pay online.
+        """
+        self.ensure_one()
+        products = self._portal_buy_products()
+        mode = "buy" if products else "request"
+        payer = self._portal_payer(partner)
+        can_pay = mode == "buy" and self._portal_can_pay_online(payer)
+        return {
+            "topup_mode": mode,
+            "buy_unavailable": mode == "buy" and not can_pay,
+            "buy_offers": self._portal_buy_offers(payer, products) if can_pay else [],
+            "open_purchase": self._portal_open_purchase() if can_pay else False,
+        }
+
+    def _portal_purchase(self, purchase_id):
+        """The top-up of ``self`` paid online whose id is ``purchase_id``
+        (the purchase a customer comes back from after paying), an empty
+        ``sale.order`` when ``purchase_id`` is not one of them.
+
+        Called on the record returned by the portal's access check (sudo).
+        """
+        self.ensure_one()
+        # sudo: the portal user reads their own retainer's order, found only
+        # among the purchases of the retainer the caller proved access to.
+        return (
+            self.env["sale.order"]
+            .sudo()
+            .search(
+                [
+                    ("id", "=", purchase_id),
+                    ("retainer_id", "=", self.id),
+                    ("retainer_topup_origin", "in", PAID_ONLINE_ORIGINS),
+                ]
+            )
+        )
+
+    def _portal_purchase_values(self, purchase_id):
+        """What the retainer page shows of the purchase ``purchase_id`` (see
+        ``_portal_purchase``): ``purchase`` (the order), ``purchase_tx``
+        (its latest transaction) and ``purchase_units`` (what it credits)."""
+        order = self._portal_purchase(purchase_id)
+        return {
+            "purchase": order,
+            "purchase_tx": order.transaction_ids.sorted("id")[-1:],
+            "purchase_units": self._portal_order_units(order),
+        }
+
+    def _portal_is_paid_online(self, order):
+        """Whether ``order`` is a top-up of ``self`` its customer pays online
+        (bought on the portal, or automatic): paid, the customer goes back to
+        the retainer's page."""
+        return (
+            bool(self)
+            and order.retainer_id == self
+            and order.retainer_topup_origin in PAID_ONLINE_ORIGINS
+        )
 
     # === PORTAL: CONVERSATION === #
 
