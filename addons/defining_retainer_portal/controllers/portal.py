@@ -1,8 +1,8 @@
-from werkzeug.exceptions import BadRequest, Forbidden, NotFound
+from werkzeug.exceptions import Forbidden, NotFound
 from werkzeug.urls import url_encode
 
 from odoo import fields, http
-from odoo.exceptions import AccessError, MissingError, UserError
+from odoo.exceptions import AccessError, MissingError
 from odoo.http import request
 from odoo.osv import expression
 
@@ -11,28 +11,21 @@ from odoo.addons.defining_retainer.report.retainer_statement_report import (
     STATEMENT_REPORT,
 )
 from odoo.addons.defining_retainer.tools.statement import normalise_period, parse_date
-from odoo.addons.portal.controllers.mail import PortalChatter
 from odoo.addons.portal.controllers.portal import CustomerPortal
 from odoo.addons.portal.controllers.portal import pager as portal_pager
 
-from ..models.mail_message import RETAINER_CHATTER_CONTEXT_KEY
-from ..tools.params import (
-    parse_count,
-    parse_id,
-    parse_page,
-    parse_text,
-    parse_token,
-)
-from ..tools.topup import UNIT_DAY, parse_quantity, parse_whole_quantity
+from ..tools.params import parse_id, parse_page, parse_text, parse_token
 
-TOPUP_SESSION_KEY = "defining_retainer_portal_topup"
-MAIL_PREFERENCES_SESSION_KEY = "defining_retainer_portal_mail_preferences"
 SEARCH_MAX_LENGTH = 100
-# Messages one fetch of the portal chatter returns at most (it asks 30).
-CHATTER_FETCH_MAX = 100
 
 
 class RetainerPortal(CustomerPortal):
+    """The retainers' pages on the portal: the list and the home counter, a
+    retainer's page, its statements and the documents of its top-ups; and
+    what the other concerns extending it share (the access check, the URLs,
+    the page's values): ``topup.py`` (top-up requests and purchases) and
+    ``mail.py`` (email preferences)."""
+
     _retainer_usage_per_page = 40
 
     # === HOME AND LIST === #
@@ -166,6 +159,12 @@ class RetainerPortal(CustomerPortal):
             raise MissingError(request.env._("This document does not exist."))
         return retainer_sudo
 
+    def _retainer_requester(self):
+        """The contact acting on the portal: ``None`` for a visitor using a
+        share link."""
+        user = request.env.user
+        return None if user._is_public() else user.partner_id
+
     def _retainer_url(self, retainer_sudo, access_token, suffix="", **params):
         params = {key: value for key, value in params.items() if value}
         if access_token:
@@ -183,12 +182,13 @@ class RetainerPortal(CustomerPortal):
         search=None,
         groupby=None,
         chatter_params=None,
-        purchase=None,
         **extra,
     ):
         """Values of the retainer page. ``chatter_params``: the ``pid`` and
         ``hash`` of an email's link, which let its recipient write in the
-        conversation under their name (see ``portal.message_thread``)."""
+        conversation under their name (see ``portal.message_thread``);
+        ``extra``: values of the concerns extending the page (top-ups, email
+        preferences) and of the form being shown again."""
         date_from, date_to = parse_date(date_from), parse_date(date_to)
         if date_from and date_to and date_from > date_to:
             date_from, date_to = date_to, date_from
@@ -226,11 +226,6 @@ class RetainerPortal(CustomerPortal):
             "date_from": statement_from.isoformat(),
             "date_to": statement_to.isoformat(),
         }
-        topup_done = request.session.get(TOPUP_SESSION_KEY)
-        if topup_done and topup_done.get("retainer_id") == retainer_sudo.id:
-            request.session.pop(TOPUP_SESSION_KEY)
-        else:
-            topup_done = None
         values = {
             **detail,
             "topup_document_urls": self._retainer_document_urls(
@@ -254,12 +249,7 @@ class RetainerPortal(CustomerPortal):
                 **statement_period,
             ),
             "statement_period": statement_period,
-            "topup_done": topup_done,
             **self._retainer_past_statement_values(retainer_sudo, access_token),
-            "topup_form": {"quantity": "", "unit": UNIT_DAY, "note": ""},
-            **self._retainer_buy_values(retainer_sudo, purchase),
-            "topup_units": retainer_sudo._portal_topup_unit_selection(),
-            **self._retainer_mail_preferences_values(retainer_sudo),
             **extra,
         }
         return self._get_page_view_values(
@@ -270,23 +260,6 @@ class RetainerPortal(CustomerPortal):
             False,
             **(chatter_params or {}),
         )
-
-    def _retainer_mail_preferences_values(self, retainer_sudo):
-        """Values of the email preferences form: only a logged-in user has
-        preferences (``mail_preferences`` is ``None`` for a visitor using a
-        share link), and the result of the last change, shown once."""
-        user = request.env.user
-        result = request.session.get(MAIL_PREFERENCES_SESSION_KEY)
-        if result and result.get("retainer_id") == retainer_sudo.id:
-            request.session.pop(MAIL_PREFERENCES_SESSION_KEY)
-        else:
-            result = None
-        return {
-            "mail_preferences": None
-            if user._is_public()
-            else retainer_sudo._portal_mail_preferences(user.partner_id),
-            "mail_preferences_result": result,
-        }
 
     def _retainer_document_urls(self, retainer_sudo, access_token, documents):
         """``{(entry id, "order" or "invoice"): url}`` of the top-ups'
@@ -464,257 +437,7 @@ class RetainerPortal(CustomerPortal):
             retainer_sudo = self._retainer_check_access(retainer_id, access_token)
         except (AccessError, MissingError):
             return request.redirect("/my")
-        entry_id = parse_id(entry_id)
-        # sudo: the visitor may see the retainer (checked above), and only a
-        # top-up entry of that retainer linking a document of its customer
-        # is followed (_portal_documents).
-        entry_sudo = request.env["retainer.ledger.entry"].sudo().browse(entry_id)
-        document = None
-        if entry_sudo.exists() and entry_sudo.contract_id == retainer_sudo:
-            document = entry_sudo._portal_documents().get(entry_sudo.id, {}).get(kind)
+        document = retainer_sudo._portal_topup_document(parse_id(entry_id), kind)
         if not document:
             return request.redirect(self._retainer_url(retainer_sudo, access_token))
         return request.redirect(document.get_portal_url())
-
-    # === TOP-UP REQUEST === #
-
-    @http.route(
-        ["/my/retainers/<int:retainer_id>/topup"],
-        type="http",
-        auth="public",
-        website=True,
-        methods=["POST"],
-    )
-    def portal_my_retainer_topup(
-        self, retainer_id, access_token=None, quantity=None, unit=None, note=None, **kw
-    ):
-        try:
-            retainer_sudo = self._retainer_check_access(retainer_id, access_token)
-        except (AccessError, MissingError):
-            return request.redirect("/my")
-        user = request.env.user
-        try:
-            order = retainer_sudo._portal_request_topup(
-                parse_quantity(quantity),
-                unit,
-                note=parse_text(note),
-                requester=None if user._is_public() else user.partner_id,
-            )
-        except UserError as error:
-            values = self._retainer_page_values(
-                retainer_sudo,
-                access_token,
-                topup_error=error.args[0],
-                topup_form={
-                    "quantity": (quantity or "")[:20],
-                    "unit": unit,
-                    "note": (note or "")[:2000],
-                },
-            )
-            return request.render("defining_retainer_portal.portal_my_retainer", values)
-        request.session[TOPUP_SESSION_KEY] = {
-            "retainer_id": retainer_sudo.id,
-            "order_name": order.name if order else False,
-            "order_url": order.get_portal_url() if order else False,
-        }
-        return request.redirect(
-            self._retainer_url(retainer_sudo, access_token) + "#retainer_topup"
-        )
-
-    # === PORTAL PURCHASE === #
-
-    def _retainer_buy_values(self, retainer_sudo, purchase=None):
-        """Values of the buy form and of the result of a purchase.
-
-        :param purchase: id (URL parameter) of the portal purchase the
-            customer comes back from after paying: shown only if it is one
-            of this retainer's.
-        """
-        products = retainer_sudo._portal_buy_products()
-        mode = "buy" if products else "request"
-        partner = request.env.user.partner_id
-        if (
-            partner.commercial_partner_id
-            != retainer_sudo.partner_id.commercial_partner_id
-        ):
-            partner = retainer_sudo.partner_id
-        can_pay = mode == "buy" and retainer_sudo._portal_can_pay_online(partner)
-        values = {
-            "topup_mode": mode,
-            "buy_unavailable": mode == "buy" and not can_pay,
-            "buy_offers": (
-                retainer_sudo._portal_buy_offers(partner, products) if can_pay else []
-            ),
-            "buy_form": {"product_id": False, "quantity": 1},
-            "open_purchase": (
-                retainer_sudo._portal_open_purchase() if can_pay else False
-            ),
-            # The page runs on a read-only cursor: a link never creates a
-            # token (get_portal_url would); the customer's own orders open
-            # without one.
-            "order_portal_url": lambda order: (
-                f"{order.access_url}?access_token={order.access_token}"
-                if order.access_token
-                else order.access_url
-            ),
-            "purchase": False,
-            "purchase_tx": False,
-        }
-        purchase_id = parse_id(purchase)
-        if purchase_id:
-            # sudo: the portal user reads their own retainer's order, found
-            # only among the purchases of the retainer they proved access to.
-            order_sudo = (
-                request.env["sale.order"]
-                .sudo()
-                .search(
-                    [
-                        ("id", "=", purchase_id),
-                        ("retainer_id", "=", retainer_sudo.id),
-                        ("retainer_topup_origin", "in", ("portal_buy", "auto")),
-                    ]
-                )
-            )
-            values["purchase"] = order_sudo
-            values["purchase_tx"] = order_sudo.transaction_ids.sorted("id")[-1:]
-            values["purchase_units"] = sum(
-                line._retainer_qty_to_units(line.product_uom_qty)
-                for line in order_sudo.order_line.filtered("retainer_product_units")
-            )
-        return values
-
-    @http.route(
-        ["/my/retainers/<int:retainer_id>/buy"],
-        type="http",
-        auth="public",
-        website=True,
-        methods=["POST"],
-    )
-    def portal_my_retainer_buy(
-        self, retainer_id, access_token=None, product_id=None, quantity=None, **kw
-    ):
-        try:
-            retainer_sudo = self._retainer_check_access(retainer_id, access_token)
-        except (AccessError, MissingError):
-            return request.redirect("/my")
-        user = request.env.user
-        product_id = parse_id(product_id)
-        # sudo: a portal user cannot read products; the product is only
-        # compared with those the retainer sells on the portal.
-        product = request.env["product.product"].sudo().browse(product_id).exists()
-        try:
-            order_sudo = retainer_sudo._portal_buy(
-                product,
-                parse_whole_quantity(quantity),
-                requester=None if user._is_public() else user.partner_id,
-            )
-        except UserError as error:
-            values = self._retainer_page_values(
-                retainer_sudo,
-                access_token,
-                buy_error=error.args[0],
-            )
-            values["buy_form"] = {
-                "product_id": product.id,
-                "quantity": (quantity or "")[:20],
-            }
-            return request.render("defining_retainer_portal.portal_my_retainer", values)
-        return request.redirect(order_sudo.get_portal_url())
-
-    def _get_payment_values(self, order_sudo, *args, **kwargs):
-        """Bring the customer back to the retainer page once a retainer
-        top-up bought online is paid (or the payment failed): the page shows
-        the new balance or what went wrong.
-
-        Only a user who may see the retainer with their own access lands
-        there, and never with the retainer's share token: whoever holds only
-        the quotation's link (accounts payable, an automatic top-up) must not
-        get the retainer's usage, statements and conversation with it. They
-        land back on the quotation (Odoo's landing route)."""
-        values = super()._get_payment_values(order_sudo, *args, **kwargs)
-        retainer = order_sudo.retainer_id.with_user(request.env.user)
-        if (
-            retainer
-            and order_sudo.retainer_topup_origin in ("portal_buy", "auto")
-            and retainer.has_access("read")
-        ):
-            values["landing_route"] = self._retainer_url(
-                retainer, None, purchase=order_sudo.id
-            )
-        return values
-
-    # === EMAIL PREFERENCES === #
-
-    @http.route(
-        ["/my/retainers/<int:retainer_id>/mail_preferences"],
-        type="http",
-        auth="user",
-        website=True,
-        methods=["POST"],
-    )
-    def portal_my_retainer_mail_preferences(self, retainer_id, **kw):
-        """Switch the retainer's alert and statement emails on or off for
-        the logged-in user (checkboxes ``alert`` and ``statement``: sent when
-        on). Only with the user's own access to the retainer: a share link
-        does not give preferences."""
-        try:
-            retainer_sudo = self._retainer_check_access(retainer_id, None)
-        except (AccessError, MissingError) as error:
-            raise NotFound() from error
-        preferences = {kind: bool(kw.get(kind)) for kind in ("alert", "statement")}
-        user = request.env.user
-        # sudo: customers may not write retainers, but the user may read this
-        # one (checked above) and the model method changes nothing but the
-        # user's own contact in its opt-out fields (it refuses any other
-        # contact). As the user (the access check's record acts as the
-        # superuser), so the method knows whose contact is theirs.
-        retainer = retainer_sudo.with_user(user).sudo()
-        try:
-            retainer._portal_set_mail_preferences(user.partner_id, preferences)
-        except (AccessError, UserError) as error:
-            result = {"retainer_id": retainer_sudo.id, "error": error.args[0]}
-        else:
-            result = {"retainer_id": retainer_sudo.id, "saved": True}
-        request.session[MAIL_PREFERENCES_SESSION_KEY] = result
-        return request.redirect(
-            self._retainer_url(retainer_sudo, None) + "#retainer_mail_preferences"
-        )
-
-
-def _parse_message_id(value):
-    """The id of a message the portal chatter pages from (``after`` or
-    ``before``), ``None`` when not given.
-
-    :raises BadRequest: given but not a message id.
-    """
-    if value is None:
-        return None
-    message_id = parse_id(value)
-    if not message_id:
-        raise BadRequest()
-    return message_id
-
-
-class RetainerPortalChatter(PortalChatter):
-    @http.route()
-    def portal_message_fetch(
-        self, thread_model, thread_id, limit=10, after=None, before=None, **kw
-    ):
-        """On a retainer, the portal chatter also lists the emails its
-        customer got (alerts, statements): see ``mail.message._message_fetch``
-        in this addon. The access checks stay those of the route; a retainer
-        that cannot exist is not found, a malformed paging parameter is a
-        bad request."""
-        if thread_model == "retainer.contract":
-            thread_id = parse_id(thread_id)
-            if not thread_id:
-                raise NotFound()
-            try:
-                limit = parse_count(limit, default=10, maximum=CHATTER_FETCH_MAX)
-            except ValueError as error:
-                raise BadRequest() from error
-            after, before = _parse_message_id(after), _parse_message_id(before)
-            request.update_context(**{RETAINER_CHATTER_CONTEXT_KEY: thread_id})
-        return super().portal_message_fetch(
-            thread_model, thread_id, limit=limit, after=after, before=before, **kw
-        )

@@ -3,6 +3,4 @@ from . import product_template
 from . import res_company
 from . import res_config_settings
 from . import retainer_contract
-from . import retainer_contract_buy
-from . import retainer_contract_chatter
 from . import retainer_ledger_entry

@@ -1,7 +1,7 @@
 from odoo import models
 from odoo.osv import expression
 
-# Context key set by the portal chatter's fetch route (controllers/portal.py)
+# Context key set by the portal chatter's fetch route (controllers/mail.py)
 # for a retainer: the id of the retainer whose customer emails it also shows.
 RETAINER_CHATTER_CONTEXT_KEY = "defining_retainer_portal_chatter_id"
 

@@ -671,3 +671,38 @@ class TestPortalBuyScreenshots(ScreenshotMixin, RetainerBuyCommon):
         finally:
             browser.stop()
             self._wait_remaining_requests()
+
+
+@tagged("post_install", "-at_install", "defining_retainer_portal")
+class TestPortalPurchaseModel(RetainerBuyCommon):
+    """What the portal's controllers ask the retainer about a purchase: who
+    orders and pays it, and which order a payment comes back from."""
+
+    def test_payer_is_one_of_the_customers_contacts(self):
+        retainer = self.retainer
+        contact = self.portal_user.partner_id
+        self.assertEqual(retainer._portal_payer(contact), contact)
+        self.assertEqual(retainer._portal_payer(None), retainer.partner_id)
+        self.assertEqual(
+            retainer._portal_payer(self.other_portal_user.partner_id),
+            retainer.partner_id,
+        )
+
+    def test_purchase_is_one_of_the_retainers_own(self):
+        retainer_sudo = self.retainer.sudo()
+        own = retainer_sudo._portal_buy(
+            self.product_day, 2, requester=self.portal_user.partner_id
+        )
+        other = self.other_retainer.sudo()._portal_buy(
+            self.product_day, 1, requester=self.other_portal_user.partner_id
+        )
+        self.assertEqual(own.partner_id, self.portal_user.partner_id)
+        self.assertEqual(retainer_sudo._portal_purchase(own.id), own)
+        self.assertFalse(retainer_sudo._portal_purchase(other.id))
+        self.assertTrue(retainer_sudo._portal_is_paid_online(own))
+        self.assertFalse(retainer_sudo._portal_is_paid_online(other))
+        values = retainer_sudo._portal_purchase_values(own.id)
+        self.assertEqual(values["purchase"], own)
+        self.assertEqual(values["purchase_units"], 56)
+        self.assertFalse(values["purchase_tx"])
+        self.assertFalse(retainer_sudo._portal_purchase_values(other.id)["purchase"])
