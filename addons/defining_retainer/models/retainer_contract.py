@@ -1511,6 +1511,37 @@ class RetainerContract(models.Model):
             user_id=self.user_id.id,
         )
 
+    # -------------------------------------------------------------------------
+    # ALERTS: LOW BALANCE AND EXPIRING UNITS
+    # -------------------------------------------------------------------------
+
+    low_balance_units = fields.Integer(
+        string="Low balance alert (units)",
+        tracking=True,
+        default=lambda self: self.env.company.retainer_low_balance_units,
+        help="When a posting takes the balance from above this many units to "
+        "this or fewer, the notified contacts get one email and the account "
+        "manager an activity; again only after the balance went back above "
+        "it. 0: no alert.",
+    )
+
+    # Set when the low balance alert was sent, cleared when the balance is
+    # back above the threshold: one alert per crossing, whoever posts.
+    low_balance_notified = fields.Boolean(
+        string="Low balance alert sent",
+        readonly=True,
+        copy=False,
+        groups="base.group_user",
+    )
+
+    expiry_warning_ids = fields.One2many(
+        "retainer.expiry.warning",
+        "contract_id",
+        readonly=True,
+        groups="base.group_user",
+    )
+
+    @api.constrains("low_balance_units")
     def _check_low_balance_units(self):
         for contract in self:
             if contract.low_balance_units < 0:
