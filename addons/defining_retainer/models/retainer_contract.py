@@ -419,9 +419,7 @@ class RetainerContract(models.Model):
         for contract in self:
             if contract.state != "draft":
                 raise UserError(self.env._("Only a draft retainer can be activated."))
-            contract._retainer_set_state(
-                "audit" if contract.audit_required else "active"
-            )
+            contract._set_state("audit" if contract.audit_required else "active")
 
     def action_complete_audit(self):
         for contract in self:
@@ -434,7 +432,7 @@ class RetainerContract(models.Model):
                         "completing the audit, or waive it."
                     )
                 )
-            contract._retainer_set_state("active", audit_state="done")
+            contract._set_state("active", audit_state="done")
             unsupported = contract.unsupported_audit_line_ids
             if unsupported:
                 contract.message_post(
@@ -452,9 +450,7 @@ class RetainerContract(models.Model):
         for contract in self:
             if contract.state != "audit":
                 raise UserError(self.env._("This retainer is not in audit."))
-        self._retainer_set_state(
-            "active", audit_state="waived", audit_waive_reason=reason
-        )
+        self._set_state("active", audit_state="waived", audit_waive_reason=reason)
         for contract in self:
             contract.message_post(
                 body=self.env._("Audit waived: %(reason)s", reason=reason)
@@ -464,13 +460,13 @@ class RetainerContract(models.Model):
         self._check_manager()
         if self.filtered(lambda c: c.state != "active"):
             raise UserError(self.env._("Only an active retainer can be suspended."))
-        self._retainer_set_state("suspended")
+        self._set_state("suspended")
 
     def action_close(self):
         self._check_manager()
         if self.filtered(lambda c: c.state == "closed"):
             raise UserError(self.env._("This retainer is already closed."))
-        self._retainer_set_state("closed")
+        self._set_state("closed")
 
     def action_reopen(self):
         self._check_manager()
@@ -478,9 +474,9 @@ class RetainerContract(models.Model):
             raise UserError(
                 self.env._("Only a suspended or closed retainer can be reopened.")
             )
-        self._retainer_set_state("active")
+        self._set_state("active")
 
-    def _retainer_set_state(self, state, **audit_vals):
+    def _set_state(self, state, **audit_vals):
         """Move these retainers to ``state`` (with the audit's outcome in
         ``audit_vals``): the one way the lifecycle's fields are written,
         once the action calling it has checked the transition."""

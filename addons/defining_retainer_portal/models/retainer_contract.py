@@ -11,7 +11,11 @@ from odoo.tools import SQL, groupby
 from odoo.addons.defining_retainer.models.retainer_contract import (
     CUSTOMER_MAIL_KINDS,
 )
-from odoo.addons.defining_retainer.tools.units import quantity_to_units
+from odoo.addons.defining_retainer.tools.units import (
+    MAX_TOPUP_DAYS,
+    max_topup_quantity,
+    quantity_to_units,
+)
 
 from ..tools import topup as topup_tools
 
@@ -396,7 +400,9 @@ class RetainerContract(models.Model):
             raise UserError(self.env._("Choose days or hours."))
         if quantity is None or quantity <= 0:
             raise UserError(self.env._("Enter a quantity greater than zero."))
-        maximum = topup_tools.max_quantity(unit, day_hours=self.day_hours)
+        maximum = topup_tools.max_quantity(
+            unit, day_hours=self.day_hours, max_days=MAX_TOPUP_DAYS
+        )
         maximum_label = f"{maximum:g}"
         if quantity > maximum:
             raise UserError(
@@ -480,7 +486,7 @@ class RetainerContract(models.Model):
         ``max`` and the server's check."""
         self.ensure_one()
         day_units = self.day_hours * 60 / self.rounding_unit_minutes
-        return topup_tools.max_buy_quantity(product.retainer_units, day_units=day_units)
+        return max_topup_quantity(product.retainer_units, day_units=day_units)
 
     def _portal_buy_offers(self, partner=None, products=None):
         """What the buy form offers: one dict per product with ``product``,

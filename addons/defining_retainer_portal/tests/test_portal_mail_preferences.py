@@ -3,7 +3,7 @@ import re
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
-from .test_portal_chatter import RetainerPortalChatterCommon
+from .common_chatter import RetainerPortalChatterCommon
 
 
 @tagged("post_install", "-at_install", "defining_retainer_portal")

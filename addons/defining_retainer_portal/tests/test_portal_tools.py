@@ -101,8 +101,8 @@ class TestPortalTools(BaseCase):
             units_per("week", **policy)
         with self.assertRaisesRegex(ValueError, "unit length and the day must be"):
             units_per("day", unit_minutes=0, day_hours=7)
-        self.assertEqual(max_quantity("day", day_hours=7), 100)
-        self.assertEqual(max_quantity("hour", day_hours=7), 700)
+        self.assertEqual(max_quantity("day", day_hours=7, max_days=100), 100)
+        self.assertEqual(max_quantity("hour", day_hours=7, max_days=100), 700)
 
     def test_parse_id(self):
         self.assertEqual(parse_id("42"), 42)

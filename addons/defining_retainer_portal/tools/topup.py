@@ -9,7 +9,6 @@ import math
 UNIT_DAY = "day"
 UNIT_HOUR = "hour"
 UNITS = (UNIT_DAY, UNIT_HOUR)
-MAX_DAYS = 100
 
 
 def parse_quantity(value):
@@ -53,21 +52,11 @@ def requested_units(quantity, unit, *, unit_minutes, day_hours):
     return whole if math.isclose(units, whole, abs_tol=1e-6) else None
 
 
-def max_quantity(unit, *, day_hours, max_days=MAX_DAYS):
-    """Return the largest quantity of ``unit`` one request may ask for."""
+def max_quantity(unit, *, day_hours, max_days):
+    """Return the largest quantity of ``unit`` one request may ask for:
+    ``max_days`` retainer days of ``day_hours`` hours (the core's bound of
+    one top-up, ``tools/units.py`` of defining_retainer)."""
     return max_days if unit == UNIT_DAY else max_days * day_hours
-
-
-def max_buy_quantity(units_per_quantity, *, day_units, max_days=MAX_DAYS):
-    """Return the largest whole quantity of a product crediting
-    ``units_per_quantity`` units each that one portal purchase may buy: at
-    most ``max_days`` retainer days of ``day_units`` units, and at least 1.
-
-    The portal form's ``max`` and the server's check both read it.
-    """
-    if units_per_quantity <= 0:
-        raise ValueError("a retainer product credits at least one unit")
-    return max(1, math.floor(max_days * day_units / units_per_quantity))
 
 
 def parse_whole_quantity(value):
