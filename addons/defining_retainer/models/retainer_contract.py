@@ -127,8 +127,10 @@ class RetainerContract(models.Model):
     usage_lock_date = fields.Date(
         tracking=True,
         copy=False,
-        help="Timesheets dated on or before this date can no longer be "
-        "created, changed or deleted on this retainer.",
+        help="Nothing dated on or before this date is posted on this retainer "
+        "any more: timesheets can no longer be created, changed or deleted, "
+        "manual credits and adjustments are refused, and corrections that "
+        "follow a document or time are dated the day after.",
         groups="base.group_user",
     )
     # Audit and health-check of the customer's estate before activation.

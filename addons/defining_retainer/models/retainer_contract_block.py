@@ -192,11 +192,8 @@ class RetainerContract(models.Model):
                 deltas[vals["contract_id"]] += vals["units"]
             for entry in reverse:
                 deltas[entry.contract_id.id] -= entry.units
-        Ledger._post(
-            new_vals,
-            reverse=reverse,
-            reason=self.env._("Block expiry corrected"),
-            expiry_correction=True,
+        Ledger._post_expiry_corrections(
+            new_vals, reverse=reverse, reason=self.env._("Block expiry corrected")
         )
         return rollover_changed
 
