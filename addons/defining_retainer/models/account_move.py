@@ -238,8 +238,9 @@ class AccountMove(models.Model):
             to_reverse |= reverse
             new_vals += vals
         # Taking back an overdraft's credit is never refused by the policy.
-        to_reverse._reverse(
+        Ledger._post(
+            new_vals,
+            reverse=to_reverse,
             reason=self.env._("Overdraft invoice cancelled or refunded"),
             apply_overdraft_policy=False,
         )
-        Ledger._post(new_vals, apply_overdraft_policy=False)

@@ -187,8 +187,10 @@ class RetainerContract(models.Model):
     usage_lock_date = fields.Date(
         tracking=True,
         copy=False,
-        help="Timesheets dated on or before this date can no longer be "
-        "created, changed or deleted on this retainer.",
+        help="Nothing dated on or before this date is posted on this retainer "
+        "any more: timesheets can no longer be created, changed or deleted, "
+        "manual credits and adjustments are refused, and corrections that "
+        "follow a document or time are dated the day after.",
         groups="base.group_user",
     )
     # Audit and health-check of the customer's estate before activation.
@@ -1059,11 +1061,8 @@ class RetainerContract(models.Model):
                 deltas[vals["contract_id"]] += vals["units"]
             for entry in reverse:
                 deltas[entry.contract_id.id] -= entry.units
-        Ledger._post(
-            new_vals,
-            reverse=reverse,
-            reason=self.env._("Block expiry corrected"),
-            expiry_correction=True,
+        Ledger._post_expiry_corrections(
+            new_vals, reverse=reverse, reason=self.env._("Block expiry corrected")
         )
         return rollover_changed
 

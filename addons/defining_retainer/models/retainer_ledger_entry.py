@@ -1,4 +1,5 @@
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import timedelta
 
 from odoo import api, fields, models
@@ -415,69 +416,54 @@ class RetainerLedgerEntry(models.Model):
         reason=None,
         reversal_date=None,
         apply_overdraft_policy=True,
-        expiry_correction=False,
     ):
-        """Post entries on the ledger and return them: the only way rows get
-        into it, so that every rule that changes a balance is applied once.
+        """Post entries on the ledger and return them: the gate every
+        balance change goes through, so that every rule is applied once.
 
-        For all the retainers touched, in one step: lock them (see
-        ``retainer.contract._lock_for_posting``), insert the reversals of
-        ``reverse`` and the entries of ``vals_list``, correct the expiries
-        of blocks the new entries change (time logged late on a block that
-        already expired), then apply each retainer's overdraft policy.
+        For all the retainers touched, in one step:
+
+        1. check the whole posting (:meth:`_retainer_check_posting`, the
+           usage lock date included) and refuse it at once, every problem
+           in one message, before anything is locked or written;
+        2. lock the retainers (``retainer.contract._lock_for_posting``);
+        3. insert the reversals of ``reverse`` and the entries of
+           ``vals_list`` (:meth:`_insert_entries`);
+        4. after posting (``retainer.contract._retainer_after_posting``):
+           correct the expiries of blocks the new entries change (time
+           logged late on a block that already expired), then apply each
+           retainer's overdraft policy and balance rules.
+
+        The expiry rule posts its own entries through
+        :meth:`_post_expiry_corrections`.
 
         :param list vals_list: values of new credits, debits, adjustments
             and expiries (never reversals: use ``reverse``).
         :param reverse: entries to cancel, each by one reversal.
-        :param str reason: why ``reverse`` is reversed.
+        :param reason: why ``reverse`` is reversed: one text for all, or a
+            mapping ``{entry id: text}`` when they are reversed for
+            different reasons (one posting for the whole change).
         :param reversal_date: date of the reversals instead of the usual one
             (see :meth:`_prepare_reversal_vals`).
         :param bool apply_overdraft_policy: False where the policy must not
             refuse the posting (a credit note takes its units back whatever
             the balance); overdraft notifications still follow the balance.
-        :param bool expiry_correction: the posting is the expiry rule's own
-            (the expiry job, or the correction step of a posting): expiries,
-            rollovers and their reversals, which are final. They are locked
-            as entries others act on, and neither corrected again nor
-            subject to the overdraft policy (an expiry takes only unused
-            units).
         :raises UserError: a manual credit or adjustment without a reason, a
-            reversal of a reversal or of a reversed entry, or a ``block``
-            retainer that the posting would overdraw.
+            block that expires before its date, an entry dated on or before
+            its retainer's usage lock date, a reversal of a reversal or of a
+            reversed entry, or a ``block`` retainer that the posting would
+            overdraw.
         """
         vals_list = list(vals_list)
         reverse = reverse or self.browse()
-        if expiry_correction:
-            all_vals = reverse._prepare_reversal_vals(reason, reversal_date) + vals_list
-            if not all_vals:
-                return self.browse()
-            # Others acting on these expiries must see them: see
-            # retainer.contract._lock_for_posting.
-            self.env["retainer.contract"].browse(
-                {vals["contract_id"] for vals in all_vals}
-            )._lock_for_posting(bump=True)
-            return self._insert_entries(all_vals)
-        source_fields = self._retainer_source_fields()
-        for vals in vals_list:
-            if vals.get("kind") == "reversal":
-                raise ValidationError(self.env._("Reversals are posted by _reverse()."))
-            has_source = any(vals.get(fname) for fname in source_fields)
-            if (
-                vals.get("kind") in ("credit", "adjustment")
-                and not has_source
-                and not vals.get("block_entry_id")
-                and not (vals.get("reason") or "").strip()
-            ):
-                raise UserError(
-                    self.env._("A manual credit or adjustment needs a reason.")
-                )
-            if vals.get("kind") == "credit" and vals.get("expiry_date"):
-                self._check_block_dates(vals)
+        self._check_posted_kinds(vals_list)
         all_vals = reverse._prepare_reversal_vals(reason, reversal_date) + vals_list
         if not all_vals:
             return self.browse()
-        Contract = self.env["retainer.contract"]
-        contracts = Contract.browse(sorted({vals["contract_id"] for vals in all_vals}))
+        self._retainer_check_posting(all_vals, reverse)
+        self._retainer_date_after_lock(vals_list)
+        contracts = self.env["retainer.contract"].browse(
+            sorted({vals["contract_id"] for vals in all_vals})
+        )
         plan = contracts._retainer_posting_plan(all_vals)
         # Reversing what others may reverse or correct too (credits,
         # expiries) must not act on an older view of the ledger.
@@ -489,6 +475,166 @@ class RetainerLedgerEntry(models.Model):
             entries, plan, apply_overdraft_policy=apply_overdraft_policy
         )
         return entries
+
+    @api.model
+    def _post_expiry_corrections(self, vals_list=(), reverse=None, reason=None):
+        """Post the expiry rule's own entries and return them: expiries,
+        rollovers and their reversals, computed by
+        ``retainer.contract._retainer_reconcile_expiries`` (the expiry job,
+        or the correction step of a posting's after-posting).
+
+        Unlike :meth:`_post`, it checks nothing and runs no after-posting:
+        the rule computes these entries from the ledger under the lock, so
+        they need no reason and are dated after the usage lock date by the
+        rule itself (``_retainer_expiry_posting_date``; reversals by
+        :meth:`_prepare_reversal_vals`); they are final (an expiry takes
+        only unused units, so neither the overdraft policy nor another
+        expiry correction applies); and the caller applies the balance
+        rules once for all its rounds. They are locked as entries others
+        act on (see ``retainer.contract._lock_for_posting``).
+
+        :param reason: as for :meth:`_post`.
+        """
+        reverse = reverse or self.browse()
+        all_vals = reverse._prepare_reversal_vals(reason) + list(vals_list)
+        if not all_vals:
+            return self.browse()
+        self.env["retainer.contract"].browse(
+            {vals["contract_id"] for vals in all_vals}
+        )._lock_for_posting(bump=True)
+        return self._insert_entries(all_vals)
+
+    @api.model
+    def _check_posted_kinds(self, vals_list):
+        """:raises ValidationError: a reversal in ``vals_list`` (a
+        programming error: reversals are built from the entries they
+        reverse, see :meth:`_reverse`)."""
+        if any(vals.get("kind") == "reversal" for vals in vals_list):
+            raise ValidationError(self.env._("Reversals are posted by _reverse()."))
+
+    @api.model
+    def _retainer_usage_locks(self, contract_ids):
+        """``{contract id: usage lock date}`` of the contracts that have one."""
+        # sudo: the lock date is a rule of every posting, whoever posts (a
+        # timesheet user, or a customer's payment confirming a top-up);
+        # only the date is read.
+        contracts = self.env["retainer.contract"].sudo().browse(contract_ids)
+        return {
+            contract.id: contract.usage_lock_date
+            for contract in contracts
+            if contract.usage_lock_date
+        }
+
+    @api.model
+    def _retainer_follows_document(self, vals):
+        """Whether the entry of ``vals`` is a credit of an order line or an
+        invoice: it follows a document the retainer cannot refuse, so a
+        date of it in a locked period moves after the lock instead of
+        refusing the posting (see :meth:`_retainer_date_after_lock`)."""
+        return vals.get("kind") == "credit" and bool(
+            vals.get("sale_line_id") or vals.get("invoice_id")
+        )
+
+    @api.model
+    def _retainer_date_after_lock(self, vals_list):
+        """Date on the first day after their retainer's usage lock date (in
+        place) the credits of ``vals_list`` that come from an order line or
+        an invoice and are dated on or before it (a partial credit note
+        credits the rest of a block again on the block's date).
+
+        They follow a document, so they go to the first open day, as
+        ``account.move`` dates an invoice after a lock date; the period
+        already reported stays as it was. Entries a person dates are
+        refused instead (:meth:`_retainer_lock_problems`).
+        """
+        documented = [
+            vals for vals in vals_list if self._retainer_follows_document(vals)
+        ]
+        if not documented:
+            return
+        locks = self._retainer_usage_locks({vals["contract_id"] for vals in documented})
+        for vals in documented:
+            lock = locks.get(vals["contract_id"])
+            day = fields.Date.to_date(vals.get("date"))
+            if lock and day and day <= lock:
+                vals["date"] = lock + timedelta(days=1)
+
+    @api.model
+    def _retainer_check_posting(self, all_vals, reverse):
+        """Check a whole posting before anything is locked or written.
+
+        :param list all_vals: values of every entry about to be posted, the
+            reversals of ``reverse`` included.
+        :param reverse: the entries the posting reverses.
+        :raises UserError: one error listing every problem found.
+        """
+        problems = reverse._retainer_reversal_problems()
+        source_fields = self._retainer_source_fields()
+        for vals in all_vals:
+            if (
+                vals.get("kind") in ("credit", "adjustment")
+                and not any(vals.get(fname) for fname in source_fields)
+                and not vals.get("block_entry_id")
+                and not (vals.get("reason") or "").strip()
+            ):
+                problems.append(
+                    self.env._("A manual credit or adjustment needs a reason.")
+                )
+            if vals.get("kind") == "credit" and vals.get("expiry_date"):
+                problems.append(self._retainer_block_dates_problem(vals))
+        problems += self._retainer_lock_problems(all_vals)
+        problems = [problem for problem in dict.fromkeys(problems) if problem]
+        if problems:
+            raise UserError("\n".join(problems))
+
+    def _retainer_reversal_problems(self):
+        """Why the entries of ``self`` cannot be reversed (a list of
+        messages, empty when they can; a unique constraint also refuses a
+        second reversal posted at the same time)."""
+        problems = []
+        if any(entry.kind == "reversal" for entry in self):
+            problems.append(self.env._("A reversal cannot itself be reversed."))
+        problems += [
+            self.env._("Entry %(entry)s is already reversed.", entry=entry.display_name)
+            for entry in self.filtered("reversal_entry_ids")
+        ]
+        return problems
+
+    @api.model
+    def _retainer_lock_problems(self, all_vals):
+        """One message per entry of ``all_vals`` dated on or before its
+        retainer's usage lock date: the period is reported (its statement
+        sent), nothing is posted in it any more, whatever the kind.
+
+        Entries that follow a document or time are dated after the lock
+        instead: reversals on their usual date (already, see
+        :meth:`_prepare_reversal_vals`), credits of an order line or an
+        invoice (after this check, :meth:`_retainer_date_after_lock`) and
+        the expiry rule's entries (:meth:`_post_expiry_corrections`). What
+        remains was dated by a person (a manual credit or adjustment, a
+        timesheet, a reversal given a date), who chooses another date.
+        """
+        locks = self._retainer_usage_locks({vals["contract_id"] for vals in all_vals})
+        if not locks:
+            return []
+        today = fields.Date.context_today(self)
+        problems = []
+        for vals in all_vals:
+            lock = locks.get(vals["contract_id"])
+            day = fields.Date.to_date(vals.get("date")) or today
+            if lock and day <= lock and not self._retainer_follows_document(vals):
+                contract = self.env["retainer.contract"].browse(vals["contract_id"])
+                problems.append(
+                    self.env._(
+                        "Retainer %(retainer)s is locked up to %(lock)s: an entry "
+                        "dated %(date)s cannot be posted on it. Date it after "
+                        "%(lock)s.",
+                        retainer=contract.sudo().name,
+                        lock=lock,
+                        date=day,
+                    )
+                )
+        return problems
 
     @api.model
     def _retainer_fill_names(self, vals_list):
@@ -546,65 +692,77 @@ class RetainerLedgerEntry(models.Model):
     @api.model
     def _check_block_dates(self, vals):
         """:raises UserError: a credit whose expiry date is before its date."""
+        problem = self._retainer_block_dates_problem(vals)
+        if problem:
+            raise UserError(problem)
+
+    @api.model
+    def _retainer_block_dates_problem(self, vals):
+        """Why a credit of ``vals`` with an expiry date cannot be posted:
+        it expires before its date (else None)."""
         expiry = fields.Date.to_date(vals["expiry_date"])
         date = fields.Date.to_date(vals.get("date")) or fields.Date.context_today(self)
         if expiry < date:
-            raise UserError(
-                self.env._(
-                    "A block cannot expire (%(expiry)s) before its date (%(date)s).",
-                    expiry=expiry,
-                    date=date,
-                )
+            return self.env._(
+                "A block cannot expire (%(expiry)s) before its date (%(date)s).",
+                expiry=expiry,
+                date=date,
             )
+        return None
 
     def _prepare_reversal_vals(self, reason=None, date=None):
         """Values of one reversal per entry of ``self``: the opposite units,
-        pointing at the entry. Timesheet debits are reversed on their own
-        date, so a period's usage stays right whatever day it is corrected
-        (the usage lock date protects periods already reported).
+        pointing at the entry.
 
-        :raises UserError: an entry is a reversal or is already reversed (a
-            unique constraint also refuses a second reversal posted at the
-            same time).
+        Their usual date: timesheet debits are reversed on their own date,
+        so a period's usage stays right whatever day it is corrected; other
+        entries today. Never on or before the retainer's usage lock date: a
+        usual date in a reported period becomes the day after the lock date
+        (a ``date`` given is kept, and refused there by :meth:`_post`).
+
+        :param reason: one text for all, or ``{entry id: text}``.
         """
         if not self:
             return []
-        if self.filtered(lambda e: e.kind == "reversal"):
-            raise UserError(self.env._("A reversal cannot itself be reversed."))
-        already = self.filtered("reversal_entry_ids")
-        if already:
-            raise UserError(
-                self.env._(
-                    "Entry %(entry)s is already reversed.",
-                    entry=already[0].display_name,
-                )
-            )
         today = fields.Date.context_today(self)
-        return [
-            {
-                "contract_id": entry.contract_id.id,
-                "kind": "reversal",
-                "units": -entry.units,
-                "unit_minutes": entry.unit_minutes,
-                "reversed_entry_id": entry.id,
-                "date": date or (entry.date if entry.timesheet_id else today),
-                "reason": reason,
-                "name": entry.name,
-                "timesheet_id": entry.timesheet_id.id,
-                "sale_line_id": entry.sale_line_id.id,
-                "invoice_id": entry.invoice_id.id,
-                "block_entry_id": entry.block_entry_id.id,
-                "employee_id": entry.employee_id.id,
-                "project_id": entry.project_id.id,
-                "contact_type": entry.contact_type,
-                "entered_hours": -entry.entered_hours,
-            }
-            for entry in self
-        ]
+        locks = {} if date else self._retainer_usage_locks(self.contract_id.ids)
+        reason_of = reason.get if isinstance(reason, Mapping) else lambda _id: reason
+        all_vals = []
+        for entry in self:
+            usual = entry.date if entry.timesheet_id else today
+            lock = locks.get(entry.contract_id.id)
+            if lock and usual <= lock:
+                usual = lock + timedelta(days=1)
+            all_vals.append(
+                {
+                    "contract_id": entry.contract_id.id,
+                    "kind": "reversal",
+                    "units": -entry.units,
+                    "unit_minutes": entry.unit_minutes,
+                    "reversed_entry_id": entry.id,
+                    "date": date or usual,
+                    "reason": reason_of(entry.id),
+                    "name": entry.name,
+                    "timesheet_id": entry.timesheet_id.id,
+                    "sale_line_id": entry.sale_line_id.id,
+                    "invoice_id": entry.invoice_id.id,
+                    "block_entry_id": entry.block_entry_id.id,
+                    "employee_id": entry.employee_id.id,
+                    "project_id": entry.project_id.id,
+                    "contact_type": entry.contact_type,
+                    "entered_hours": -entry.entered_hours,
+                }
+            )
+        return all_vals
 
     def _reverse(self, reason=None, date=None, apply_overdraft_policy=True):
         """Post one reversal per entry of ``self`` through :meth:`_post` and
-        return the reversals (``date``: their date instead of the usual)."""
+        return the reversals.
+
+        :param reason: one text for all, or ``{entry id: text}``.
+        :param date: their date instead of the usual (see
+            :meth:`_prepare_reversal_vals`).
+        """
         return self._post(
             reverse=self,
             reason=reason,

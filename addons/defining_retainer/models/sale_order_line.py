@@ -376,7 +376,8 @@ class SaleOrderLine(models.Model):
         for credit in live:
             live_by_line[credit.sale_line_id.id] |= credit
         lines = self.filtered("retainer_product_units") | live.sale_line_id
-        reversals = defaultdict(lambda: Ledger)
+        reversals = Ledger
+        reasons = {}
         new_vals = []
         for line in lines:
             contract = line.order_id.retainer_id
@@ -411,12 +412,14 @@ class SaleOrderLine(models.Model):
             ).sorted("id")[-1:]
             for credit_vals in vals if replaced else ():
                 credit_vals.update(date=replaced.date, expiry_date=replaced.expiry_date)
-            reversals[reason] |= to_reverse
+            reversals |= to_reverse
+            reasons.update(dict.fromkeys(to_reverse.ids, reason))
             new_vals += vals
-        # A credit taken back is never refused by the overdraft policy.
-        for reason, entries in reversals.items():
-            entries._reverse(reason=reason, apply_overdraft_policy=False)
-        Ledger._post(new_vals, apply_overdraft_policy=False)
+        # One posting for the whole change. A credit taken back is never
+        # refused by the overdraft policy.
+        Ledger._post(
+            new_vals, reverse=reversals, reason=reasons, apply_overdraft_policy=False
+        )
 
     def _retainer_prepare_credit_vals(self, units, invoices, kept):
         """Values of a credit of ``units`` for this line: its source is the

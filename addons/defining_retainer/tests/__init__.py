@@ -2,6 +2,7 @@ from . import test_rounding
 from . import test_forecast
 from . import test_units
 from . import test_ledger
+from . import test_posting_gate
 from . import test_timesheet_debit
 from . import test_timesheet_form
 from . import test_timesheet_logging

@@ -156,6 +156,36 @@ class TestInvoicing(RetainerSaleCommon):
             ],
         )
 
+    def test_partial_credit_note_after_the_usage_lock_date(self):
+        """A credit note is never refused for the retainer's usage lock
+        date: the units credited again follow it, on the first day after
+        the lock date (the reported period stays as it was), with the
+        block's expiry date."""
+        self.product_day.retainer_validity_months = 4
+        with freeze_time("2026-01-10"):
+            order, contract = self._sell_two_days("posted")
+            invoice = self._invoice(order)
+        contract.usage_lock_date = date(2026, 1, 31)
+        with freeze_time("2026-04-15"):
+            self._refund_lines(invoice, quantity=1)
+        self.assertRecordValues(
+            self._credits(contract),
+            [
+                {
+                    "units": 56,
+                    "date": date(2026, 1, 10),
+                    "expiry_date": date(2026, 5, 10),
+                },
+                {
+                    "units": 28,
+                    "date": date(2026, 2, 1),
+                    "expiry_date": date(2026, 5, 10),
+                },
+            ],
+        )
+        self.assertEqual(self._reversals(contract).date, date(2026, 4, 15))
+        self.assertEqual(self._balance(contract), 28)
+
     def test_credit_note_by_amount_takes_back_its_share(self):
         """A credit note of 20 % of one day's price takes back 20 % of its
         28 units (5.6, rounded half up: 6), never the whole day; the shares
