@@ -803,7 +803,7 @@ class AccountAnalyticLine(models.Model):
                 if vals and vals["units"]:
                     new_vals.append(vals)
                 continue
-            reverse, post = Ledger._retainer_reconcile(
+            reverse, post = Ledger._reconcile_plan(
                 debit,
                 vals["units"] if vals else 0,
                 lambda _units, vals=vals: vals,

@@ -226,7 +226,7 @@ class AccountMove(models.Model):
         to_reverse = Ledger
         new_vals = []
         for move in self:
-            reverse, vals = Ledger._retainer_reconcile(
+            reverse, vals = Ledger._reconcile_plan(
                 live_by_move[move.id],
                 move._retainer_overdraft_target_units(),
                 lambda units, move=move: (

@@ -1030,7 +1030,7 @@ class RetainerContract(models.Model):
             for block_id in block_ids:
                 block = Ledger.browse(block_id).with_prefetch(prefetch_ids)
                 expired = replay.unexpired_target(block_id)
-                to_reverse, vals = Ledger._retainer_reconcile(
+                to_reverse, vals = Ledger._reconcile_plan(
                     Ledger.browse(replay.live_expiries.get(block_id, [])).with_prefetch(
                         prefetch_ids
                     ),
@@ -1044,7 +1044,7 @@ class RetainerContract(models.Model):
                 rolled = 0
                 if block_id not in replay.rollovers and contract.rollover_max_units:
                     rolled = min(expired, contract.rollover_max_units)
-                to_reverse, vals = Ledger._retainer_reconcile(
+                to_reverse, vals = Ledger._reconcile_plan(
                     Ledger.browse(
                         replay.live_rollovers.get(block_id, [])
                     ).with_prefetch(prefetch_ids),
@@ -1855,13 +1855,13 @@ class RetainerContract(models.Model):
         self.ensure_one()
         return units_to_hours(units, self.rounding_unit_minutes)
 
-    def _statement_values(self, date_from, date_to):
+    def _statement_data(self, date_from, date_to):
         """Return the statement of ``self`` for ``date_from``..``date_to``
-        (dates, both included); see ``_statements``."""
+        (dates, both included); see ``_statement_data_by_contract``."""
         self.ensure_one()
-        return self._statements(date_from, date_to)[self.id]
+        return self._statement_data_by_contract(date_from, date_to)[self.id]
 
-    def _statements(self, date_from, date_to):
+    def _statement_data_by_contract(self, date_from, date_to):
         """Return ``{contract id: statement}`` for the retainers of ``self``
         for ``date_from``..``date_to`` (dates, both included), in two queries
         whatever their number.
@@ -1955,7 +1955,7 @@ class RetainerContract(models.Model):
 
     def _statement_blocks(self, entries, blocks, date_from, date_to):
         """Blocks a statement of ``self`` lists and what each line says of
-        them (figures already computed, see :meth:`_statements`).
+        them (figures already computed, see :meth:`_statement_data_by_contract`).
 
         :param entries: the period's entries, oldest first.
         :param blocks: the live blocks of ``self``, oldest first.
@@ -2020,7 +2020,7 @@ class RetainerContract(models.Model):
                 line_blocks[entry.id] = text
         return [(references[block.id], block) for block in shown], line_blocks
 
-    def _statement_figures(self, date_from, date_to):
+    def _statement_totals_by_contract(self, date_from, date_to):
         """``{contract id: {opening_units, topup_units, usage_units,
         closing_units}}`` of the retainers of ``self`` for
         ``date_from``..``date_to`` (the summary of their statements), in two

@@ -771,7 +771,7 @@ class RetainerLedgerEntry(models.Model):
         )
 
     @api.model
-    def _retainer_reconcile(self, live, target, prepare_vals, stale=None, first=None):
+    def _reconcile_plan(self, live, target, prepare_vals, stale=None, first=None):
         """Plan how to bring the live entries of one source to ``target``.
 
         The one answer to "this source should now count for N units" used by

@@ -215,7 +215,7 @@ class RetainerStatement(models.Model):
         contracts = self._retainer_lock_unsent(contract_ids, date_from, date_to)
         if not contracts:
             return self.browse()
-        figures = contracts._statement_figures(date_from, date_to)
+        figures = contracts._statement_totals_by_contract(date_from, date_to)
         pdfs = self._retainer_render_pdfs(contracts, date_from, date_to)
         # sudo: the scheduled job writes statements and their PDFs; users
         # only read them (the PDF belongs to the retainer, see ir.attachment

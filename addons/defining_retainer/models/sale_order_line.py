@@ -394,7 +394,7 @@ class SaleOrderLine(models.Model):
                 )
             # Credits on another retainer (the order was moved) all go back;
             # then credits of invoices that no longer count go first.
-            to_reverse, vals = Ledger._retainer_reconcile(
+            to_reverse, vals = Ledger._reconcile_plan(
                 line_credits,
                 target,
                 lambda units, line=line, invoices=invoices, kept=line_credits: (

@@ -42,5 +42,7 @@ class ReportRetainerStatement(models.AbstractModel):
             "docs": contracts_sudo,
             "date_from": date_from,
             "date_to": date_to,
-            "statements": contracts_sudo._statements(date_from, date_to),
+            "statements": contracts_sudo._statement_data_by_contract(
+                date_from, date_to
+            ),
         }

@@ -418,7 +418,7 @@ class TestTimesheetLogging(RetainerCommon):
             name="Printer swap on site",
         )
         self._log(1.0, project=self.phone_project, name="Phone call")
-        statement = self.phone_contract._statement_values(
+        statement = self.phone_contract._statement_data(
             today - timedelta(days=30), today
         )
         self.assertEqual(statement["outside_lines"], line)
@@ -440,7 +440,7 @@ class TestTimesheetLogging(RetainerCommon):
         self.assertIn("Printer swap on site", html)
         self.assertIn("01:30", html)
         # Another period: no such section.
-        earlier = self.phone_contract._statement_values(
+        earlier = self.phone_contract._statement_data(
             today - timedelta(days=90), today - timedelta(days=60)
         )
         self.assertFalse(earlier["outside_lines"])

@@ -249,7 +249,7 @@ class RetainerPortal(CustomerPortal):
                 **statement_period,
             ),
             "statement_period": statement_period,
-            **self._retainer_past_statement_values(retainer_sudo, access_token),
+            **self._retainer_past_statement_data(retainer_sudo, access_token),
             **extra,
         }
         return self._get_page_view_values(
@@ -283,7 +283,7 @@ class RetainerPortal(CustomerPortal):
                     )
         return urls
 
-    def _retainer_past_statement_values(self, retainer_sudo, access_token):
+    def _retainer_past_statement_data(self, retainer_sudo, access_token):
         """The past statements the page lists and their download URLs."""
         statements = retainer_sudo._portal_past_statements()
         return {

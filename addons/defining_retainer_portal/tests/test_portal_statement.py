@@ -36,8 +36,8 @@ class TestPortalStatement(RetainerPortalCommon):
             ]
         )
 
-    def test_statement_values(self):
-        values = self.statement_retainer._statement_values(
+    def test_statement_data(self):
+        values = self.statement_retainer._statement_data(
             date(2025, 1, 1), date(2025, 1, 31)
         )
         # Opening: 56 - 15 (3h37 on-site). January: -6 (1h30) and -1 (0h15).
@@ -50,7 +50,7 @@ class TestPortalStatement(RetainerPortalCommon):
         self.assertEqual(values["usage_units"], -7)
         self.assertEqual(values["closing"], 34)
 
-        empty = self.statement_retainer._statement_values(
+        empty = self.statement_retainer._statement_data(
             date(2030, 1, 1), date(2030, 1, 31)
         )
         self.assertEqual(empty["lines"], [])
@@ -67,15 +67,15 @@ class TestPortalStatement(RetainerPortalCommon):
         for batch in (retainers[:2], retainers):
             self.env.invalidate_all()
             before = self.cr.sql_log_count
-            statements = batch._statements(date(2020, 1, 1), date(2040, 1, 1))
+            statements = batch._statement_data_by_contract(
+                date(2020, 1, 1), date(2040, 1, 1)
+            )
             counts.append(self.cr.sql_log_count - before)
             self.assertEqual(set(statements), set(batch.ids))
         self.assertEqual(counts[0], counts[1], "2 and 6 retainers: same queries")
         self.assertEqual(
             statements[self.statement_retainer.id],
-            self.statement_retainer._statement_values(
-                date(2020, 1, 1), date(2040, 1, 1)
-            ),
+            self.statement_retainer._statement_data(date(2020, 1, 1), date(2040, 1, 1)),
         )
 
     def test_statement_link_follows_the_statement_period_rule(self):
