@@ -430,6 +430,8 @@ class AccountAnalyticLine(models.Model):
                     "its project): move it to a project of %(target)s instead.",
                     timesheet=line.name,
                     project=project.display_name or self.env._("no project"),
+                    # sudo: the project's retainer is named in the message,
+                    # whoever reads the project.
                     retainer=self._retainer_label(project.sudo().retainer_id),
                     target=self._retainer_label(target),
                 )
@@ -507,6 +509,8 @@ class AccountAnalyticLine(models.Model):
         """``retainer NAME``, or ``no retainer``, for messages."""
         if not contract:
             return self.env._("no retainer")
+        # sudo: only the reference is read, for a message to a user who may
+        # not read the retainer itself.
         return self.env._("retainer %(retainer)s", retainer=contract.sudo().name)
 
     @api.model

@@ -629,6 +629,7 @@ class RetainerLedgerEntry(models.Model):
                         "Retainer %(retainer)s is locked up to %(lock)s: an entry "
                         "dated %(date)s cannot be posted on it. Date it after "
                         "%(lock)s.",
+                        # sudo: the reference only, for the message.
                         retainer=contract.sudo().name,
                         lock=lock,
                         date=day,
