@@ -58,6 +58,19 @@ class AutoTopupCommon(RetainerSaleCommon):
 
     # === HELPERS === #
 
+    def _cross(self):
+        """Log the time that crosses the threshold; return the one
+        automatic top-up order it made."""
+        self._log(3.0)  # 12 units: 28 left
+        order = self._auto_orders()
+        self.assertEqual(len(order), 1)
+        return order
+
+    def _transactions(self, order):
+        return self.env["payment.transaction"].search(
+            [("sale_order_ids", "in", order.ids)]
+        )
+
     def _log(self, hours, contract=None):
         """A consultant's timesheet of ``hours`` on ``contract``'s project."""
         project = self.project

@@ -130,17 +130,6 @@ class TestAutoTopupJob(AutoTopupCommon):
     """The scheduled job charges the saved payment method or sends the
     quotation to pay online, once per order."""
 
-    def _cross(self):
-        self._log(3.0)  # 12 units: 28 left
-        order = self._auto_orders()
-        self.assertEqual(len(order), 1)
-        return order
-
-    def _transactions(self, order):
-        return self.env["payment.transaction"].search(
-            [("sale_order_ids", "in", order.ids)]
-        )
-
     def test_without_saved_method_the_quotation_is_sent(self):
         order = self._cross()
         self._run_job()

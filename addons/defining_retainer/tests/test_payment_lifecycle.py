@@ -173,27 +173,11 @@ class TestPaymentLifecycle(PaymentLifecycleCommon):
         order.validity_date = fields.Date.today()
         self.assertTrue(self._new_transaction(order))
 
-    def _transactions(self, order):
-        return self.env["payment.transaction"].search(
-            [("sale_order_ids", "in", order.ids)]
-        )
-
 
 @tagged("post_install", "-at_install", "defining_retainer")
 class TestAutoTopupPaymentLifecycle(PaymentLifecycleCommon):
     """The automatic top-up charges only a genuine automatic top-up, to a
     saved method still its customer's, and its units follow the money."""
-
-    def _cross(self):
-        self._log(3.0)  # 12 units: 28 left
-        order = self._auto_orders()
-        self.assertEqual(len(order), 1)
-        return order
-
-    def _transactions(self, order):
-        return self.env["payment.transaction"].search(
-            [("sale_order_ids", "in", order.ids)]
-        )
 
     def test_charge_authorized_credits_on_capture(self):
         self.contract.auto_topup_token_id = self._token("done")
