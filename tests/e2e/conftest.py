@@ -124,11 +124,13 @@ def portal_session(server):
 NODE_OPTIONS = ("--workers=2", "--max-cron-threads=1")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def nodes(odoo_db, work_dir):
     """Two multi-worker Odoo servers on the same database, scheduled jobs
     enabled on both. ODOO_NOTIFY_CRON_CHANGES: a job whose next call is
-    written wakes the cron workers of both nodes at once."""
+    written wakes the cron workers of both nodes at once. Stopped after the
+    module that asked for them: their cron workers would otherwise run the
+    jobs that later tests run by hand, at moments of their own."""
     started = []
     try:
         for name in ("a", "b"):
