@@ -271,8 +271,7 @@ class AccountAnalyticLine(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        # One set test per line: timesheets are created 10,000 at a time.
-        vals_list = [self._retainer_client_vals(vals) for vals in vals_list]
+        vals_list = self._retainer_client_vals_list(vals_list)
         self._retainer_fill_from_project(vals_list, task_type=True)
         self._retainer_fill_billed_outside(vals_list)
         for vals in vals_list:

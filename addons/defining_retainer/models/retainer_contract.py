@@ -332,7 +332,7 @@ class RetainerContract(models.Model):
         # A client may start a retainer as a draft, the state that allows
         # nothing; every other state and the audit are decided here.
         drafts = [vals.get("state") == "draft" for vals in vals_list]
-        vals_list = [self._retainer_client_vals(vals) for vals in vals_list]
+        vals_list = self._retainer_client_vals_list(vals_list)
         for vals, draft in zip(vals_list, drafts, strict=True):
             if draft:
                 vals["state"] = "draft"
@@ -360,6 +360,7 @@ class RetainerContract(models.Model):
         return contracts
 
     def write(self, vals):
+        vals = self._retainer_client_vals(vals)
         if vals.get("level_id"):
             # Only a change of level is checked: retainers whose level was
             # archived since keep it, and their other fields stay editable.
@@ -388,11 +389,11 @@ class RetainerContract(models.Model):
         # Statements: periods spent in draft or audit are not sent on
         # activation.
         starting = self.browse()
-        if self._retainer_client_vals(vals).get("state") == "active":
+        if vals.get("state") == "active":
             starting = self.filtered(lambda c: c.state in ("draft", "audit"))
         if "low_balance_units" in vals:
             # Alerts: the next crossing of a new threshold is alerted.
-            vals = self._retainer_client_vals(vals) | {"low_balance_notified": False}
+            vals = vals | {"low_balance_notified": False}
             with server_values():
                 result = super().write(vals)
         else:

@@ -725,10 +725,11 @@ class RetainerContract(models.Model):
         return None
 
     def write(self, vals):
+        vals = self._retainer_client_vals(vals)
         if "auto_topup" in vals and not vals["auto_topup"]:
             # Switched off: switched on again, the next posting at or below
             # the threshold orders.
-            vals = self._retainer_client_vals(vals) | {"auto_topup_triggered": False}
+            vals = vals | {"auto_topup_triggered": False}
             with server_values():
                 return super().write(vals)
         return super().write(vals)

@@ -27,10 +27,22 @@ class RetainerServerValuesMixin(models.AbstractModel):
 
     @api.model_create_multi
     def create(self, vals_list):
-        return super().create([self._retainer_client_vals(vals) for vals in vals_list])
+        return super().create(self._retainer_client_vals_list(vals_list))
 
     def write(self, vals):
         return super().write(self._retainer_client_vals(vals))
+
+    @api.model
+    def _retainer_client_vals_list(self, vals_list):
+        """``_retainer_client_vals`` of each of ``vals_list``: the same
+        list, untouched, inside ``server_values()`` or when no values name
+        a server field (timesheets are created 10,000 at a time)."""
+        server_fields = self._retainer_server_fields
+        if server_values_allowed() or all(
+            server_fields.isdisjoint(vals) for vals in vals_list
+        ):
+            return vals_list
+        return [self._retainer_client_vals(vals) for vals in vals_list]
 
     @api.model
     def _retainer_client_vals(self, vals):
