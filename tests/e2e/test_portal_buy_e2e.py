@@ -88,14 +88,10 @@ def _buy(server, session, contract_id, product_id, quantity="1"):
     )
 
 
-def _pay(server, admin, session, order_url, shop, simulated_state, expected=None):
-    page = session.get(order_url, timeout=30)
-    landing = LANDING_RE.search(page.text).group(1).replace("&amp;", "&")
-    order_id = int(re.search(r"/my/orders/(\d+)", order_url).group(1))
-    token = re.search(r"access_token=([\w-]+)", order_url).group(1)
-    [order] = admin("sale.order", "read", [order_id], fields=["amount_total"])
-    amount = order["amount_total"]
-    processing = _jsonrpc(
+def _pay_order(session, server, shop, order_id, amount, landing_route, access_token):
+    """Odoo's transaction route of a quotation's portal page, with the demo
+    provider, as the payment form posts it; returns the JSON-RPC answer."""
+    return _jsonrpc(
         session,
         f"{server.url}/my/orders/{order_id}/transaction",
         {
@@ -105,9 +101,27 @@ def _pay(server, admin, session, order_url, shop, simulated_state, expected=None
             "amount": amount,
             "flow": "direct",
             "tokenization_requested": False,
-            "landing_route": landing,
-            "access_token": token,
+            "landing_route": landing_route,
+            "access_token": access_token,
         },
+    )
+
+
+def _pay(server, admin, session, order_url, shop, simulated_state, expected=None):
+    page = session.get(order_url, timeout=30)
+    landing = LANDING_RE.search(page.text).group(1).replace("&amp;", "&")
+    order_id = int(re.search(r"/my/orders/(\d+)", order_url).group(1))
+    token = re.search(r"access_token=([\w-]+)", order_url).group(1)
+    [order] = admin("sale.order", "read", [order_id], fields=["amount_total"])
+    amount = order["amount_total"]
+    processing = _pay_order(
+        session,
+        server,
+        shop,
+        order_id,
+        amount=amount,
+        landing_route=landing,
+        access_token=token,
     )["result"]
     _jsonrpc(
         session,
@@ -195,19 +209,14 @@ def test_nobody_buys_onto_someone_elses_retainer(server, admin, shop):
     order_id = int(re.search(r"/my/orders/(\d+)", bought.url).group(1))
     seen = intruder.get(f"{server.url}/my/orders/{order_id}", timeout=30)
     assert not seen.url.split("?")[0].endswith(f"/my/orders/{order_id}")
-    answer = _jsonrpc(
+    answer = _pay_order(
         intruder,
-        f"{server.url}/my/orders/{order_id}/transaction",
-        {
-            "provider_id": shop["provider_id"],
-            "payment_method_id": shop["method_id"],
-            "token_id": None,
-            "amount": 600.0,
-            "flow": "direct",
-            "tokenization_requested": False,
-            "landing_route": "/my",
-            "access_token": "not-the-token",
-        },
+        server,
+        shop,
+        order_id,
+        amount=600.0,
+        landing_route="/my",
+        access_token="not-the-token",
     )
     assert "error" in answer
     assert not admin(
@@ -335,19 +344,14 @@ def test_expired_quotation_cannot_be_paid(server, admin, shop):
     admin("sale.order", "write", [order_id], {"validity_date": yesterday.isoformat()})
     [order] = admin("sale.order", "read", [order_id], fields=["access_token"])
     # Odoo's transaction route, called directly: refused, nothing made.
-    answer = _jsonrpc(
+    answer = _pay_order(
         session,
-        f"{server.url}/my/orders/{order_id}/transaction",
-        {
-            "provider_id": shop["provider_id"],
-            "payment_method_id": shop["method_id"],
-            "token_id": None,
-            "amount": 600.0,
-            "flow": "direct",
-            "tokenization_requested": False,
-            "landing_route": "/my",
-            "access_token": order["access_token"],
-        },
+        server,
+        shop,
+        order_id,
+        amount=600.0,
+        landing_route="/my",
+        access_token=order["access_token"],
     )
     assert "expired" in answer["error"]["data"]["message"]
     assert not _transactions(admin, order_id)
