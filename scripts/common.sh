@@ -14,7 +14,13 @@ PGPORT="${PGPORT:-5432}"
 PGUSER="${PGUSER:-$(id -un)}"
 export PGHOST PGPORT PGUSER ODOO_PATH
 ODOO_REPO_URL="${ODOO_REPO_URL:-https://github.com/odoo/odoo.git}"
-ADDONS="defining_retainer,defining_retainer_portal"
+ADDONS="defining_retainer,defining_retainer_portal,defining_retainer_helpdesk"
+# The OCA addons of requirements-oca.txt, installed by scripts/bootstrap
+# (wheels put them under odoo/addons/ of their target folder).
+OCA_ADDONS_TARGET="$VENV/oca"
+OCA_ADDONS_DIR="$OCA_ADDONS_TARGET/odoo/addons"
+# How many addons ADDONS names (installed_addon_count gives this when all are).
+ADDON_COUNT="$(tr ',' '\n' <<< "$ADDONS" | grep -c .)"
 # Installed next to the addons in the test databases only (the addons never
 # depend on them): Odoo's demo payment provider pays portal purchases.
 TEST_ONLY_ADDONS="payment_demo"
@@ -135,7 +141,7 @@ drop_db() {
     rm -rf "$(filestore_dir "$1")"
 }
 
-# How many of the project's addons (0-2) are installed in database $1;
+# How many of the project's addons (0-3) are installed in database $1;
 # "none" when it has no module table (not an Odoo database) or is missing.
 installed_addon_count() {
     local count
@@ -153,7 +159,9 @@ odoo_argv() {
     ODOO_ARGV=("$PY" "$ODOO_PATH/odoo-bin" -c "$ROOT/odoo.conf"
         --db_host="$PGHOST" --db_port="$PGPORT")
     [ "$PGUSER" != "$(id -un)" ] && ODOO_ARGV+=(--db_user="$PGUSER")
-    [ "$ODOO_PATH" != /opt/odoo ] && ODOO_ARGV+=(--addons-path="$ODOO_PATH/addons,$ROOT/addons")
+    # Always given: the venv (and so the OCA addons' folder) may be elsewhere
+    # than odoo.conf's default.
+    ODOO_ARGV+=(--addons-path="$ODOO_PATH/addons,$ROOT/addons,$OCA_ADDONS_DIR")
     [ -n "${ODOO_DATA_DIR:-}" ] && ODOO_ARGV+=(--data-dir="$ODOO_DATA_DIR")
     return 0
 }

@@ -1,0 +1,27 @@
+{
+    "name": "Retained Support Contracts - Support Desk",
+    "summary": "Helpdesk tickets on retainers: ticket time debits the retainer, "
+    "channels give the contact type, support levels give response targets",
+    "version": "18.0.1.0.0",
+    "category": "Services/Helpdesk",
+    # Extends OCA's helpdesk_mgmt modules, which are AGPL-3.
+    "license": "AGPL-3",
+    "author": "Defining Retainer",
+    "website": "https://github.com/defining-retainer/defining-retainer",
+    "maintainers": ["defining-retainer"],
+    "development_status": "Beta",
+    "depends": [
+        "defining_retainer",
+        "defining_retainer_portal",
+        "helpdesk_mgmt_timesheet",
+        "helpdesk_mgmt_sla",
+    ],
+    "data": [],
+    "demo": [],
+    "assets": {
+        "web.assets_tests": [
+            "defining_retainer_helpdesk/static/tests/tours/**/*",
+        ],
+    },
+    "auto_install": True,
+}
