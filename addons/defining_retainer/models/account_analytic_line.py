@@ -300,7 +300,7 @@ class AccountAnalyticLine(models.Model):
 
     def write(self, vals):
         vals = self._retainer_client_vals(vals)
-        if RETAINER_USAGE_FIELDS.isdisjoint(vals):
+        if self._retainer_usage_fields().isdisjoint(vals):
             return super().write(vals)
         explicit_retainer = "retainer_id" in vals
         if "project_id" in vals or "task_id" in vals:
@@ -332,6 +332,28 @@ class AccountAnalyticLine(models.Model):
             )
             debits._reverse(reason=self.env._("Timesheet deleted"))
         return super().unlink()
+
+    # === HOOKS === #
+
+    @api.model
+    def _retainer_usage_fields(self):
+        """Return the names of the fields whose change may change what a
+        timesheet costs its retainer: writing one of them re-checks and
+        re-posts the line. Extend it (with ``super()``) for a field an
+        extension makes part of the cost."""
+        return set(RETAINER_USAGE_FIELDS)
+
+    def _retainer_incident_refs(self):
+        """Return the incident of each line of ``self``, in order, as
+        ``"model,id"``: the work its time is part of (the task when it has
+        one, else the line itself). Extend it (with ``super()``) where an
+        extension knows a better incident for some lines."""
+        return [
+            f"project.task,{line.task_id.id}"
+            if line.task_id
+            else f"account.analytic.line,{line.id}"
+            for line in self
+        ]
 
     @api.model
     def _retainer_fill_from_project(self, vals_list, task_type=False):
