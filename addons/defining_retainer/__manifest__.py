@@ -2,7 +2,7 @@
     "name": "Retained Support Contracts",
     "summary": "Prepaid blocks of consultant time consumed in 15-minute units "
     "from timesheets, with an append-only ledger",
-    "version": "18.0.5.0.0",
+    "version": "18.0.6.0.0",
     "category": "Services/Timesheets",
     "license": "LGPL-3",
     "author": "Defining Retainer",
@@ -47,11 +47,14 @@
         "report/retainer_forecast_report_views.xml",
         "report/retainer_utilisation_report_views.xml",
         "views/defining_retainer_menus.xml",
+        "report/retainer_audit_report.xml",
+        "views/retainer_audit_views.xml",
     ],
     "demo": [
         "demo/retainer_demo.xml",
         "demo/retainer_sale_demo.xml",
         "demo/retainer_revenue_demo.xml",
+        "demo/retainer_audit_demo.xml",
     ],
     "assets": {
         "web.assets_tests": [

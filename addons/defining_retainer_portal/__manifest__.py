@@ -14,6 +14,7 @@
         "security/ir.model.access.csv",
         "security/retainer_portal_security.xml",
         "views/retainer_contract_portal_templates.xml",
+        "views/retainer_audit_portal_templates.xml",
         "views/res_config_settings_views.xml",
         "views/product_template_views.xml",
     ],

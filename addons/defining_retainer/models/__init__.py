@@ -3,7 +3,9 @@ from . import res_company
 from . import res_config_settings
 from . import retainer_level
 from . import retainer_contract
+from . import retainer_technology
 from . import retainer_audit_line
+from . import retainer_audit
 from . import retainer_ledger_entry
 from . import project_project
 from . import project_task

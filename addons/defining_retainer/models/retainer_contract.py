@@ -196,7 +196,12 @@ class RetainerContract(models.Model):
     # Audit and health-check of the customer's estate before activation.
     audit_required = fields.Boolean(readonly=True, copy=False, groups="base.group_user")
     audit_state = fields.Selection(
-        [("pending", "Pending"), ("done", "Completed"), ("waived", "Waived")],
+        [
+            ("pending", "Pending"),
+            ("to_acknowledge", "Awaiting acknowledgement"),
+            ("done", "Completed"),
+            ("waived", "Waived"),
+        ],
         default="pending",
         readonly=True,
         copy=False,
@@ -212,6 +217,18 @@ class RetainerContract(models.Model):
         string="Audited assets",
         groups="base.group_user",
     )
+    # --- Audits (see models/retainer_audit.py): earlier health-checks stay
+    # as history, the latest one is current.
+    audit_ids = fields.One2many(
+        "retainer.audit", "contract_id", string="Audits", groups="base.group_user"
+    )
+    current_audit_id = fields.Many2one(
+        "retainer.audit",
+        compute="_compute_current_audit_id",
+        string="Current audit",
+        groups="base.group_user",
+    )
+    # --- end of audits
     unsupported_audit_line_ids = fields.One2many(
         "retainer.audit.line",
         "contract_id",
@@ -291,6 +308,15 @@ class RetainerContract(models.Model):
         for contract in self:
             contract.timesheet_count = counts.get(contract._origin, 0)
 
+    # --- Audits: the latest audit not abandoned by a waiver.
+    @api.depends("audit_ids.state", "audit_ids.date")
+    def _compute_current_audit_id(self):
+        for contract in self:
+            audits = contract.audit_ids.filtered(lambda a: a.state != "waived")
+            contract.current_audit_id = audits.sorted(
+                lambda a: (a.date, a._origin.id or 0), reverse=True
+            )[:1]
+
     # === CONSTRAINT METHODS === #
 
     @api.constrains("state", "audit_required", "audit_state")
@@ -299,7 +325,7 @@ class RetainerContract(models.Model):
             if (
                 contract.state == "active"
                 and contract.audit_required
-                and contract.audit_state == "pending"
+                and contract.audit_state not in ("done", "waived")
             ):
                 raise ValidationError(
                     self.env._(
@@ -425,25 +451,85 @@ class RetainerContract(models.Model):
             contract._set_state("audit" if contract.audit_required else "active")
 
     def action_complete_audit(self):
+        """Complete the audit in progress of these retainers in audit (see
+        ``retainer.audit.action_complete``)."""
         for contract in self:
             if contract.state != "audit":
                 raise UserError(self.env._("This retainer is not in audit."))
-            if not contract.audit_line_ids:
+            if contract.audit_state == "to_acknowledge":
+                raise UserError(
+                    self.env._(
+                        "The audit of %(retainer)s is completed and waits for the "
+                        "customer's acknowledgement (or a manager's waiver).",
+                        retainer=contract.name,
+                    )
+                )
+            if not contract.current_audit_id.filtered(lambda a: a.state == "draft"):
                 raise UserError(
                     self.env._(
                         "Record the customer's assets and technologies before "
                         "completing the audit, or waive it."
                     )
                 )
-            contract._set_state("active", audit_state="done")
-            unsupported = contract.unsupported_audit_line_ids
-            if unsupported:
-                contract.message_post(
-                    body=self.env._(
-                        "Audit completed. Not supported: %(assets)s",
-                        assets=", ".join(unsupported.mapped("name")),
-                    )
-                )
+        self.current_audit_id.action_complete()
+
+    # --- Audits: what the audit's outcome does to the retainer.
+    def _retainer_open_audit(self):
+        """The audit in progress of this retainer, started when there is
+        none."""
+        self.ensure_one()
+        audit = self.audit_ids.filtered(lambda a: a.state == "draft")[:1]
+        return audit or self.env["retainer.audit"].create({"contract_id": self.id})
+
+    def _retainer_audit_completed(self, audit):
+        """Staff completed ``audit``: a retainer in audit becomes active, or
+        waits for the customer's acknowledgement when its company needs
+        one."""
+        self.ensure_one()
+        if self.state != "audit":
+            return
+        if self.company_id.retainer_audit_ack_required and not audit.acknowledged_date:
+            self._set_state("audit", audit_state="to_acknowledge")
+            return
+        self._retainer_audit_activate()
+
+    def _retainer_audit_acknowledged(self, audit):
+        """The customer acknowledged ``audit``: a retainer waiting for it
+        becomes active."""
+        self.ensure_one()
+        if self.state == "audit" and self.audit_state == "to_acknowledge":
+            self._retainer_audit_activate()
+
+    def _retainer_audit_activate(self):
+        self._set_state("active", audit_state="done")
+        self._retainer_audit_debit_pending()
+
+    def _retainer_audit_debit_pending(self):
+        """Time spent auditing that waited for the retainer (``debit``): its
+        own debits, dated when the work was done. sudo: the audit's time,
+        whoever logged it, moved by the activation itself."""
+        pending = self.audit_ids._retainer_pending_time()
+        for contract in self:
+            lines = pending.filtered(
+                lambda line, c=contract: line.project_id.retainer_id == c
+            )
+            if lines:
+                lines.sudo().write({"retainer_id": contract.id})
+
+    def action_new_audit(self):
+        """Start a new health-check of an audited retainer (earlier audits
+        stay as history)."""
+        self._check_manager()
+        self.ensure_one()
+        audit = self._retainer_open_audit()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "retainer.audit",
+            "res_id": audit.id,
+            "view_mode": "form",
+        }
+
+    # --- end of audits
 
     def _waive_audit(self, reason):
         """Activate without an audit. Managers only; ``reason`` is required."""
@@ -454,6 +540,19 @@ class RetainerContract(models.Model):
             if contract.state != "audit":
                 raise UserError(self.env._("This retainer is not in audit."))
         self._set_state("active", audit_state="waived", audit_waive_reason=reason)
+        # The audit in progress is abandoned; a completed one no longer
+        # waits for the customer's acknowledgement.
+        audits = self.audit_ids.filtered(
+            lambda a: (
+                a.state == "draft" or (a.state == "done" and not a.acknowledged_date)
+            )
+        ).with_context(retainer_audit_server_write=True)
+        with server_values():
+            audits.filtered(lambda a: a.state == "draft").write({"state": "waived"})
+            audits.filtered(lambda a: a.state == "done").write(
+                {"acknowledgement_waived": True}
+            )
+        self._retainer_audit_debit_pending()
         for contract in self:
             contract.message_post(
                 body=self.env._("Audit waived: %(reason)s", reason=reason)

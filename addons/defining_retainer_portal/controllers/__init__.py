@@ -1,3 +1,4 @@
 from . import portal
 from . import mail
 from . import topup
+from . import audit
