@@ -5,11 +5,11 @@ from . import retainer_level
 from . import retainer_contract
 from . import retainer_technology
 from . import retainer_audit_line
-from . import retainer_audit
 from . import retainer_ledger_entry
 from . import project_project
 from . import project_task
 from . import account_analytic_line
+from . import retainer_audit
 from . import sale_order_line
 from . import retainer_contract_sale
 from . import product_template

@@ -6,7 +6,7 @@ an asset the firm does not support are told."""
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
-from ..tools.server_values import server_values
+from ..tools.server_values import server_values, server_values_allowed
 
 SEVERITY_SELECTION = [
     ("critical", "Critical"),
@@ -55,7 +55,9 @@ class RetainerAudit(models.Model):
         index=True,
         check_company=True,
     )
-    company_id = fields.Many2one(related="contract_id.company_id", store=True)
+    company_id = fields.Many2one(
+        related="contract_id.company_id", store=True, precompute=True
+    )
     partner_id = fields.Many2one(related="contract_id.partner_id", string="Customer")
     date = fields.Date(required=True, default=fields.Date.context_today)
     user_id = fields.Many2one(
@@ -163,7 +165,7 @@ class RetainerAudit(models.Model):
 
     def write(self, vals):
         vals = self._retainer_client_vals(vals)
-        if vals:
+        if vals and not server_values_allowed():  # the server records outcomes
             self._retainer_check_editable()
         return super().write(vals)
 
@@ -481,7 +483,9 @@ class RetainerAuditFinding(models.Model):
     audit_id = fields.Many2one(
         "retainer.audit", required=True, ondelete="cascade", index=True
     )
-    company_id = fields.Many2one(related="audit_id.company_id", store=True)
+    company_id = fields.Many2one(
+        related="audit_id.company_id", store=True, precompute=True
+    )
     asset_id = fields.Many2one(
         "retainer.audit.line",
         string="Asset",

@@ -20,7 +20,9 @@ class RetainerAuditLine(models.Model):
     contract_id = fields.Many2one(
         "retainer.contract", required=True, ondelete="cascade", index=True
     )
-    company_id = fields.Many2one(related="contract_id.company_id", store=True)
+    company_id = fields.Many2one(
+        related="contract_id.company_id", store=True, precompute=True
+    )
     audit_id = fields.Many2one(
         "retainer.audit",
         string="Audit",
@@ -41,7 +43,6 @@ class RetainerAuditLine(models.Model):
         store=True,
         readonly=False,
         precompute=True,
-        default="other",
     )
     quantity = fields.Integer(default=1)
     location = fields.Char()

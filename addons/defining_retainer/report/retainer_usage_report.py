@@ -2,6 +2,7 @@ from odoo import fields, models, tools
 from odoo.tools import SQL
 
 from ..models.retainer_ledger_entry import CONTACT_TYPE_SELECTION
+from ..models.retainer_technology import ASSET_CATEGORY_SELECTION
 
 
 class RetainerUsageReport(models.Model):
@@ -39,6 +40,13 @@ class RetainerUsageReport(models.Model):
     units = fields.Integer(string="Units used", readonly=True, aggregator="sum")
     hours = fields.Float(string="Billed hours", readonly=True, aggregator="sum")
     entered_hours = fields.Float(readonly=True, aggregator="sum")
+    # The audited asset the work was about (its task's, see retainer_audit.py).
+    asset_id = fields.Many2one(
+        "retainer.audit.line", string="Audited asset", readonly=True
+    )
+    asset_category = fields.Selection(
+        ASSET_CATEGORY_SELECTION, string="Asset category", readonly=True
+    )
 
     def init(self):
         tools.drop_view_if_exists(self.env.cr, self._table)
@@ -60,10 +68,14 @@ class RetainerUsageReport(models.Model):
                            e.kind AS kind,
                            -e.units AS units,
                            e.billed_hours AS hours,
-                           e.entered_hours AS entered_hours
+                           e.entered_hours AS entered_hours,
+                           t.retainer_asset_id AS asset_id,
+                           t.retainer_asset_category AS asset_category
                       FROM retainer_ledger_entry e
                       JOIN retainer_contract c ON c.id = e.contract_id
                  LEFT JOIN hr_employee emp ON emp.id = e.employee_id
+                 LEFT JOIN account_analytic_line aal ON aal.id = e.timesheet_id
+                 LEFT JOIN project_task t ON t.id = aal.task_id
                      WHERE e.effective_kind = 'debit'
                 )
                 """,

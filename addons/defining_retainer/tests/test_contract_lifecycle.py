@@ -90,14 +90,29 @@ class TestContractLifecycle(RetainerCommon):
             contract.write({"state": "active"})
         with self.assertRaisesRegex(UserError, "Record the customer's assets"):
             contract.with_user(self.manager).action_complete_audit()
+        Technology = self.env["retainer.technology"]
+        windows = Technology.create({"name": "Windows Server"})
+        mainframe = Technology.create(
+            {"name": "IBM mainframe", "support_status": "not_supported"}
+        )
+        # Assets recorded on the retainer belong to its audit in progress.
         contract.with_user(self.manager).write(
             {
                 "audit_line_ids": [
-                    (0, 0, {"name": "Windows Server 2022", "supported": True}),
-                    (0, 0, {"name": "IBM z15 mainframe", "supported": False}),
+                    (
+                        0,
+                        0,
+                        {"name": "Windows Server 2022", "technology_id": windows.id},
+                    ),
+                    (
+                        0,
+                        0,
+                        {"name": "IBM z15 mainframe", "technology_id": mainframe.id},
+                    ),
                 ]
             }
         )
+        self.assertEqual(contract.current_audit_id.asset_ids, contract.audit_line_ids)
         self.assertEqual(contract.unsupported_audit_line_ids.name, "IBM z15 mainframe")
         contract.with_user(self.manager).action_complete_audit()
         self.assertEqual(contract.state, "active")
