@@ -211,6 +211,11 @@ class RetainerAudit(models.Model):
 
     # === BUSINESS METHODS === #
 
+    def _get_report_base_filename(self):
+        """The PDF's file name (the portal's report route asks for it)."""
+        self.ensure_one()
+        return self.name
+
     def _retainer_check_editable(self):
         """Raise if an audit of ``self`` is no longer in progress: what was
         completed is kept as the customer saw it (server code may still
@@ -600,11 +605,13 @@ class ProjectTask(models.Model):
         readonly=True,
         copy=False,
         index="btree_not_null",
+        groups="base.group_user",
     )
     retainer_asset_id = fields.Many2one(
         "retainer.audit.line",
         string="Audited asset",
         domain="[('contract_id', '=', retainer_id)]",
+        groups="base.group_user",
         help="The customer's asset this work is about: staff logging time on "
         "an asset the firm does not support are warned.",
     )
@@ -612,6 +619,7 @@ class ProjectTask(models.Model):
         related="retainer_asset_id.category",
         string="Asset category",
         store=True,
+        groups="base.group_user",
     )
 
     def _retainer_unsupported_asset_warning(self):

@@ -2,7 +2,7 @@ import io
 
 from odoo import Command
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tests import Form, new_test_user, tagged
+from odoo.tests import new_test_user, tagged
 from odoo.tools import SQL
 from odoo.tools.pdf import PdfFileReader
 

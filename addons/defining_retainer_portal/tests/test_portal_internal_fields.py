@@ -142,8 +142,16 @@ CUSTOMER_FIELDS = {
 INTERNAL_FIELDS = {
     "account.analytic.line": {"retainer_balance_hours", "retainer_balance_units"},
     "account.move.line": {"retainer_deferred"},
+    "project.task": {
+        "retainer_asset_category",
+        "retainer_asset_id",
+        "retainer_audit_id",
+    },
     "res.company": {
+        "retainer_audit_ack_required",
+        "retainer_audit_product_id",
         "retainer_audit_required",
+        "retainer_audit_time",
         "retainer_breakage_account_id",
         "retainer_credit_trigger",
         "retainer_day_product_id",
@@ -167,6 +175,7 @@ INTERNAL_FIELDS = {
         "retainer_topup_document",
     },
     "retainer.contract": {
+        "audit_ids",
         "audit_line_ids",
         "audit_required",
         "audit_state",
@@ -177,6 +186,7 @@ INTERNAL_FIELDS = {
         "auto_topup_threshold_units",
         "auto_topup_token_id",
         "auto_topup_triggered",
+        "current_audit_id",
         "expiry_warning_ids",
         "invoice_count",
         "ledger_version",
