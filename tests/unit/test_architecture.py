@@ -23,6 +23,7 @@ CORE_FILES = frozenset(
         "project_task.py",
         "res_company.py",
         "res_config_settings.py",
+        "retainer_audit.py",
         "retainer_audit_line.py",
         "retainer_contract.py",
         "retainer_expiry_warning.py",
@@ -30,6 +31,7 @@ CORE_FILES = frozenset(
         "retainer_level.py",
         "retainer_server_values_mixin.py",
         "retainer_statement.py",
+        "retainer_technology.py",
     }
 )
 # At most this many files declare or extend one model in one addon.

@@ -254,7 +254,6 @@ class RetainerAudit(models.Model):
                         ),
                         "project_id": project.id,
                         "user_ids": [(6, 0, audit.user_id.ids)],
-                        "retainer_audit_id": audit.id,
                     }
                 )
             )
@@ -599,14 +598,6 @@ class ResConfigSettings(models.TransientModel):
 class ProjectTask(models.Model):
     _inherit = "project.task"
 
-    retainer_audit_id = fields.Many2one(
-        "retainer.audit",
-        string="Audit",
-        readonly=True,
-        copy=False,
-        index="btree_not_null",
-        groups="base.group_user",
-    )
     retainer_asset_id = fields.Many2one(
         "retainer.audit.line",
         string="Audited asset",
@@ -655,11 +646,13 @@ class AccountAnalyticLine(models.Model):
         task_ids = {vals["task_id"] for vals in vals_list if vals.get("task_id")}
         if not task_ids:
             return result
-        # sudo: which audit a task belongs to, for whoever logs time on it.
+        # sudo: which audit a task is the task of, for whoever logs time on
+        # it (the audit names its task; a task cannot claim an audit).
         audits = {
-            task.id: task.retainer_audit_id
-            for task in self.env["project.task"].sudo().browse(task_ids)
-            if task.retainer_audit_id
+            audit.task_id.id: audit
+            for audit in self.env["retainer.audit"]
+            .sudo()
+            .search([("task_id", "in", list(task_ids))])
         }
         for vals in vals_list:
             audit = audits.get(vals.get("task_id"))

@@ -59,6 +59,20 @@ class TestFieldAccess(FieldAccessMixin, RetainerSaleCommon):
         order.action_confirm()
         order = order.with_user(cls.env.user)
         invoice = cls._invoice_as(order, users["billing"])
+        technology = cls.env["retainer.technology"].create(
+            {
+                "name": "Windows Server",
+                "category": "software",
+                "company_id": cls.company.id,
+            }
+        )
+        audit_line = cls.env["retainer.audit.line"].create(
+            {
+                "contract_id": contract.id,
+                "name": "Windows Server",
+                "technology_id": technology.id,
+            }
+        )
         cls.field_access_samples = {
             "res.company": cls.company,
             "product.template": cls.product_day.product_tmpl_id,
@@ -73,8 +87,15 @@ class TestFieldAccess(FieldAccessMixin, RetainerSaleCommon):
             "retainer.level": cls.env["retainer.level"].create(
                 {"name": "Field access level", "company_id": cls.company.id}
             ),
-            "retainer.audit.line": cls.env["retainer.audit.line"].create(
-                {"contract_id": contract.id, "name": "Windows Server"}
+            "retainer.audit.line": audit_line,
+            "retainer.technology": technology,
+            "retainer.audit": audit_line.audit_id,
+            "retainer.audit.finding": cls.env["retainer.audit.finding"].create(
+                {
+                    "audit_id": audit_line.audit_id.id,
+                    "severity": "warning",
+                    "name": "Backups untested",
+                }
             ),
         }
         managers = frozenset({"retainer_manager", "admin"})
@@ -98,6 +119,9 @@ class TestFieldAccess(FieldAccessMixin, RetainerSaleCommon):
             "retainer.contract": managers,
             "retainer.level": managers,
             "retainer.audit.line": managers,
+            "retainer.technology": managers,
+            "retainer.audit": managers,
+            "retainer.audit.finding": managers,
         }
         # The accounts of a company are its own: another company's
         # administrator cannot even read them.
@@ -116,6 +140,12 @@ class TestFieldAccess(FieldAccessMixin, RetainerSaleCommon):
             ("retainer.contract", "name"): "the reference, a label",
             ("retainer.contract", "access_token"): "portal.mixin's share token",
             ("retainer.audit.line", "company_id"): "its retainer's company",
+            ("retainer.audit.line", "supported"): "follows its support status",
+            ("retainer.audit.line", "support_rank"): "follows its support status",
+            ("retainer.audit", "name"): "a label",
+            ("retainer.audit", "company_id"): "its retainer's company",
+            ("retainer.audit.finding", "company_id"): "its audit's company",
+            ("project.task", "retainer_asset_category"): "its asset's category",
         }
         new_customer = cls.env["res.partner"].create(
             {"name": "Field Access Customer", "is_company": True}

@@ -145,7 +145,6 @@ INTERNAL_FIELDS = {
     "project.task": {
         "retainer_asset_category",
         "retainer_asset_id",
-        "retainer_audit_id",
     },
     "res.company": {
         "retainer_audit_ack_required",
