@@ -140,6 +140,7 @@ class RetainerAuditLine(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        self.check_access("create")  # who may not create is told so first
         self.env["retainer.technology"]._retainer_check_known(
             [vals.get("technology_id") for vals in vals_list]
         )
@@ -159,6 +160,7 @@ class RetainerAuditLine(models.Model):
 
     def write(self, vals):
         if "technology_id" in vals:
+            self.check_access("write")  # who may not write is told so first
             self.env["retainer.technology"]._retainer_check_known(
                 [vals["technology_id"]]
             )
