@@ -351,6 +351,8 @@ class RetainerAudit(models.Model):
                 "%(audit)s acknowledged by %(name)s.", audit=self.name, name=name
             ),
             author_id=partner.id,
+            # A contact without an email address still signs.
+            email_from=partner.email_formatted or self.company_id.email_formatted,
             message_type="comment",
             subtype_xmlid="mail.mt_comment",
         )

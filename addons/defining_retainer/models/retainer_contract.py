@@ -471,7 +471,7 @@ class RetainerContract(models.Model):
                         "completing the audit, or waive it."
                     )
                 )
-        self.current_audit_id.action_complete()
+        return self.current_audit_id.action_complete()
 
     # --- Audits: what the audit's outcome does to the retainer.
     def _retainer_open_audit(self):

@@ -39,7 +39,13 @@ class AuditCommon(RetainerCommon):
                 "recommend a specialist.",
             }
         )
-        cls.company.retainer_audit_required = True
+        cls.company.write(
+            {
+                "retainer_audit_required": True,
+                "retainer_audit_ack_required": False,
+                "retainer_audit_time": "free",
+            }
+        )
         cls.audited = cls._create_contract(cls.customer, cls.level_onsite)
         cls.audited_project = cls._create_project(cls.audited)
         cls.portal_user = new_test_user(

@@ -12,6 +12,9 @@ class TestPortalAudit(RetainerPortalCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        cls.env.company.write(
+            {"retainer_audit_ack_required": False, "retainer_audit_time": "free"}
+        )
         Technology = cls.env["retainer.technology"]
         windows = Technology.create({"name": "Windows Server", "category": "software"})
         mainframe = Technology.create(
