@@ -1,11 +1,20 @@
 from odoo import Command
 from odoo.tests import new_test_user, tagged
+from odoo.tests.common import ChromeBrowser
+
+from odoo.addons.defining_retainer.tests.screenshots import SIZES, ScreenshotMixin
 
 from .common import RetainerPortalCommon
 
+# The audit alone on the retainer page, for its screenshot.
+AUDIT_ONLY = (
+    "document.querySelectorAll('#retainer_usage, #retainer_topups, "
+    "#retainer_conversation, .o_retainer_sidebar').forEach((el) => el.remove());"
+)
+
 
 @tagged("post_install", "-at_install", "defining_retainer_portal")
-class TestPortalAudit(RetainerPortalCommon):
+class TestPortalAudit(ScreenshotMixin, RetainerPortalCommon):
     """The audit on the retainer's page and its acknowledgement: by the
     customer's own portal contacts only, once, and not after a waiver."""
 
@@ -208,6 +217,40 @@ class TestPortalAudit(RetainerPortalCommon):
         self.env.invalidate_all()
         self.assertEqual(audit.acknowledged_name, "Olivia Owner")
         self.assertEqual(retainer.state, "active")
+
+    def test_screenshots(self):
+        """The portal's audit section (desktop and phone) and the audit
+        report, as the README shows them."""
+        browser = ChromeBrowser(self)
+        try:
+            self.authenticate(
+                self.portal_user.login, self.portal_user.login, browser=browser
+            )
+            self.cr.flush()
+            for size, (width, height, mobile) in SIZES.items():
+                png = self._capture(
+                    browser,
+                    self._detail_url(self.retainer),
+                    width,
+                    height,
+                    mobile,
+                    script=AUDIT_ONLY,
+                )
+                self._check_and_save(png, f"retainer_audit_{size}", width, height)
+            self.authenticate("admin", "admin", browser=browser)
+            width, height, mobile = SIZES["desktop"]
+            png = self._capture(
+                browser,
+                f"/report/html/defining_retainer.report_retainer_audit/{self.audit.id}",
+                width,
+                height,
+                mobile,
+                ready=".o_retainer_audit",
+            )
+            self._check_and_save(png, "retainer_audit_report", width, height)
+        finally:
+            browser.stop()
+            self._wait_remaining_requests()
 
     def _audited_level(self):
         return self.env["retainer.level"].create(
