@@ -18,6 +18,34 @@ class ProjectTask(models.Model):
         "take this contact type.",
     )
 
+    # --- Audits: the customer's asset a task is about (see
+    # models/retainer_audit.py).
+    retainer_asset_id = fields.Many2one(
+        "retainer.audit.line",
+        string="Audited asset",
+        domain="[('contract_id', '=', retainer_id)]",
+        groups="base.group_user",
+        help="The customer's asset this work is about: staff logging time on "
+        "an asset the firm does not support are warned.",
+    )
+    retainer_asset_category = fields.Selection(
+        related="retainer_asset_id.category",
+        string="Asset category",
+        store=True,
+        groups="base.group_user",
+    )
+
+    def _retainer_unsupported_asset_warning(self):
+        """What staff logging time on this work are told when its asset is
+        not (fully) supported; False otherwise. The support desk's tickets
+        reuse it for their asset."""
+        self.ensure_one()
+        # sudo: the asset's status and the catalogue's note, for a
+        # consultant who may not read the audit.
+        return self.sudo().retainer_asset_id._retainer_unsupported_warning()
+
+    # --- end of audits
+
     # === COMPUTE METHODS === #
 
     # A choice the new retainer's level includes is kept; otherwise the

@@ -43,6 +43,17 @@ class ResConfigSettings(models.TransientModel):
     retainer_audit_required = fields.Boolean(
         related="company_id.retainer_audit_required", readonly=False
     )
+    # --- Audits (see models/retainer_audit.py)
+    retainer_audit_ack_required = fields.Boolean(
+        related="company_id.retainer_audit_ack_required", readonly=False
+    )
+    retainer_audit_time = fields.Selection(
+        related="company_id.retainer_audit_time", readonly=False
+    )
+    retainer_audit_product_id = fields.Many2one(
+        related="company_id.retainer_audit_product_id", readonly=False
+    )
+    # --- end of audits
     retainer_credit_trigger = fields.Selection(
         related="company_id.retainer_credit_trigger", readonly=False
     )

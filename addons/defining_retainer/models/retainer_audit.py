@@ -134,6 +134,10 @@ class RetainerAudit(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         vals_list = self._retainer_client_vals_list(vals_list)
+        if self.env.context.get("retainer_audit_adopt"):
+            # The first audit of items recorded before (see
+            # _retainer_adopt_legacy_lines): no check, no task.
+            return super().create(vals_list)
         contracts = self.env["retainer.contract"].browse(
             [vals.get("contract_id") for vals in vals_list]
         )
@@ -438,9 +442,9 @@ class RetainerAudit(models.Model):
                     "time_policy": "free",
                 }
             )
-        # Below the checks of create(): a record of what already happened.
+        # Past the checks of create(): a record of what already happened.
         with server_values():
-            audits = super().create(vals_list)
+            audits = self.with_context(retainer_audit_adopt=True).create(vals_list)
         audit_by_contract = {audit.contract_id.id: audit for audit in audits}
         legacy = legacy.with_context(retainer_audit_server_write=True)
         for contract, lines in legacy.grouped("contract_id").items():
@@ -494,7 +498,6 @@ class RetainerAuditFinding(models.Model):
     )
     asset_id = fields.Many2one(
         "retainer.audit.line",
-        string="Asset",
         domain="[('audit_id', '=', audit_id)]",
         help="Leave empty for a finding about the whole estate.",
     )
@@ -581,48 +584,6 @@ class ResCompany(models.Model):
         domain="[('type', '=', 'service')]",
         groups="base.group_user",
     )
-
-
-class ResConfigSettings(models.TransientModel):
-    _inherit = "res.config.settings"
-
-    retainer_audit_ack_required = fields.Boolean(
-        related="company_id.retainer_audit_ack_required", readonly=False
-    )
-    retainer_audit_time = fields.Selection(
-        related="company_id.retainer_audit_time", readonly=False
-    )
-    retainer_audit_product_id = fields.Many2one(
-        related="company_id.retainer_audit_product_id", readonly=False
-    )
-
-
-class ProjectTask(models.Model):
-    _inherit = "project.task"
-
-    retainer_asset_id = fields.Many2one(
-        "retainer.audit.line",
-        string="Audited asset",
-        domain="[('contract_id', '=', retainer_id)]",
-        groups="base.group_user",
-        help="The customer's asset this work is about: staff logging time on "
-        "an asset the firm does not support are warned.",
-    )
-    retainer_asset_category = fields.Selection(
-        related="retainer_asset_id.category",
-        string="Asset category",
-        store=True,
-        groups="base.group_user",
-    )
-
-    def _retainer_unsupported_asset_warning(self):
-        """What staff logging time on this work are told when its asset is
-        not (fully) supported; False otherwise. The support desk's tickets
-        reuse it for their asset."""
-        self.ensure_one()
-        # sudo: the asset's status and the catalogue's note, for a
-        # consultant who may not read the audit.
-        return self.sudo().retainer_asset_id._retainer_unsupported_warning()
 
 
 class AccountAnalyticLine(models.Model):

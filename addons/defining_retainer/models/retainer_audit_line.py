@@ -25,7 +25,6 @@ class RetainerAuditLine(models.Model):
     )
     audit_id = fields.Many2one(
         "retainer.audit",
-        string="Audit",
         ondelete="cascade",
         index=True,
         help="The audit that recorded this asset (a retainer's later "
