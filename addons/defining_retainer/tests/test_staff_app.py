@@ -63,6 +63,7 @@ class TestStaffApp(RetainerCommon):
         common = {
             "defining_retainer.retainer_menu_root",
             "defining_retainer.retainer_contract_menu",
+            "defining_retainer.retainer_audit_menu",
             "defining_retainer.retainer_ledger_entry_menu",
             "defining_retainer.retainer_report_menu",
             "defining_retainer.retainer_usage_report_menu",
@@ -74,6 +75,7 @@ class TestStaffApp(RetainerCommon):
             "defining_retainer.retainer_config_menu",
             "defining_retainer.retainer_level_menu",
             "defining_retainer.retainer_product_menu",
+            "defining_retainer.retainer_technology_menu",
         }
         self.assertEqual(self._visible(self.logger, self.root), common)
         self.assertEqual(self._visible(self.manager, self.root), common | configuration)
