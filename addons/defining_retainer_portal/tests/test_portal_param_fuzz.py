@@ -66,6 +66,14 @@ class TestPortalParamFuzz(RetainerPortalCommon):
     def setUpClass(cls):
         super().setUpClass()
         cls.entry = cls.retainer.ledger_entry_ids[:1]
+        # A completed audit, for its report's route.
+        cls.audit = cls.env["retainer.audit"].create(
+            {
+                "contract_id": cls.retainer.id,
+                "asset_ids": [(0, 0, {"name": "Server", "override_reason": "Seen"})],
+            }
+        )
+        cls.audit.action_complete()
         # Valid values of the path arguments: a new argument fails
         # test_every_route_is_fuzzed until it has one here.
         cls.valid_path_values = {
@@ -74,6 +82,7 @@ class TestPortalParamFuzz(RetainerPortalCommon):
             "statement_id": "1",
             "entry_id": str(cls.entry.id),
             "kind": "order",
+            "audit_id": str(cls.audit.id),
         }
 
     # === ROUTES OF THE ADDONS === #
