@@ -19,6 +19,8 @@ ADDONS="defining_retainer,defining_retainer_portal,defining_retainer_helpdesk"
 # (wheels put them under odoo/addons/ of their target folder).
 OCA_ADDONS_TARGET="$VENV/oca"
 OCA_ADDONS_DIR="$OCA_ADDONS_TARGET/odoo/addons"
+# The e2e tier starts its own servers with this folder on the addons path.
+export OCA_ADDONS_DIR
 # How many addons ADDONS names (installed_addon_count gives this when all are).
 ADDON_COUNT="$(tr ',' '\n' <<< "$ADDONS" | grep -c .)"
 # Installed next to the addons in the test databases only (the addons never

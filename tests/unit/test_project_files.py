@@ -16,7 +16,12 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 ADDONS_DIR = ROOT / "addons"
-ADDONS = ("defining_retainer", "defining_retainer_portal")
+ADDONS = ("defining_retainer", "defining_retainer_portal", "defining_retainer_helpdesk")
+# Where scripts/bootstrap installs the OCA wheels of requirements-oca.txt.
+OCA_ADDONS_DIR = ROOT / ".venv" / "oca" / "odoo" / "addons"
+OCA_REQUIREMENTS = ROOT / "requirements-oca.txt"
+# Where docker/Dockerfile installs them in the image.
+IMAGE_OCA_ADDONS = "/opt/oca/odoo/addons"
 DOCKER_DIR = ROOT / "docker"
 COMPOSE_FILE = DOCKER_DIR / "docker-compose.yml"
 # Where the official odoo:18.0 image reads its configuration (ODOO_RC) and
@@ -40,9 +45,22 @@ def test_odoo_conf_addons_path_resolves_to_odoo_and_project(odoo_conf):
     # relative to it.
     entries = [entry.strip() for entry in odoo_conf["addons_path"].split(",")]
     resolved = [os.path.normpath(ROOT / entry) for entry in entries]
-    assert resolved == ["/opt/odoo/addons", str(ADDONS_DIR)]
+    assert resolved == ["/opt/odoo/addons", str(ADDONS_DIR), str(OCA_ADDONS_DIR)]
     for addon in ADDONS:
         assert (ADDONS_DIR / addon / "__manifest__.py").is_file()
+
+
+def test_oca_requirements_are_pinned_wheels():
+    pins = [
+        line.strip()
+        for line in OCA_REQUIREMENTS.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert pins, "requirements-oca.txt names no OCA addon"
+    for pin in pins:
+        name, _, version = pin.partition("==")
+        assert name.startswith("odoo-addon-"), pin
+        assert version.startswith("18.0."), f"{pin}: not pinned to an 18.0 release"
 
 
 def test_odoo_conf_serves_locally_with_demo_data(odoo_conf):
@@ -97,9 +115,12 @@ def test_dockerfile_uses_the_official_image_only():
         if line.strip() and not line.lstrip().startswith("#")
     ]
     assert instructions[0] == ["FROM", "odoo:18.0"]
-    # Odoo comes from the image: nothing of it is copied in, and the image's
-    # configuration path (mounted over by compose) is kept.
-    assert not [i for i in instructions if i[0].upper() in ("COPY", "ADD")]
+    # Odoo comes from the image: nothing of it is copied in (only the OCA
+    # pins), and the image's configuration path (mounted over by compose) is
+    # kept.
+    copied = [i for i in instructions if i[0].upper() in ("COPY", "ADD")]
+    assert [i[1].split()[0] for i in copied] == ["requirements-oca.txt"]
+    assert "--no-deps" in text and "/opt/oca" in text
     assert not [i for i in instructions if i[0].upper() == "ENV" and "ODOO_RC" in i[1]]
 
 
@@ -126,7 +147,7 @@ def test_compose_odoo_services_mount_the_project(compose):
         assert mounts[IMAGE_CONF] == str(ROOT / "odoo.conf")
         argv = _argv(service)
         assert argv[0] == "odoo"
-        assert f"--addons-path={IMAGE_EXTRA_ADDONS}" in argv
+        assert f"--addons-path={IMAGE_EXTRA_ADDONS},{IMAGE_OCA_ADDONS}" in argv
         assert "--db_host=db" in argv
         assert "--db_user=odoo" in argv
         assert "--db_password=odoo" in argv
@@ -205,9 +226,15 @@ def test_manifest_version_and_files(addon):
     assert not missing, f"{addon} manifest lists missing files: {missing}"
 
 
-def test_manifests_share_one_license():
-    licenses = {_manifest(addon)["license"] for addon in ADDONS}
-    assert len(licenses) == 1, licenses
+def test_manifests_licenses():
+    # The core and the portal are LGPL-3; the support-desk bridge extends
+    # OCA's AGPL-3 helpdesk modules, so it is AGPL-3 too.
+    licenses = {addon: _manifest(addon)["license"] for addon in ADDONS}
+    assert licenses == {
+        "defining_retainer": "LGPL-3",
+        "defining_retainer_portal": "LGPL-3",
+        "defining_retainer_helpdesk": "AGPL-3",
+    }
 
 
 def test_portal_depends_on_the_main_addon():
