@@ -1,0 +1,42 @@
+from collections import defaultdict
+
+from odoo import models
+
+
+class RetainerContract(models.Model):
+    _inherit = "retainer.contract"
+
+    def _statement_data_by_contract(self, date_from, date_to):
+        """Add ``tickets`` to each statement: the usage of the period that
+        came from tickets, per ticket (list of ``(ticket, timesheets, units,
+        hours)``: the number of timesheets, the units and billed hours used
+        net of corrections; by ticket number)."""
+        statements = super()._statement_data_by_contract(date_from, date_to)
+        for statement in statements.values():
+            usage = [
+                entry
+                for entry, _balance in statement["lines"]
+                if entry.effective_kind == "debit"
+            ]
+            by_ticket = defaultdict(list)
+            # One read of the period's timesheets and their tickets.
+            tickets = self.env["account.analytic.line"].browse(
+                [entry.timesheet_id.id for entry in usage]
+            )
+            tickets.mapped("ticket_id.number")
+            for entry in usage:
+                ticket = entry.timesheet_id.ticket_id
+                if ticket:
+                    by_ticket[ticket].append(entry)
+            statement["tickets"] = [
+                (
+                    ticket,
+                    len({entry.timesheet_id for entry in entries}),
+                    -sum(entry.units for entry in entries),
+                    sum(entry.billed_hours for entry in entries),
+                )
+                for ticket, entries in sorted(
+                    by_ticket.items(), key=lambda item: item[0].number or ""
+                )
+            ]
+        return statements
