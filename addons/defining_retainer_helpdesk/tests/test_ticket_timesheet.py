@@ -1,8 +1,8 @@
 from datetime import timedelta
 
 from odoo import fields
-from odoo.exceptions import AccessError
-from odoo.tests import tagged
+from odoo.exceptions import AccessError, ValidationError
+from odoo.tests import new_test_user, tagged
 
 from .common import HelpdeskRetainerCommon
 
@@ -193,3 +193,82 @@ class TestTicketTimesheet(HelpdeskRetainerCommon):
                 f"account.analytic.line,{plain.id}",
             ],
         )
+
+
+@tagged("post_install", "-at_install", "defining_retainer_helpdesk")
+class TestTicketTimesheetRoles(HelpdeskRetainerCommon):
+    """Who may log time on a ticket, and what each role sees of it."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.timesheet_only = new_test_user(
+            cls.env,
+            login="timesheet_only",
+            groups="hr_timesheet.group_hr_timesheet_user",
+            name="Tim Sheet",
+        )
+        cls.env["hr.employee"].create(
+            {"name": "Tim Sheet", "user_id": cls.timesheet_only.id}
+        )
+        cls.company_b = cls.env["res.company"].create({"name": "Other Co"})
+        cls.user_b = new_test_user(
+            cls.env,
+            login="helpdesk_b",
+            groups="helpdesk_mgmt.group_helpdesk_user,"
+            "hr_timesheet.group_hr_timesheet_user",
+            company_id=cls.company_b.id,
+            company_ids=[(6, 0, cls.company_b.ids)],
+            name="Bea Other",
+        )
+        cls.env["hr.employee"].create(
+            {
+                "name": "Bea Other",
+                "user_id": cls.user_b.id,
+                "company_id": cls.company_b.id,
+            }
+        )
+
+    def test_time_only_on_tickets_the_user_may_read(self):
+        ticket = self._ticket()
+        lines = self.env["account.analytic.line"].search_count([])
+        for user in (self.timesheet_only, self.user_b):
+            with self.assertRaisesRegex(AccessError, "helpdesk.ticket"):
+                self._log_ticket(ticket, 0.5, user=user)
+        self.assertEqual(self.env["account.analytic.line"].search_count([]), lines)
+        # A follower of the ticket (internal users' rule) may.
+        ticket.message_subscribe(partner_ids=self.timesheet_only.partner_id.ids)
+        line = self._log_ticket(ticket, 0.5, user=self.timesheet_only)
+        self.assertEqual(line.retainer_id, self.contract)
+
+    def test_ticket_of_another_company_gets_no_retainer(self):
+        team_b = self.env["helpdesk.ticket.team"].create(
+            {"name": "Desk B", "company_id": self.company_b.id}
+        )
+        ticket = self._ticket(user=self.user_b, team_id=team_b.id)
+        self.assertEqual(ticket.company_id, self.company_b)
+        self.assertFalse(ticket.retainer_id)
+        self.assertFalse(ticket.retainer_candidate_ids)
+        with self.assertRaisesRegex(
+            ValidationError,
+            rf"Ticket .* is in Other Co but retainer {self.contract.name} "
+            rf"belongs to {self.company.name}",
+        ):
+            ticket.sudo().retainer_id = self.contract
+
+    def test_ticket_views_load_for_every_role(self):
+        ticket = self._ticket()
+        for user in (self.consultant, self.manager, self.desk_user):
+            Ticket = self.Ticket.with_user(user)
+            for view_type in ("form", "list", "kanban", "search"):
+                Ticket.get_view(view_type=view_type)
+            form = Ticket.get_view(view_type="form")["arch"]
+            if user == self.desk_user:
+                self.assertNotIn('name="retainer_balance_units"', form)
+            else:
+                self.assertIn('name="retainer_balance_units"', form)
+                self.assertIn('name="retainer_contact_type"', form)
+            values = ticket.with_user(user).web_read(
+                {"retainer_id": {"fields": {"display_name": {}}}, "project_id": {}}
+            )
+            self.assertEqual(values[0]["retainer_id"]["id"], self.contract.id)
