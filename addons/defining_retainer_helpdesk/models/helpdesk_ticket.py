@@ -166,6 +166,10 @@ class HelpdeskTicket(models.Model):
 
     @api.depends("timesheet_ids.retainer_units")
     def _compute_retainer_units(self):
+        if not self.env["account.analytic.line"].has_access("read"):
+            # A salesman sees retainers, not the timesheets behind them.
+            self.retainer_units = 0
+            return
         groups = self.env["account.analytic.line"]._read_group(
             [("ticket_id", "in", self._origin.ids), ("retainer_id", "!=", False)],
             ["ticket_id"],
@@ -233,11 +237,22 @@ class HelpdeskTicket(models.Model):
 
     # === ONCHANGE METHODS === #
 
-    @api.onchange("retainer_id")
+    @api.onchange("retainer_id", "partner_id")
     def _onchange_retainer_id_project(self):
         project = self._retainer_routed_project()
         if project:
             self.project_id = project
+
+    @api.onchange("team_id")
+    def _onchange_team_id(self):
+        # helpdesk_mgmt_timesheet puts the team's default project: a ticket
+        # of a retainer stays on the retainer's support project.
+        result = super()._onchange_team_id()
+        for ticket in self.filtered("retainer_id"):
+            project = ticket._retainer_routed_project()
+            if project:
+                ticket.project_id = project
+        return result
 
     # === CRUD METHODS === #
 
@@ -262,10 +277,13 @@ class HelpdeskTicket(models.Model):
             routed = {ticket: ticket.project_id for ticket in self}
         result = super().write(vals)
         # A ticket whose retainer changed (chosen, or its customer changed)
-        # follows it to its support project, unless a project was given.
+        # follows it to its support project (or its team's project, or none:
+        # never a project of another retainer), unless a project was given.
         for ticket, project in routed.items():
             target = ticket._retainer_routed_project()
-            if target and target != project:
+            if target != project and (
+                target or project.sudo().retainer_id != ticket.retainer_id
+            ):
                 ticket.project_id = target
         changed = self.filtered(
             lambda ticket: ticket._retainer_sla_key() != before[ticket]
@@ -381,10 +399,14 @@ class HelpdeskTicket(models.Model):
         :raises AccessError: naming the ticket and the right needed.
         """
         Line = self.env["account.analytic.line"]
-        for ticket in self:
-            # sudo: every timesheet of the ticket follows it, whoever logged
-            # it; the user's right to move retainer time is checked below.
-            lines = ticket.sudo().timesheet_ids.filtered(
+        # sudo: every timesheet of the tickets follows them, whoever logged
+        # it; the user's right to move retainer time is checked below. One
+        # read for all the tickets (new tickets have none).
+        all_lines = self.sudo().timesheet_ids
+        if not all_lines:
+            return
+        for ticket, ticket_lines in all_lines.grouped("ticket_id").items():
+            lines = ticket_lines.filtered(
                 lambda line, ticket=ticket: (
                     line.project_id != ticket.project_id
                     or line.task_id != ticket.task_id
@@ -427,11 +449,13 @@ class HelpdeskTicket(models.Model):
 
     @api.constrains("project_id")
     def _constrains_project_timesheets(self):
-        # helpdesk_mgmt_timesheet moves the ticket's timesheets (as the
-        # user, project only): they follow the ticket's project and task,
-        # with the retainer's move rule.
+        # Replaces helpdesk_mgmt_timesheet's move of the ticket's timesheets
+        # (as the user, the project only, so a consultant could not move a
+        # colleague's time and the lines kept a task of the old project):
+        # they follow the ticket's project and task, with the retainer's
+        # move rule. Not calling super() is deliberate: it would write the
+        # same lines again.
         self._retainer_move_timesheets()
-        return super()._constrains_project_timesheets()
 
     # === SLA === #
 

@@ -1,5 +1,5 @@
 from odoo.exceptions import ValidationError
-from odoo.tests import tagged
+from odoo.tests import Form, tagged
 
 from .common import HelpdeskRetainerCommon
 
@@ -85,6 +85,43 @@ class TestTicketRetainer(HelpdeskRetainerCommon):
         ticket.partner_id = self.other_customer
         self.assertEqual(ticket.retainer_id, other)
         self.assertEqual(ticket.project_id, other_project)
+
+    def test_customer_without_retainer_leaves_the_retainer_project(self):
+        ticket = self._ticket()
+        self.assertEqual(ticket.project_id, self.project)
+        ticket.partner_id = self.other_customer
+        self.assertFalse(ticket.retainer_id)
+        self.assertFalse(ticket.project_id)
+        default = self.env["project.project"].create(
+            {"name": "Desk time", "allow_timesheets": True}
+        )
+        self.team.default_project_id = default
+        ticket.partner_id = self.customer
+        self.assertEqual(ticket.project_id, self.project)
+        ticket.partner_id = self.other_customer
+        self.assertEqual(ticket.project_id, default)
+
+    def test_form_routes_and_team_change_keeps_the_retainer_project(self):
+        default = self.env["project.project"].create(
+            {"name": "Desk time", "allow_timesheets": True}
+        )
+        self.team.default_project_id = default
+        other_team = self.env["helpdesk.ticket.team"].create(
+            {"name": "Second line", "allow_timesheet": True}
+        )
+        other_team.default_project_id = default
+        form = Form(self.Ticket.with_user(self.consultant))
+        form.name = "Screen flickers"
+        form.description = "<p>Flicker</p>"
+        form.team_id = self.team
+        self.assertEqual(form.project_id, default)
+        form.partner_id = self.customer_contact
+        self.assertEqual(form.retainer_id, self.contract)
+        self.assertEqual(form.project_id, self.project)
+        form.team_id = other_team
+        self.assertEqual(form.project_id, self.project)
+        ticket = form.save()
+        self.assertEqual(ticket.project_id, self.project)
 
     def test_ticket_shows_retainer_figures_and_banner(self):
         ticket = self._ticket()
