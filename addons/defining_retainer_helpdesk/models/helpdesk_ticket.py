@@ -18,7 +18,6 @@ class HelpdeskTicket(models.Model):
 
     retainer_id = fields.Many2one(
         "retainer.contract",
-        string="Retainer",
         compute="_compute_retainer_id",
         store=True,
         readonly=False,

@@ -9,7 +9,7 @@ class RetainerUsageReport(models.Model):
     # debit's timesheet): incidents (distinct tickets) and units per ticket,
     # customer and month.
     ticket_id = fields.Many2one(
-        "helpdesk.ticket", string="Ticket", readonly=True, aggregator="count_distinct"
+        "helpdesk.ticket", readonly=True, aggregator="count_distinct"
     )
 
     def _select(self):
