@@ -58,16 +58,16 @@ class AccountAnalyticLine(models.Model):
         todo = [vals for vals in vals_list if vals.get("ticket_id")]
         if not todo:
             return
-        tickets = self.env["helpdesk.ticket"].browse(
-            {vals["ticket_id"] for vals in todo}
-        )
-        # Time is logged on tickets the user may read (record rules: team,
-        # company); superuser jobs skip the check.
-        tickets.check_access("read")
         # sudo: reads where a ticket's time goes (its project, task and
-        # contact type), as hr_timesheet reads projects and tasks; the line
-        # itself is created with the user's rights.
-        tickets = tickets.sudo()
+        # contact type), as hr_timesheet reads projects and tasks: a
+        # timesheet user logs time on a ticket of a project (as in
+        # helpdesk_mgmt_timesheet) without being a helpdesk user. The line
+        # itself is created with the user's rights (companies, projects).
+        tickets = (
+            self.env["helpdesk.ticket"]
+            .sudo()
+            .browse({vals["ticket_id"] for vals in todo})
+        )
         tickets._retainer_check_timesheet_retainer()
         by_id = {ticket.id: ticket for ticket in tickets}
         for vals in todo:

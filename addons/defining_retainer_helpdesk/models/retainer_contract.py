@@ -12,19 +12,23 @@ class RetainerContract(models.Model):
         hours)``: the number of timesheets, the units and billed hours used
         net of corrections; by ticket number)."""
         statements = super()._statement_data_by_contract(date_from, date_to)
-        for statement in statements.values():
-            usage = [
-                entry
-                for entry, _balance in statement["lines"]
-                if entry.effective_kind == "debit"
-            ]
-            by_ticket = defaultdict(list)
-            # One read of the period's timesheets and their tickets.
-            tickets = self.env["account.analytic.line"].browse(
-                [entry.timesheet_id.id for entry in usage]
+        Ledger = self.env["retainer.ledger.entry"]
+        usage_by_statement = {
+            contract_id: Ledger.concat(
+                *(
+                    entry
+                    for entry, _balance in statement["lines"]
+                    if entry.effective_kind == "debit"
+                )
             )
-            tickets.mapped("ticket_id.number")
-            for entry in usage:
+            for contract_id, statement in statements.items()
+        }
+        # One read of all the statements' timesheets, one of their tickets.
+        usage = Ledger.concat(*usage_by_statement.values())
+        usage.timesheet_id.ticket_id.mapped("number")
+        for contract_id, statement in statements.items():
+            by_ticket = defaultdict(list)
+            for entry in usage_by_statement[contract_id]:
                 ticket = entry.timesheet_id.ticket_id
                 if ticket:
                     by_ticket[ticket].append(entry)

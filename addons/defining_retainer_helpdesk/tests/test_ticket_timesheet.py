@@ -229,17 +229,19 @@ class TestTicketTimesheetRoles(HelpdeskRetainerCommon):
             }
         )
 
-    def test_time_only_on_tickets_the_user_may_read(self):
+    def test_timesheet_user_logs_on_ticket_other_company_cannot(self):
+        """A timesheet user who is no helpdesk user logs time on a ticket
+        (as helpdesk_mgmt_timesheet allows): it is retainer time. A user of
+        another company cannot log time on the ticket's project."""
         ticket = self._ticket()
-        lines = self.env["account.analytic.line"].search_count([])
-        for user in (self.timesheet_only, self.user_b):
-            with self.assertRaisesRegex(AccessError, "helpdesk.ticket"):
-                self._log_ticket(ticket, 0.5, user=user)
-        self.assertEqual(self.env["account.analytic.line"].search_count([]), lines)
-        # A follower of the ticket (internal users' rule) may.
-        ticket.message_subscribe(partner_ids=self.timesheet_only.partner_id.ids)
         line = self._log_ticket(ticket, 0.5, user=self.timesheet_only)
+        self.assertEqual(line.project_id, self.project)
         self.assertEqual(line.retainer_id, self.contract)
+        self.assertEqual(line.retainer_units, 2)
+        lines = self.env["account.analytic.line"].search_count([])
+        with self.assertRaises(AccessError):
+            self._log_ticket(ticket, 0.5, user=self.user_b)
+        self.assertEqual(self.env["account.analytic.line"].search_count([]), lines)
 
     def test_ticket_of_another_company_gets_no_retainer(self):
         team_b = self.env["helpdesk.ticket.team"].create(
