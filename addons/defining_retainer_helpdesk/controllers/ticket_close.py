@@ -13,8 +13,10 @@ class RetainerTicketCloseController(HelpdeskTicketController):
     # token closes it.
     @http.route("/ticket/close", type="http", auth="user", methods=["POST"], csrf=True)
     def support_ticket_close(self, ticket_id=None, stage_id=None, **kw):
-        """Close the ticket ``ticket_id`` in ``stage_id``, a stage customers
-        may close tickets to; 404 on a ticket the user may not read."""
+        """Close the ticket ``ticket_id`` in ``stage_id`` if it is a stage
+        customers may close tickets to (else nothing changes), and go back to
+        the ticket's page, as helpdesk_mgmt does; 404 on a ticket the user
+        may not read."""
         try:
             ticket_id = int(ticket_id)
             stage_id = int(stage_id)
@@ -22,10 +24,11 @@ class RetainerTicketCloseController(HelpdeskTicketController):
             raise NotFound() from error
         ticket = request.env["helpdesk.ticket"].search([("id", "=", ticket_id)])
         stage = request.env["helpdesk.ticket.stage"].browse(stage_id).exists()
-        if not ticket or not stage.close_from_portal:
+        if not ticket:
             raise NotFound()
-        # sudo: the user may read the ticket (searched above with the record
-        # rules) and the stage is one customers may close tickets to; portal
-        # users have no write right on tickets.
-        ticket.sudo().stage_id = stage
-        return request.redirect(f"/my/ticket/{ticket.id}")
+        if stage.close_from_portal:
+            # sudo: the user may read the ticket (searched above with the
+            # record rules) and the stage is one customers may close tickets
+            # to; portal users have no write right on tickets.
+            ticket.sudo().stage_id = stage
+        return request.redirect(f"/my/ticket/{ticket.id}", code=302)
