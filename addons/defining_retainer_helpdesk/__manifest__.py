@@ -16,8 +16,18 @@
         "helpdesk_mgmt_timesheet",
         "helpdesk_mgmt_sla",
     ],
-    "data": [],
-    "demo": [],
+    "data": [
+        "data/helpdesk_ticket_channel_data.xml",
+        "views/helpdesk_ticket_views.xml",
+        "views/helpdesk_ticket_channel_views.xml",
+        "views/helpdesk_ticket_close_templates.xml",
+        "views/retainer_level_views.xml",
+        "report/retainer_usage_report_views.xml",
+        "report/retainer_statement_report.xml",
+    ],
+    "demo": [
+        "demo/helpdesk_demo.xml",
+    ],
     "assets": {
         "web.assets_tests": [
             "defining_retainer_helpdesk/static/tests/tours/**/*",

@@ -29,6 +29,13 @@ Usage (from the project root, after ``scripts/bootstrap``)::
         [--repeat 7] [--keep-databases] [--addon-db DB --stock-db DB]
         [--profile FILE]
 
+``--tickets`` measures instead, on a database with the support desk bridge
+(``defining_retainer_helpdesk`` and OCA's helpdesk modules, or
+``--helpdesk-db DB``), timesheets logged on helpdesk tickets with only
+``ticket_id`` (the server fills project and task) against the same
+timesheets logged on the tickets' tasks: the queries per batch must be the
+same (target: at most 1.05x the time).
+
 ``--addon-db``/``--stock-db`` reuse databases built before (the first with
 ``defining_retainer``, the second with ``sale_timesheet`` only, both without
 demo data); ``--profile FILE`` writes a cProfile of the retainer and of the plain case
@@ -157,6 +164,124 @@ def measure(db, lines, with_retainer, profile=None):
     return elapsed, cpu, queries
 
 
+def measure_tickets(db, lines, on_tickets):
+    """Wall time (s), CPU time (s) and query count to create ``lines``
+    retainer timesheets in one batch (rolled back) on 10 tickets with only
+    ``ticket_id`` (``on_tickets``), or on the tasks of those tickets."""
+    registry = Registry(db)
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+        partner = env["res.partner"].create({"name": "Bench customer"})
+        level = env["retainer.level"].create({"name": "Bench", "allow_remote": True})
+        contract = env["retainer.contract"].create(
+            {"partner_id": partner.id, "level_id": level.id}
+        )
+        contract._post_manual_entry("credit", 10 * lines, "Bench block")
+        project = env["project.project"].create(
+            {
+                "name": "Bench",
+                "partner_id": partner.id,
+                "allow_timesheets": True,
+                "company_id": env.company.id,
+                "retainer_id": contract.id,
+            }
+        )
+        tasks = env["project.task"].create(
+            [{"name": f"Task {i}", "project_id": project.id} for i in range(10)]
+        )
+        team = env["helpdesk.ticket.team"].create(
+            {"name": "Bench desk", "allow_timesheet": True}
+        )
+        tickets = env["helpdesk.ticket"].create(
+            [
+                {
+                    "name": f"Ticket {i}",
+                    "description": "Bench",
+                    "partner_id": partner.id,
+                    "team_id": team.id,
+                    "task_id": task.id,
+                }
+                for i, task in enumerate(tasks)
+            ]
+        )
+        assert tickets.project_id == project
+        employee = env["hr.employee"].create({"name": "Bench consultant"})
+        target = (
+            [{"ticket_id": ticket.id} for ticket in tickets]
+            if on_tickets
+            else [{"project_id": project.id, "task_id": task.id} for task in tasks]
+        )
+        vals = [
+            target[i % 10]
+            | {
+                "employee_id": employee.id,
+                "name": f"Incident {i}",
+                "unit_amount": 0.25 + (i % 13) / 60,
+            }
+            for i in range(lines)
+        ]
+        env.flush_all()
+        env.invalidate_all()
+        queries = cr.sql_log_count
+        gc.collect()
+        gc.freeze()
+        start, start_cpu = time.perf_counter(), time.process_time()
+        created = env["account.analytic.line"].create(vals)
+        env.flush_all()
+        elapsed = time.perf_counter() - start
+        cpu = time.process_time() - start_cpu
+        gc.unfreeze()
+        queries = cr.sql_log_count - queries
+        assert created.task_id == tasks
+        assert contract.used_units == sum(created.mapped("retainer_units"))
+        cr.rollback()
+    vacuum(db)
+    return elapsed, cpu, queries
+
+
+def bench_tickets(options):
+    """Ticket timesheets against task timesheets, on one database."""
+    db = options.helpdesk_db or f"bench_helpdesk_{os.getpid()}"
+    built = not options.helpdesk_db
+    try:
+        if built:
+            install(db, "defining_retainer_helpdesk")
+        vacuum(db, full=True)
+        cases = [("task timesheets", False), ("ticket timesheets", True)]
+        for _name, on_tickets in cases:  # warm-up, not counted
+            measure_tickets(db, options.lines, on_tickets)
+        times = {name: [] for name, _tickets in cases}
+        queries = {}
+        for repeat in range(options.repeat):
+            shift = repeat % len(cases)
+            for name, on_tickets in cases[shift:] + cases[:shift]:
+                elapsed, _cpu, count = measure_tickets(db, options.lines, on_tickets)
+                times[name].append(elapsed)
+                queries[name] = count
+        print(
+            f"\n{options.lines} timesheets in one create(), {options.repeat} "
+            "interleaved runs:"
+        )
+        for name, values in times.items():
+            best, median, spread = summary(values)
+            print(
+                f"  {name:<20} best {best:6.2f}s median {median:6.2f}s spread "
+                f"{spread:6.2f}s  queries {queries[name]}"
+            )
+        ratio = statistics.median(times["ticket timesheets"]) / statistics.median(
+            times["task timesheets"]
+        )
+        print(
+            f"tickets / tasks: queries {queries['ticket timesheets']} vs "
+            f"{queries['task timesheets']}, median time {ratio:.3f}x "
+            "(target <= 1.05x)"
+        )
+    finally:
+        if built and not options.keep_databases:
+            Registry.delete_all()
+            drop(db)
+
+
 def vacuum(db, full=False):
     """VACUUM ``db`` (outside any timing). A run's rolled-back rows stay in
     the tables as dead rows until a vacuum: without one (autovacuum off or
@@ -209,9 +334,20 @@ def main():
         help="count the Python function calls of each case (the same on a "
         "busy or a quiet machine) instead of timing",
     )
+    parser.add_argument(
+        "--tickets",
+        action="store_true",
+        help="ticket timesheets against task timesheets (support desk bridge)",
+    )
+    parser.add_argument(
+        "--helpdesk-db", help="existing database with defining_retainer_helpdesk"
+    )
     options = parser.parse_args()
 
     odoo.tools.config.parse_config(odoo_args())
+    if options.tickets:
+        bench_tickets(options)
+        return
     suffix = os.getpid()
     db_addon = options.addon_db or f"bench_addon_{suffix}"
     db_stock = options.stock_db or f"bench_stock_{suffix}"

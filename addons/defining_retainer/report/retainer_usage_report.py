@@ -52,33 +52,52 @@ class RetainerUsageReport(models.Model):
         tools.drop_view_if_exists(self.env.cr, self._table)
         self.env.cr.execute(
             SQL(
-                """
-                CREATE OR REPLACE VIEW %s AS (
-                    SELECT e.id AS id,
-                           e.date AS date,
-                           e.contract_id AS contract_id,
-                           c.partner_id AS partner_id,
-                           c.company_id AS company_id,
-                           c.user_id AS manager_id,
-                           c.level_id AS level_id,
-                           e.employee_id AS employee_id,
-                           emp.user_id AS user_id,
-                           e.project_id AS project_id,
-                           e.contact_type AS contact_type,
-                           e.kind AS kind,
-                           -e.units AS units,
-                           e.billed_hours AS hours,
-                           e.entered_hours AS entered_hours,
-                           t.retainer_asset_id AS asset_id,
-                           t.retainer_asset_category AS asset_category
-                      FROM retainer_ledger_entry e
-                      JOIN retainer_contract c ON c.id = e.contract_id
-                 LEFT JOIN hr_employee emp ON emp.id = e.employee_id
-                 LEFT JOIN account_analytic_line aal ON aal.id = e.timesheet_id
-                 LEFT JOIN project_task t ON t.id = aal.task_id
-                     WHERE e.effective_kind = 'debit'
-                )
-                """,
+                "CREATE OR REPLACE VIEW %s AS (SELECT %s FROM %s WHERE %s)",
                 SQL.identifier(self._table),
+                self._select(),
+                self._from(),
+                SQL("e.effective_kind = 'debit'"),
             )
+        )
+
+    # === HOOKS === #
+
+    def _select(self):
+        """The columns of the view (``e``: the ledger entry, ``c``: its
+        retainer, ``emp``: its consultant, ``aal``: its timesheet, ``t``:
+        that timesheet's task). Extend it (with ``super()``) with the
+        columns of an extension's fields."""
+        return SQL(
+            """
+            e.id AS id,
+            e.date AS date,
+            e.contract_id AS contract_id,
+            c.partner_id AS partner_id,
+            c.company_id AS company_id,
+            c.user_id AS manager_id,
+            c.level_id AS level_id,
+            e.employee_id AS employee_id,
+            emp.user_id AS user_id,
+            e.project_id AS project_id,
+            e.contact_type AS contact_type,
+            e.kind AS kind,
+            -e.units AS units,
+            e.billed_hours AS hours,
+            e.entered_hours AS entered_hours,
+            t.retainer_asset_id AS asset_id,
+            t.retainer_asset_category AS asset_category
+            """
+        )
+
+    def _from(self):
+        """The tables of the view. Extend it (with ``super()``) with the
+        joins an extension's columns need."""
+        return SQL(
+            """
+            retainer_ledger_entry e
+            JOIN retainer_contract c ON c.id = e.contract_id
+            LEFT JOIN hr_employee emp ON emp.id = e.employee_id
+            LEFT JOIN account_analytic_line aal ON aal.id = e.timesheet_id
+            LEFT JOIN project_task t ON t.id = aal.task_id
+            """
         )

@@ -1,0 +1,1 @@
+from . import retainer_usage_report
