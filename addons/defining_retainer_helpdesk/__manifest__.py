@@ -16,7 +16,9 @@
         "helpdesk_mgmt_timesheet",
         "helpdesk_mgmt_sla",
     ],
-    "data": [],
+    "data": [
+        "views/helpdesk_ticket_portal_templates.xml",
+    ],
     "demo": [],
     "assets": {
         "web.assets_tests": [
