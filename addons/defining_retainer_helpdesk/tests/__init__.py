@@ -1,1 +1,2 @@
 from . import test_portal_tickets
+from . import test_portal_ticket_tour

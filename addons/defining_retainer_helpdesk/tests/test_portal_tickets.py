@@ -63,7 +63,8 @@ class TestPortalTickets(RetainerHelpdeskPortalCommon):
         self.assertIn("Printer offline at reception", page)
         self.assertRegex(
             page,
-            rf'(?s)Printer offline at reception.*?o_retainer_ticket_units">{units}<',
+            rf"(?s)Printer offline at reception.*?"
+            rf'o_retainer_ticket_units" data-units="{units}">{units}<',
         )
         self.assertIn("Closed last week", page)
         self.assertNotIn("Closed long ago", page)
