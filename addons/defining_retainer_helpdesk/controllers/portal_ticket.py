@@ -11,7 +11,7 @@ from odoo.addons.helpdesk_mgmt.controllers.main import HelpdeskTicketController
 from odoo.addons.helpdesk_mgmt.controllers.myaccount import CustomerPortalHelpdesk
 from odoo.addons.portal.controllers.portal import CustomerPortal
 
-from ..models.helpdesk_ticket_portal import PORTAL_TICKET_LIMIT
+from ..models.helpdesk_ticket import PORTAL_TICKET_LIMIT
 
 # The parameter of helpdesk_mgmt's new-ticket form and submission naming the
 # retainer the ticket is opened on.
