@@ -43,10 +43,11 @@ class RetainerTicketPortal(RetainerPortal, CustomerPortalHelpdesk):
                 order="closed_date desc, create_date desc, id desc",
                 limit=PORTAL_TICKET_LIMIT,
             )
-        can_open = not (
-            request.env.user._is_public()
-            or Ticket._portal_new_ticket_refusal(retainer_sudo)
-        )
+        # Opening a ticket needs a login that sees the retainer under its
+        # record rules (a share link shows the page, it opens no ticket).
+        can_open = not Ticket._portal_new_ticket_refusal(
+            retainer_sudo
+        ) and retainer_sudo.with_env(request.env).has_access("read")
         values = {
             "retainer_tickets": tickets,
             # sudo (the retainer's, from the access check): the ledger of

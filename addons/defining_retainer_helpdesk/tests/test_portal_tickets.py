@@ -80,6 +80,14 @@ class TestPortalTickets(RetainerHelpdeskPortalCommon):
         self.assertIn("o_retainer_tickets_empty", page)
         self.assertNotIn("Printer offline at reception", page)
         self.assertNotIn("o_retainer_new_ticket", page)
+        # Nor does a portal user of another customer holding the link.
+        self.authenticate(self.other_portal_user.login, self.other_portal_user.login)
+        page = self.url_open(
+            self._detail_url(self.retainer, access_token=self.retainer.access_token)
+        ).text
+        self.assertIn("o_retainer_balance", page)
+        self.assertNotIn("o_retainer_new_ticket", page)
+        self.assertNotIn("Printer offline at reception", page)
 
     # === OPENING A TICKET === #
 
