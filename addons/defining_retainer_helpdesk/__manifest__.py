@@ -21,6 +21,7 @@
         "views/helpdesk_ticket_views.xml",
         "views/helpdesk_ticket_channel_views.xml",
         "views/helpdesk_ticket_close_templates.xml",
+        "views/helpdesk_ticket_portal_templates.xml",
         "views/retainer_level_views.xml",
         "report/retainer_usage_report_views.xml",
         "report/retainer_statement_report.xml",

@@ -3,8 +3,8 @@
 workers on the same database, started only when a test asks for them.
 
 Database: RETAINER_E2E_DB when set (scripts/test passes the odoo tier's
-database: demo data, both addons installed); otherwise a fresh database
-with both addons and their demo data is built here and dropped at the end.
+database: demo data, the addons installed); otherwise a fresh database
+with the addons and their demo data is built here and dropped at the end.
 Nothing is ever skipped: a missing Odoo, browser or database fails (the
 one exception, the replica test without PostgreSQL server binaries, skips
 loudly outside CI; see test_replica.py).
@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from odoo_e2e import (
+    ADDONS,
     ODOO_PATH,
     OdooServer,
     Rpc,
@@ -62,11 +63,8 @@ def odoo_db(work_dir):
         pytest.fail(f"no Odoo 18 tree at {ODOO_PATH}: set ODOO_PATH")
     given = os.environ.get("RETAINER_E2E_DB")
     if given:
-        if not database_exists(given) or installed_addons(given) != {
-            "defining_retainer",
-            "defining_retainer_portal",
-        }:
-            pytest.fail(f"RETAINER_E2E_DB={given} is not a database with both addons")
+        if not database_exists(given) or installed_addons(given) != set(ADDONS):
+            pytest.fail(f"RETAINER_E2E_DB={given} is not a database with the addons")
         yield given
         return
     prefix = os.environ.get("RETAINER_TEST_DB_PREFIX", "retainer_test")

@@ -26,7 +26,11 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 ODOO_PATH = Path(os.environ.get("ODOO_PATH", "/opt/odoo"))
-ADDONS = ("defining_retainer", "defining_retainer_portal")
+ADDONS = ("defining_retainer", "defining_retainer_portal", "defining_retainer_helpdesk")
+# OCA's helpdesk addons (requirements-oca.txt), where scripts/bootstrap puts
+# them; OCA_ADDONS_DIR (set by the scripts) names another folder.
+DEFAULT_OCA_ADDONS = ROOT / ".venv" / "oca" / "odoo" / "addons"
+OCA_ADDONS = Path(os.environ.get("OCA_ADDONS_DIR") or DEFAULT_OCA_ADDONS)
 # Test-only: Odoo's demo payment provider pays the portal purchases.
 TEST_ONLY_ADDONS = ("payment_demo",)
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d [\d:,]+ \d+ (ERROR|CRITICAL) ")
@@ -68,8 +72,12 @@ def odoo_command(*args, pg=None):
     ]
     if user != getpass.getuser():
         command.append(f"--db_user={user}")
-    if ODOO_PATH != Path("/opt/odoo"):
-        command.append(f"--addons-path={ODOO_PATH / 'addons'},{ROOT / 'addons'}")
+    # odoo.conf's addons path is the default Odoo tree, ./addons and the
+    # default OCA folder: name them all when one of them is elsewhere.
+    if ODOO_PATH != Path("/opt/odoo") or OCA_ADDONS != DEFAULT_OCA_ADDONS:
+        command.append(
+            f"--addons-path={ODOO_PATH / 'addons'},{ROOT / 'addons'},{OCA_ADDONS}"
+        )
     if os.environ.get("ODOO_DATA_DIR"):
         command.append(f"--data-dir={os.environ['ODOO_DATA_DIR']}")
     return command + list(args)
@@ -161,7 +169,7 @@ def drop_database(name):
 
 
 def install_database(name, log_path, timeout):
-    """Create database ``name`` with both addons and their demo data."""
+    """Create database ``name`` with the addons and their demo data."""
     with open(log_path, "w") as log:
         result = subprocess.run(
             odoo_command(

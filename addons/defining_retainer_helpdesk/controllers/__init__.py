@@ -1,1 +1,2 @@
 from . import ticket_close
+from . import portal_ticket

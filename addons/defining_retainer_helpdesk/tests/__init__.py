@@ -5,3 +5,6 @@ from . import test_ticket_retainer
 from . import test_ticket_sla
 from . import test_ticket_timesheet
 from . import test_usage_report
+from . import test_portal_tickets
+from . import test_portal_ticket_tour
+from . import test_portal_ticket_screenshots
