@@ -143,7 +143,8 @@ def build_retainers(env, sizes, plain):
             {"partner_id": plain["partner"], "level_id": level.id}
         )
         contract.name = f"{PREFIX} undated"
-        contract.action_activate()
+        if contract.state == "draft":
+            contract.action_activate()
         contract._post_manual_entry("credit", 10**7, "Bench block")
     cases["retainer"] = contract
     for size in sizes:
@@ -159,7 +160,8 @@ def build_retainers(env, sizes, plain):
                 }
             )
             contract.name = name
-            contract.action_activate()
+            if contract.state == "draft":
+                contract.action_activate()
             build_dated_ledger(env, contract, size)
         cases[f"dated {size}"] = contract
     result = {}

@@ -1015,7 +1015,14 @@ class RetainerContract(models.Model):
                     for block_id, block in replay.blocks.items()
                     if block.expiry_date and block.expiry_date < today
                 }
-            block_ids_by_contract[contract] = sorted(block_ids)
+            # Only blocks whose expiry or rollover differs from the replay
+            # are read: a posting looks at every block already expired, and
+            # leaves nearly all of them as they are.
+            block_ids_by_contract[contract] = sorted(
+                block_id
+                for block_id in block_ids
+                if contract._retainer_expiry_differs(replay, block_id)
+            )
         # The blocks, expiries and rollovers of the whole batch are read
         # together (one query per prefetch batch), not one block at a time.
         prefetch_ids = set()
@@ -1066,6 +1073,24 @@ class RetainerContract(models.Model):
             new_vals, reverse=reverse, reason=self.env._("Block expiry corrected")
         )
         return rollover_changed
+
+    def _retainer_expiry_differs(self, replay, block_id):
+        """Whether the live expiries or rollovers of ``block_id`` differ from
+        what ``replay`` says they should be (see
+        :meth:`_retainer_reconcile_expiries`, which posts nothing for a
+        block where they are the same)."""
+        self.ensure_one()
+        expired = replay.unexpired_target(block_id)
+        if replay.expired.get(block_id, 0) != expired:
+            return True
+        rolled = 0
+        if block_id not in replay.rollovers and self.rollover_max_units:
+            rolled = min(expired, self.rollover_max_units)
+        live_rolled = sum(
+            replay.blocks[rollover_id].units
+            for rollover_id in replay.live_rollovers.get(block_id, ())
+        )
+        return live_rolled != rolled
 
     def _retainer_expiry_posting_date(self, expiry_date):
         """Date of an expiry entry: the block's expiry date, or the first
