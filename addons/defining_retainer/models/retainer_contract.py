@@ -668,16 +668,28 @@ class RetainerContract(models.Model):
             rollovers, reversals of credits): a posting that started before
             and waits for the lock then fails with a serialization failure
             and Odoo retries it with a view that includes these entries.
+        :returns: the ids of the contracts that have dated blocks (credits
+            with an expiry date), read by the same query: a posting replays
+            their allocation (an index of the dated blocks makes it a
+            lookup, whatever the size of the ledger).
         """
         if not self:
-            return
+            return set()
         self.env.cr.execute(
             SQL(
-                "SELECT id FROM retainer_contract WHERE id IN %s ORDER BY id "
-                "FOR NO KEY UPDATE",
+                "SELECT c.id, EXISTS(SELECT 1 FROM retainer_ledger_entry e "
+                "WHERE e.contract_id = c.id AND e.kind = 'credit' "
+                "AND e.expiry_date IS NOT NULL) "
+                "FROM retainer_contract c WHERE c.id IN %s ORDER BY c.id "
+                "FOR NO KEY UPDATE OF c",
                 tuple(self.ids),
             )
         )
+        dated = {
+            contract_id
+            for contract_id, has_dated in self.env.cr.fetchall()
+            if has_dated
+        }
         if bump:
             self.env.cr.execute(
                 SQL(
@@ -687,29 +699,20 @@ class RetainerContract(models.Model):
                 )
             )
             self.invalidate_recordset(["ledger_version"])
+        return dated
 
     def _retainer_posting_plan(self, vals_list):
         """What a posting of ``vals_list`` on ``self`` needs: the net units
-        per contract, which contracts lose units and which have dated blocks
-        (their overdraft and expiries are replayed)."""
+        per contract, which contracts lose units and which get dated blocks
+        (their overdraft and expiries are replayed; the posting adds those
+        that had some already, see :meth:`_lock_for_posting`)."""
         delta = defaultdict(int)
         lowering = set()
         for vals in vals_list:
             delta[vals["contract_id"]] += vals["units"]
             if vals["units"] < 0:
                 lowering.add(vals["contract_id"])
-        self.env["retainer.ledger.entry"].flush_model()
-        self.env.cr.execute(
-            SQL(
-                "SELECT DISTINCT contract_id FROM retainer_ledger_entry "
-                "WHERE contract_id IN %s AND kind = 'credit' "
-                "AND expiry_date IS NOT NULL",
-                tuple(self.ids),
-            )
-        )
-        dated = {row[0] for row in self.env.cr.fetchall()} | {
-            vals["contract_id"] for vals in vals_list if vals.get("expiry_date")
-        }
+        dated = {vals["contract_id"] for vals in vals_list if vals.get("expiry_date")}
         return {"delta": dict(delta), "lowering": lowering, "dated": dated}
 
     def _retainer_after_posting(self, entries, plan, apply_overdraft_policy=True):

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import SQL, format_date, split_every
+from odoo.tools import SQL, create_index, format_date, split_every
 
 from ..tools.allocation import CHECKPOINT_VERSION, LedgerReplay, StaleCheckpoint
 from ..tools.rounding import units_to_hours
@@ -228,6 +228,18 @@ class RetainerLedgerEntry(models.Model):
             ),
         ),
     ]
+
+    def init(self):
+        # Which retainers have dated blocks: read by every posting (see
+        # retainer.contract._lock_for_posting), a lookup whatever the size
+        # of the ledger.
+        create_index(
+            self.env.cr,
+            "retainer_ledger_entry_dated_block_index",
+            self._table,
+            ["contract_id"],
+            where="kind = 'credit' AND expiry_date IS NOT NULL",
+        )
 
     # === COMPUTE METHODS === #
 
@@ -489,9 +501,13 @@ class RetainerLedgerEntry(models.Model):
         plan = contracts._retainer_posting_plan(all_vals)
         # Reversing what others may reverse or correct too (credits,
         # expiries) must not act on an older view of the ledger.
-        contracts._lock_for_posting(
+        # The ledger's rows are flushed: the lock also reads which
+        # retainers have dated blocks.
+        self.flush_model()
+        dated = contracts._lock_for_posting(
             bump=bool(reverse.filtered(lambda entry: entry.kind != "debit"))
         )
+        plan["dated"] |= dated or set()
         entries = self._insert_entries(all_vals)
         contracts._retainer_after_posting(
             entries, plan, apply_overdraft_policy=apply_overdraft_policy
@@ -847,11 +863,23 @@ class RetainerLedgerEntry(models.Model):
             return self.env.cr.fetchall()
         with registry.cursor() as cr:
             if not registry.in_test_mode():
-                cr.execute(SQL("SET TRANSACTION ISOLATION LEVEL READ COMMITTED"))
-                # Never wait on this transaction's own locks for long.
-                cr.execute(SQL("SET LOCAL lock_timeout = '10s'"))
+                # One round trip; never wait on this transaction's own locks
+                # for long.
+                query = SQL(
+                    "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; "
+                    "SET LOCAL lock_timeout = '10s'; %s",
+                    query,
+                )
             cr.execute(query)
             return cr.fetchall()
+
+    @api.model
+    def _retainer_committed_reads_own_rows(self):
+        """Whether :meth:`_retainer_read_committed` runs on this
+        transaction (installing modules, or in test mode): it then also
+        sees this transaction's own rows, which need no second read."""
+        registry = self.env.registry
+        return not registry.ready or registry.in_test_mode()
 
     @api.model
     def _retainer_current_balances(self, contract_ids):
@@ -868,6 +896,8 @@ class RetainerLedgerEntry(models.Model):
             )
         )
         balances = {cid: units for cid, units, _newest in committed}
+        if self._retainer_committed_reads_own_rows():
+            return balances
         newest = {cid: last for cid, _units, last in committed}
         self.env.cr.execute(
             SQL(
@@ -993,7 +1023,7 @@ class RetainerLedgerEntry(models.Model):
             self.env.cr.execute(query)
             fetched = self.env.cr.fetchall()
         checkpoints, rows = _split_checkpoints(fetched)
-        if current:
+        if current and not self._retainer_committed_reads_own_rows():
             # This transaction's own rows come after the newest committed,
             # and so do the checkpoints it wrote (the newest is taken).
             newest = {row[1]: row[0] for row in rows}
