@@ -196,6 +196,13 @@ def fixtures(addon_db, stock_db, sizes):
                 ["__count"],
             )
         )
+        if "retainer.ledger.checkpoint" in env:
+            # The ledgers' newest checkpoints, committed (one replay each,
+            # under the lock a posting takes; nothing when already there).
+            for values in retainers.values():
+                contract = env["retainer.contract"].browse(values["contract"])
+                contract._lock_for_posting()
+                env["retainer.ledger.entry"]._retainer_current_replay(contract.ids)
         cr.commit()
         for name, values in retainers.items():
             contract = env["retainer.contract"].browse(values["contract"])
