@@ -1,3 +1,4 @@
+import functools
 import json
 from collections import defaultdict
 from collections.abc import Mapping
@@ -406,20 +407,13 @@ class RetainerLedgerEntry(models.Model):
                 field.convert_to_column_insert(vals.get(name), empty) for vals in batch
             ]
 
-        columns = SQL(", ").join(SQL.identifier(name) for name in names)
+        template = _insert_template(
+            tuple(names), tuple(field.column_type[1] for field in fields_)
+        )
         ids = []
         for batch in split_every(10000, vals_list):
-            arrays = SQL(", ").join(
-                SQL("%s::%s[]", column(field, batch), SQL(field.column_type[1]))
-                for field in fields_
-            )
             self.env.cr.execute(
-                SQL(
-                    "INSERT INTO retainer_ledger_entry (%s) "
-                    "SELECT * FROM unnest(%s) RETURNING id",
-                    columns,
-                    arrays,
-                )
+                SQL(template, *(column(field, batch) for field in fields_))
             )
             ids.extend(row[0] for row in self.env.cr.fetchall())
         entries = self.browse(ids)
@@ -1212,3 +1206,19 @@ def _split_checkpoints(fetched):
         elif state.get("version") == CHECKPOINT_VERSION:
             checkpoints[row[1]] = state  # ordered by id: the newest wins
     return checkpoints, rows
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_template(names, column_types):
+    """The code of the query inserting ledger rows of the columns ``names``
+    (of ``column_types``), with one array parameter per column: composed
+    once per set of columns (the same few come again and again), then given
+    its arrays with ``SQL(code, *arrays)``."""
+    query = SQL(
+        "INSERT INTO retainer_ledger_entry (%s) SELECT * FROM unnest(%s) RETURNING id",
+        SQL(", ").join(SQL.identifier(name) for name in names),
+        SQL(", ").join(
+            SQL("%s::%s[]", None, SQL(column_type)) for column_type in column_types
+        ),
+    )
+    return query.code
