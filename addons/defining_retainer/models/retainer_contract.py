@@ -730,21 +730,32 @@ class RetainerContract(models.Model):
         # Units the posting moved per contract, its expiry corrections
         # included: the balance before it is the balance now minus these.
         deltas = defaultdict(int, plan["delta"])
+        # Units posted since the replays were read (expiry corrections).
+        since_replay = defaultdict(int)
         if plan["dated"]:
             replays = Ledger._retainer_current_replay(sorted(plan["dated"]))
             for _round in range(MAX_CORRECTION_ROUNDS):
                 processed = self.filtered(
                     lambda c, r=replays: c.id in r and r[c.id].processed
                 )
+                before = dict(deltas)
                 if not processed or not processed._retainer_reconcile_expiries(
                     replays, job=False, deltas=deltas
                 ):
+                    for cid, units in deltas.items():
+                        since_replay[cid] = units - before.get(cid, 0)
                     break
                 replays = Ledger._retainer_current_replay(sorted(plan["dated"]))
         policed = self._retainer_overdraft_policed(plan, apply_overdraft_policy)
         watched = self._retainer_balance_watched(deltas)
-        needed = policed.filtered(lambda c: c.id not in replays) | watched
-        balances = Ledger._retainer_current_balances(needed.ids) if needed else {}
+        # The replays know their balances (the ledgers as they were read),
+        # the other ones are read.
+        balances = {
+            cid: replay.balance + since_replay[cid] for cid, replay in replays.items()
+        }
+        needed = (policed | watched).filtered(lambda c: c.id not in replays)
+        if needed:
+            balances.update(Ledger._retainer_current_balances(needed.ids))
         self._retainer_apply_overdraft_policy(
             entries, plan, replays, apply_overdraft_policy, balances=balances
         )

@@ -241,6 +241,14 @@ class RetainerLedgerEntry(models.Model):
             ["contract_id"],
             where="kind = 'credit' AND expiry_date IS NOT NULL",
         )
+        # The entries of a retainer after its checkpoint: a range, whatever
+        # the size of the ledger (see _retainer_checkpoint_rows).
+        create_index(
+            self.env.cr,
+            "retainer_ledger_entry_contract_id_id_index",
+            self._table,
+            ["contract_id", "id"],
+        )
 
     # === COMPUTE METHODS === #
 
@@ -1000,10 +1008,11 @@ class RetainerLedgerEntry(models.Model):
             "JOIN unnest(%(ids)s::int[], %(limits)s::int[]) AS t(contract_id, lim) "
             "ON c.contract_id = t.contract_id AND c.entry_id < t.lim "
             "ORDER BY c.contract_id, c.entry_id DESC) "
-            "SELECT %(columns)s, NULL::jsonb FROM retainer_ledger_entry e "
-            "LEFT JOIN cp ON cp.contract_id = e.contract_id "
-            "WHERE e.contract_id = ANY(%(ids)s::int[]) "
-            "AND e.id > COALESCE(cp.entry_id, 0) "
+            "SELECT %(columns)s, NULL::jsonb FROM unnest(%(ids)s::int[]) "
+            "AS r(contract_id) LEFT JOIN cp ON cp.contract_id = r.contract_id "
+            "JOIN LATERAL (SELECT * FROM retainer_ledger_entry l "
+            "WHERE l.contract_id = r.contract_id "
+            "AND l.id > COALESCE(cp.entry_id, 0)) e ON TRUE "
             "UNION ALL SELECT cp.entry_id, cp.contract_id, %(nulls)s, cp.state "
             "FROM cp ORDER BY 1",
             ids=list(contract_ids),
@@ -1054,6 +1063,41 @@ class RetainerLedgerEntry(models.Model):
                 if row[0] > checkpoints.get(row[1], {}).get("entry_id", 0)
             ]
         return checkpoints, rows
+
+    @api.model
+    def _retainer_write_checkpoints(self, contract_ids):
+        """Write a checkpoint every ``CHECKPOINT_EVERY`` entries of the
+        ledgers of ``contract_ids`` that have none yet (a ledger posted
+        before checkpoints existed; postings add them as they go): one
+        replay of each ledger, continued from one checkpoint to the next.
+        Entries committed before this transaction's snapshot are final (a
+        retainer's postings commit in the order of their ids)."""
+        self.flush_model()
+        self.env.cr.execute(
+            SQL(
+                "SELECT %s FROM retainer_ledger_entry e WHERE e.contract_id IN %s "
+                "AND NOT EXISTS (SELECT 1 FROM retainer_ledger_checkpoint c "
+                "WHERE c.contract_id = e.contract_id) ORDER BY e.id",
+                SQL(", ").join(
+                    SQL.identifier("e", name) for name in CHECKPOINT_REPLAY_COLUMNS
+                ),
+                tuple(contract_ids),
+            )
+        )
+        rows_by_contract = defaultdict(list)
+        for row in self.env.cr.fetchall():
+            rows_by_contract[row[1]].append(row)
+        for contract_id, rows in rows_by_contract.items():
+            checkpoint = None
+            for end in range(CHECKPOINT_EVERY, len(rows) + 1, CHECKPOINT_EVERY):
+                start = checkpoint["entry_id"] if checkpoint else 0
+                chunk = [row for row in rows[:end] if row[0] > start]
+                try:
+                    replay = LedgerReplay.from_rows(chunk, checkpoint)
+                except StaleCheckpoint:  # reaches back: replay from the start
+                    replay = LedgerReplay.from_rows(rows[:end])
+                self._retainer_write_checkpoint(contract_id, replay)
+                checkpoint = json.loads(json.dumps(replay.checkpoint()))
 
     @api.model
     def _retainer_write_checkpoint(self, contract_id, replay):

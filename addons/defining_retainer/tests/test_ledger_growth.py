@@ -221,3 +221,49 @@ class TestLedgerGrowth(RetainerCommon):
         entry = self._post_work(contract, 1)
         self.assertEqual(checkpoints(), entry.id)
         self._assert_exact(contract)
+
+    def test_checkpoints_of_a_ledger_posted_before_them(self):
+        contract = self.large
+        self.env.cr.execute(
+            "DELETE FROM retainer_ledger_checkpoint WHERE contract_id = %s",
+            [contract.id],
+        )
+        self.Ledger._retainer_write_checkpoints(contract.ids)
+        self.env.cr.execute(
+            "SELECT entry_id FROM retainer_ledger_checkpoint "
+            "WHERE contract_id = %s ORDER BY entry_id",
+            [contract.id],
+        )
+        written = [row[0] for row in self.env.cr.fetchall()]
+        count = self.Ledger.search_count([("contract_id", "=", contract.id)])
+        self.assertEqual(len(written), count // CHECKPOINT_EVERY)
+        # Each one is the state of the ledger after its entry: a replay
+        # from any of them (what paid for the work after it) is exact. The
+        # corrections at the end of this ledger reach back before most of
+        # them: such a replay starts from an older one, or from the start.
+        whole = self._whole_replay(contract)
+        for entry_id in written:
+            replay = self.Ledger._retainer_replay(
+                contract.ids, paid_by_from={contract.id: entry_id + 1}
+            )[contract.id]
+            self.assertLessEqual(replay.since, entry_id)
+            self.assertEqual(replay.allocation.consumed, whole.allocation.consumed)
+            self.assertEqual(replay.balance, whole.balance)
+            for usage_id, paid in replay.allocation.paid_by.items():
+                self.assertEqual(paid, whole.allocation.paid_by[usage_id])
+        # A posting's replay that had to start further back writes a new
+        # checkpoint after the corrections: later replays start there.
+        contract._lock_for_posting()
+        newest = self.Ledger._retainer_current_replay(contract.ids)[contract.id]
+        self.assertEqual(
+            self.Ledger._retainer_replay(contract.ids)[contract.id].since,
+            newest.entry_id,
+        )
+        written.append(newest.entry_id)
+        # Nothing more for a ledger that has checkpoints.
+        self.Ledger._retainer_write_checkpoints(contract.ids)
+        self.env.cr.execute(
+            "SELECT count(*) FROM retainer_ledger_checkpoint WHERE contract_id = %s",
+            [contract.id],
+        )
+        self.assertEqual(self.env.cr.fetchone()[0], len(written))
