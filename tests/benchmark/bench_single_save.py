@@ -208,6 +208,10 @@ def fixtures(addon_db, stock_db, sizes):
                     [contract.id],
                 )
                 env["retainer.ledger.entry"]._retainer_write_checkpoints(contract.ids)
+            # Committed first: the posting's replay reads committed ones.
+            cr.commit()
+            for values in retainers.values():
+                contract = env["retainer.contract"].browse(values["contract"])
                 contract._lock_for_posting()
                 env["retainer.ledger.entry"]._retainer_current_replay(contract.ids)
         cr.commit()
