@@ -34,7 +34,7 @@ CHECKPOINT_EVERY = 64
 # Entries reaching back before a checkpoint (a late correction of old work,
 # a block taken away) make the replay start from an older one; after this
 # many tries, from the first entry.
-MAX_CHECKPOINT_TRIES = 3
+MAX_CHECKPOINT_TRIES = 6
 NO_LIMIT = 2**31 - 1
 # Blocks whose units expire within this many days are announced ("N units
 # expire on DATE") on the retainer, its statement and the portal.
