@@ -9,6 +9,7 @@ work dated after its expiry, overdraft only when no usable block has units).
 
 import datetime
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -262,3 +263,200 @@ def test_without_expiry_the_overdraft_is_the_negative_balance(events):
     credits = sum(p.units for kind, p in undated if kind == BLOCK)
     debits = sum(p.units for kind, p in undated if kind == USE and p.id not in released)
     assert result.overdraft == max(debits - credits, 0)
+
+
+# --- replays from a checkpoint --- #
+
+StaleCheckpoint = allocation.StaleCheckpoint
+
+
+# Work comes more often than anything else.
+ROW_KINDS = ["credit", "debit", "debit", "debit", "adjustment", "expiry", "reversal"]
+
+
+@st.composite
+def ledger_rows(draw):
+    """Random ledger rows in posting order, as the ledger stores them:
+    blocks with or without expiry, rollovers, work (some dated before
+    earlier work: late corrections), adjustments, expiries, and reversals of
+    any of them (a reversal names the kind it reverses and copies its
+    block)."""
+    rows = []
+    blocks = []
+    reversible = []
+    size = draw(st.integers(min_value=0, max_value=40))
+    for entry_id in range(1, size + 1):
+        choice = draw(
+            st.sampled_from(
+                [
+                    "credit",
+                    "debit",
+                    "debit",
+                    "debit",
+                    "adjustment",
+                    "expiry",
+                    "reversal",
+                ]
+            )
+        )
+        date = draw(DATES)
+        row = None
+        if choice == "credit":
+            expiry = draw(st.one_of(st.none(), DATES))
+            if expiry and expiry < date:
+                date, expiry = expiry, date
+            rollover_of = draw(st.one_of(st.none(), st.sampled_from(blocks or [None])))
+            units = draw(st.integers(min_value=1, max_value=40))
+            row = (entry_id, 1, "credit", units, date, expiry, None, rollover_of, None)
+            blocks.append(entry_id)
+        elif choice == "debit":
+            units = draw(st.integers(min_value=1, max_value=30))
+            row = (entry_id, 1, "debit", -units, date, None, None, None, None)
+        elif choice == "adjustment":
+            units = draw(st.integers(min_value=-20, max_value=20).filter(bool))
+            row = (entry_id, 1, "adjustment", units, date, None, None, None, None)
+        elif choice == "expiry" and blocks:
+            units = draw(st.integers(min_value=1, max_value=20))
+            block_id = draw(st.sampled_from(blocks))
+            row = (entry_id, 1, "expiry", -units, date, None, None, block_id, None)
+        elif choice == "reversal" and reversible:
+            target = draw(st.sampled_from(reversible))
+            reversible.remove(target)
+            row = (
+                entry_id,
+                1,
+                "reversal",
+                -target[3],
+                date,
+                None,
+                target[0],
+                target[7],
+                target[2],
+            )
+        if row is None:
+            row = (entry_id, 1, "debit", -1, date, None, None, None, None)
+        if row[2] != "reversal":
+            reversible.append(row)
+        rows.append(row)
+    return rows
+
+
+def _stored(checkpoint):
+    """The checkpoint as the database gives it back (JSON)."""
+    return json.loads(json.dumps(checkpoint))
+
+
+def _from_cut(rows, cut, checkpoints):
+    """Replay ``rows`` from the checkpoint after ``rows[:cut]``, falling back
+    to older checkpoints as the replay asks, as the ledger model does.
+    Return the replay and the cut it started from."""
+    while True:
+        checkpoint = checkpoints[cut]
+        try:
+            return LedgerReplay.from_rows(rows[cut:], checkpoint), cut
+        except StaleCheckpoint as stale:
+            assert checkpoint, "a replay from the start is never stale"
+            # The entry it names is after the checkpoint's start... and
+            # before its end: the replay reached back.
+            assert stale.before <= checkpoint["entry_id"]
+            cut = max(c for c in range(cut) if c < stale.before)
+
+
+def _assert_same_replay(partial, full):
+    assert partial.allocation.consumed == full.allocation.consumed
+    assert partial.allocation.uncovered == full.allocation.uncovered
+    assert partial.allocation.overdraft == full.allocation.overdraft
+    # What paid for work is known for every work the replay saw.
+    for usage_id, paid in partial.allocation.paid_by.items():
+        assert full.allocation.paid_by[usage_id] == paid
+    for usage_id, paid in full.allocation.paid_by.items():
+        if usage_id > partial.since:
+            assert partial.allocation.paid_by[usage_id] == paid
+    assert partial.blocks == full.blocks
+    assert partial.expired == full.expired
+    assert partial.live_expiries == full.live_expiries
+    assert partial.live_rollovers == full.live_rollovers
+    assert partial.processed == full.processed
+    assert partial.rollovers == full.rollovers
+    assert partial.balance == full.balance
+    assert partial.entry_id == full.entry_id
+    for block_id in full.blocks:
+        assert partial.remaining(block_id) == full.remaining(block_id)
+        assert partial.unexpired_target(block_id) == full.unexpired_target(block_id)
+
+
+@settings(max_examples=400, deadline=None)
+@given(ledger_rows())
+def test_replay_from_any_checkpoint_is_the_whole_replay(rows):
+    full = LedgerReplay.from_rows(rows)
+    # The checkpoint after each prefix, as a posting would have stored it.
+    checkpoints = [None] + [
+        _stored(LedgerReplay.from_rows(rows[:cut]).checkpoint())
+        for cut in range(1, len(rows) + 1)
+    ]
+    for cut in range(len(rows) + 1):
+        partial, start = _from_cut(rows, cut, checkpoints)
+        assert start <= cut
+        _assert_same_replay(partial, full)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ledger_rows(), st.data())
+def test_checkpoints_of_checkpoints_chain(rows, data):
+    """A checkpoint taken after a replay from an older one is the same as
+    the one taken after the whole replay: postings chain them."""
+    cuts = sorted(
+        data.draw(st.sets(st.integers(min_value=0, max_value=len(rows)), max_size=4))
+    )
+    checkpoint = None
+    start = 0
+    for cut in cuts:
+        try:
+            replay = LedgerReplay.from_rows(rows[start:cut], checkpoint)
+        except StaleCheckpoint:
+            replay = LedgerReplay.from_rows(rows[:cut])
+        checkpoint, start = _stored(replay.checkpoint()), cut
+        expected = _stored(LedgerReplay.from_rows(rows[:cut]).checkpoint())
+        # Outstanding work and blocks are the same; the whole replay may
+        # know more work paid in full, which a checkpoint does not keep.
+        assert checkpoint == expected
+
+
+def test_stale_checkpoint_names_the_entry_reached_back():
+    rows = [
+        _row(1, "credit", 10),
+        _row(2, "debit", -4),
+        _row(3, "credit", 5, expiry=D(2026, 6, 30)),
+    ]
+    checkpoint = _stored(LedgerReplay.from_rows(rows).checkpoint())
+    # The first block is taken away: the whole history changes.
+    later = [(4, 1, "reversal", -10, JAN_1, None, 1, None, "credit")]
+    with pytest.raises(StaleCheckpoint) as stale:
+        LedgerReplay.from_rows(later, checkpoint)
+    assert stale.value.before == 1
+    # Work paid in full before the checkpoint is released: unknown payers.
+    later = [(4, 1, "reversal", 4, JAN_1, None, 2, None, "debit")]
+    with pytest.raises(StaleCheckpoint) as stale:
+        LedgerReplay.from_rows(later, checkpoint)
+    assert stale.value.before == 2
+    replay = LedgerReplay.from_rows(rows + later)
+    assert replay.allocation.consumed == {1: 0, 3: 0}
+
+
+def test_checkpoint_keeps_unpaid_work_and_releases_it():
+    rows = [
+        _row(1, "credit", 4, expiry=D(2026, 1, 31)),
+        _row(2, "debit", -10, date=D(2026, 1, 15)),
+    ]
+    checkpoint = _stored(LedgerReplay.from_rows(rows).checkpoint())
+    assert checkpoint["outstanding"] == [[2, "2026-01-15", 10, 6, [[1, 4]]]]
+    later = [
+        _row(3, "credit", 20),
+        (4, 1, "reversal", 10, MAR_1, None, 2, None, "debit"),
+        _row(5, "debit", -3, date=D(2026, 1, 20)),
+    ]
+    partial = LedgerReplay.from_rows(later, checkpoint)
+    full = LedgerReplay.from_rows(rows + later)
+    _assert_same_replay(partial, full)
+    # The late work, dated before the first block's expiry, uses it first.
+    assert partial.allocation.paid_by[5] == [(1, 3)]

@@ -6,6 +6,7 @@ from . import retainer_contract
 from . import retainer_technology
 from . import retainer_audit_line
 from . import retainer_ledger_entry
+from . import retainer_ledger_checkpoint
 from . import project_project
 from . import project_task
 from . import account_analytic_line

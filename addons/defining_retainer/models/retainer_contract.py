@@ -767,16 +767,28 @@ class RetainerContract(models.Model):
             rollovers, reversals of credits): a posting that started before
             and waits for the lock then fails with a serialization failure
             and Odoo retries it with a view that includes these entries.
+        :returns: the ids of the contracts that have dated blocks (credits
+            with an expiry date), read by the same query: a posting replays
+            their allocation (an index of the dated blocks makes it a
+            lookup, whatever the size of the ledger).
         """
         if not self:
-            return
+            return set()
         self.env.cr.execute(
             SQL(
-                "SELECT id FROM retainer_contract WHERE id IN %s ORDER BY id "
-                "FOR NO KEY UPDATE",
+                "SELECT c.id, EXISTS(SELECT 1 FROM retainer_ledger_entry e "
+                "WHERE e.contract_id = c.id AND e.kind = 'credit' "
+                "AND e.expiry_date IS NOT NULL) "
+                "FROM retainer_contract c WHERE c.id IN %s ORDER BY c.id "
+                "FOR NO KEY UPDATE OF c",
                 tuple(self.ids),
             )
         )
+        dated = {
+            contract_id
+            for contract_id, has_dated in self.env.cr.fetchall()
+            if has_dated
+        }
         if bump:
             self.env.cr.execute(
                 SQL(
@@ -786,29 +798,20 @@ class RetainerContract(models.Model):
                 )
             )
             self.invalidate_recordset(["ledger_version"])
+        return dated
 
     def _retainer_posting_plan(self, vals_list):
         """What a posting of ``vals_list`` on ``self`` needs: the net units
-        per contract, which contracts lose units and which have dated blocks
-        (their overdraft and expiries are replayed)."""
+        per contract, which contracts lose units and which get dated blocks
+        (their overdraft and expiries are replayed; the posting adds those
+        that had some already, see :meth:`_lock_for_posting`)."""
         delta = defaultdict(int)
         lowering = set()
         for vals in vals_list:
             delta[vals["contract_id"]] += vals["units"]
             if vals["units"] < 0:
                 lowering.add(vals["contract_id"])
-        self.env["retainer.ledger.entry"].flush_model()
-        self.env.cr.execute(
-            SQL(
-                "SELECT DISTINCT contract_id FROM retainer_ledger_entry "
-                "WHERE contract_id IN %s AND kind = 'credit' "
-                "AND expiry_date IS NOT NULL",
-                tuple(self.ids),
-            )
-        )
-        dated = {row[0] for row in self.env.cr.fetchall()} | {
-            vals["contract_id"] for vals in vals_list if vals.get("expiry_date")
-        }
+        dated = {vals["contract_id"] for vals in vals_list if vals.get("expiry_date")}
         return {"delta": dict(delta), "lowering": lowering, "dated": dated}
 
     def _retainer_after_posting(self, entries, plan, apply_overdraft_policy=True):
@@ -826,21 +829,32 @@ class RetainerContract(models.Model):
         # Units the posting moved per contract, its expiry corrections
         # included: the balance before it is the balance now minus these.
         deltas = defaultdict(int, plan["delta"])
+        # Units posted since the replays were read (expiry corrections).
+        since_replay = defaultdict(int)
         if plan["dated"]:
             replays = Ledger._retainer_current_replay(sorted(plan["dated"]))
             for _round in range(MAX_CORRECTION_ROUNDS):
                 processed = self.filtered(
                     lambda c, r=replays: c.id in r and r[c.id].processed
                 )
+                before = dict(deltas)
                 if not processed or not processed._retainer_reconcile_expiries(
                     replays, job=False, deltas=deltas
                 ):
+                    for cid, units in deltas.items():
+                        since_replay[cid] = units - before.get(cid, 0)
                     break
                 replays = Ledger._retainer_current_replay(sorted(plan["dated"]))
         policed = self._retainer_overdraft_policed(plan, apply_overdraft_policy)
         watched = self._retainer_balance_watched(deltas)
-        needed = policed.filtered(lambda c: c.id not in replays) | watched
-        balances = Ledger._retainer_current_balances(needed.ids) if needed else {}
+        # The replays know their balances (the ledgers as they were read),
+        # the other ones are read.
+        balances = {
+            cid: replay.balance + since_replay[cid] for cid, replay in replays.items()
+        }
+        needed = (policed | watched).filtered(lambda c: c.id not in replays)
+        if needed:
+            balances.update(Ledger._retainer_current_balances(needed.ids))
         self._retainer_apply_overdraft_policy(
             entries, plan, replays, apply_overdraft_policy, balances=balances
         )
@@ -1114,7 +1128,14 @@ class RetainerContract(models.Model):
                     for block_id, block in replay.blocks.items()
                     if block.expiry_date and block.expiry_date < today
                 }
-            block_ids_by_contract[contract] = sorted(block_ids)
+            # Only blocks whose expiry or rollover differs from the replay
+            # are read: a posting looks at every block already expired, and
+            # leaves nearly all of them as they are.
+            block_ids_by_contract[contract] = sorted(
+                block_id
+                for block_id in block_ids
+                if contract._retainer_expiry_differs(replay, block_id)
+            )
         # The blocks, expiries and rollovers of the whole batch are read
         # together (one query per prefetch batch), not one block at a time.
         prefetch_ids = set()
@@ -1165,6 +1186,24 @@ class RetainerContract(models.Model):
             new_vals, reverse=reverse, reason=self.env._("Block expiry corrected")
         )
         return rollover_changed
+
+    def _retainer_expiry_differs(self, replay, block_id):
+        """Whether the live expiries or rollovers of ``block_id`` differ from
+        what ``replay`` says they should be (see
+        :meth:`_retainer_reconcile_expiries`, which posts nothing for a
+        block where they are the same)."""
+        self.ensure_one()
+        expired = replay.unexpired_target(block_id)
+        if replay.expired.get(block_id, 0) != expired:
+            return True
+        rolled = 0
+        if block_id not in replay.rollovers and self.rollover_max_units:
+            rolled = min(expired, self.rollover_max_units)
+        live_rolled = sum(
+            replay.blocks[rollover_id].units
+            for rollover_id in replay.live_rollovers.get(block_id, ())
+        )
+        return live_rolled != rolled
 
     def _retainer_expiry_posting_date(self, expiry_date):
         """Date of an expiry entry: the block's expiry date, or the first

@@ -1,12 +1,14 @@
+import functools
+import json
 from collections import defaultdict
 from collections.abc import Mapping
 from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import SQL, format_date, split_every
+from odoo.tools import SQL, create_index, format_date, split_every
 
-from ..tools.allocation import LedgerReplay
+from ..tools.allocation import CHECKPOINT_VERSION, LedgerReplay, StaleCheckpoint
 from ..tools.rounding import units_to_hours
 from .res_company import TOPUP_ORIGIN_SELECTION
 
@@ -22,6 +24,18 @@ REPLAY_COLUMNS = (
     "reversed_entry_id",
     "block_entry_id",
 )
+# A replay from a checkpoint also reads the kind a reversal reverses (the
+# entry itself may be before the checkpoint).
+CHECKPOINT_REPLAY_COLUMNS = (*REPLAY_COLUMNS, "reversed_kind")
+# A posting that replayed at least this many entries after the newest
+# checkpoint of a retainer writes a new one (see retainer.ledger.checkpoint):
+# a replay reads at most about this many entries, whatever the ledger's size.
+CHECKPOINT_EVERY = 64
+# Entries reaching back before a checkpoint (a late correction of old work,
+# a block taken away) make the replay start from an older one; after this
+# many tries, from the first entry.
+MAX_CHECKPOINT_TRIES = 6
+NO_LIMIT = 2**31 - 1
 # Blocks whose units expire within this many days are announced ("N units
 # expire on DATE") on the retainer, its statement and the portal.
 EXPIRING_SOON_DAYS = 30
@@ -216,6 +230,26 @@ class RetainerLedgerEntry(models.Model):
         ),
     ]
 
+    def init(self):
+        # Which retainers have dated blocks: read by every posting (see
+        # retainer.contract._lock_for_posting), a lookup whatever the size
+        # of the ledger.
+        create_index(
+            self.env.cr,
+            "retainer_ledger_entry_dated_block_index",
+            self._table,
+            ["contract_id"],
+            where="kind = 'credit' AND expiry_date IS NOT NULL",
+        )
+        # The entries of a retainer after its checkpoint: a range, whatever
+        # the size of the ledger (see _retainer_checkpoint_rows).
+        create_index(
+            self.env.cr,
+            "retainer_ledger_entry_contract_id_id_index",
+            self._table,
+            ["contract_id", "id"],
+        )
+
     # === COMPUTE METHODS === #
 
     @api.depends("contract_id", "kind", "units")
@@ -232,7 +266,16 @@ class RetainerLedgerEntry(models.Model):
             entry.hours = units_to_hours(abs(entry.units), entry.unit_minutes or 15)
 
     def _compute_block_figures(self):
-        replays = self._retainer_replay(self.contract_id.ids)
+        # What paid for work is known from the checkpoint before it: the
+        # replay starts before the oldest work shown, not at the first entry.
+        paid_by_from = {}
+        for entry in self._origin:
+            if entry.id and entry.units < 0 and entry.kind in ("debit", "adjustment"):
+                contract_id = entry.contract_id.id
+                paid_by_from[contract_id] = min(
+                    paid_by_from.get(contract_id, NO_LIMIT), entry.id
+                )
+        replays = self._retainer_replay(self.contract_id.ids, paid_by_from=paid_by_from)
         for entry in self:
             replay = replays.get(entry.contract_id.id)
             entry_id = entry._origin.id
@@ -372,20 +415,13 @@ class RetainerLedgerEntry(models.Model):
                 field.convert_to_column_insert(vals.get(name), empty) for vals in batch
             ]
 
-        columns = SQL(", ").join(SQL.identifier(name) for name in names)
+        template = _insert_template(
+            tuple(names), tuple(field.column_type[1] for field in fields_)
+        )
         ids = []
         for batch in split_every(10000, vals_list):
-            arrays = SQL(", ").join(
-                SQL("%s::%s[]", column(field, batch), SQL(field.column_type[1]))
-                for field in fields_
-            )
             self.env.cr.execute(
-                SQL(
-                    "INSERT INTO retainer_ledger_entry (%s) "
-                    "SELECT * FROM unnest(%s) RETURNING id",
-                    columns,
-                    arrays,
-                )
+                SQL(template, *(column(field, batch) for field in fields_))
             )
             ids.extend(row[0] for row in self.env.cr.fetchall())
         entries = self.browse(ids)
@@ -467,9 +503,13 @@ class RetainerLedgerEntry(models.Model):
         plan = contracts._retainer_posting_plan(all_vals)
         # Reversing what others may reverse or correct too (credits,
         # expiries) must not act on an older view of the ledger.
-        contracts._lock_for_posting(
+        # The ledger's rows are flushed: the lock also reads which
+        # retainers have dated blocks.
+        self.flush_model()
+        dated = contracts._lock_for_posting(
             bump=bool(reverse.filtered(lambda entry: entry.kind != "debit"))
         )
+        plan["dated"] |= dated or set()
         entries = self._insert_entries(all_vals)
         contracts._retainer_after_posting(
             entries, plan, apply_overdraft_policy=apply_overdraft_policy
@@ -825,50 +865,28 @@ class RetainerLedgerEntry(models.Model):
             return self.env.cr.fetchall()
         with registry.cursor() as cr:
             if not registry.in_test_mode():
-                cr.execute(SQL("SET TRANSACTION ISOLATION LEVEL READ COMMITTED"))
-                # Never wait on this transaction's own locks for long.
-                cr.execute(SQL("SET LOCAL lock_timeout = '10s'"))
+                # One round trip; never wait on this transaction's own locks
+                # for long.
+                query = SQL(
+                    "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; "
+                    "SET LOCAL lock_timeout = '10s'; %s",
+                    query,
+                )
             cr.execute(query)
             return cr.fetchall()
 
     @api.model
-    def _retainer_current_rows(self, contract_ids):
-        """Ledger rows of ``contract_ids`` as they are now, in id order.
-
-        The contracts must be locked by this transaction: nobody else can
-        post on them until it ends. So their rows are those committed (read
-        on a connection of their own, whatever this transaction's snapshot
-        is) plus this transaction's own, which all come after the newest
-        committed row.
-        """
-        self.flush_model()
-        committed = self._retainer_read_committed(
-            SQL(
-                "SELECT %s FROM retainer_ledger_entry WHERE contract_id IN %s "
-                "ORDER BY id",
-                SQL(", ").join(SQL.identifier(name) for name in REPLAY_COLUMNS),
-                tuple(contract_ids),
-            )
-        )
-        newest = {}
-        for row in committed:
-            newest[row[1]] = row[0]
-        self.env.cr.execute(
-            SQL(
-                "SELECT %s FROM retainer_ledger_entry e JOIN unnest(%s::int[], "
-                "%s::int[]) AS t(contract_id, newest) "
-                "ON e.contract_id = t.contract_id AND e.id > t.newest ORDER BY e.id",
-                SQL(", ").join(SQL.identifier("e", name) for name in REPLAY_COLUMNS),
-                list(contract_ids),
-                [newest.get(cid, 0) for cid in contract_ids],
-            )
-        )
-        return sorted(committed + self.env.cr.fetchall())
+    def _retainer_committed_reads_own_rows(self):
+        """Whether :meth:`_retainer_read_committed` runs on this
+        transaction (installing modules, or in test mode): it then also
+        sees this transaction's own rows, which need no second read."""
+        registry = self.env.registry
+        return not registry.ready or registry.in_test_mode()
 
     @api.model
     def _retainer_current_balances(self, contract_ids):
         """``{contract_id: units}`` now, for contracts locked by this
-        transaction (see :meth:`_retainer_current_rows`), in two queries."""
+        transaction (see :meth:`_retainer_current_replay`), in two queries."""
         if not contract_ids:
             return {}
         self.flush_model()
@@ -880,6 +898,8 @@ class RetainerLedgerEntry(models.Model):
             )
         )
         balances = {cid: units for cid, units, _newest in committed}
+        if self._retainer_committed_reads_own_rows():
+            return balances
         newest = {cid: last for cid, _units, last in committed}
         self.env.cr.execute(
             SQL(
@@ -898,34 +918,200 @@ class RetainerLedgerEntry(models.Model):
     @api.model
     def _retainer_current_replay(self, contract_ids, exclude_ids=()):
         """Like :meth:`_retainer_replay`, on the ledgers as they are now
-        (contracts locked by this transaction)."""
-        if not contract_ids:
-            return {}
-        return _replays_by_contract(
-            self._retainer_current_rows(list(contract_ids)), exclude_ids
-        )
+        (contracts locked by this transaction): their rows are those
+        committed (read on a connection of their own, whatever this
+        transaction's snapshot is) plus this transaction's own, which all
+        come after the newest committed row, since nobody else can post on
+        them until this transaction ends.
+
+        A replay that read ``CHECKPOINT_EVERY`` entries or more writes a
+        checkpoint after them (not when ``exclude_ids`` leaves entries out).
+        """
+        return self._retainer_replays(contract_ids, exclude_ids, current=True)
 
     @api.model
-    def _retainer_replay(self, contract_ids, exclude_ids=()):
+    def _retainer_replay(self, contract_ids, exclude_ids=(), paid_by_from=None):
         """Replay the ledgers of ``contract_ids`` and return, per contract, a
         :class:`LedgerReplay` (allocation of usage to blocks, expired units
         per block and the expiries and rollovers already posted for each).
 
-        One query for all the contracts. ``exclude_ids``: entries to leave
-        out, to see the ledger as it was before they were posted.
+        Each replay starts from the newest checkpoint of its retainer (see
+        ``retainer.ledger.checkpoint``), so it reads the entries posted
+        since, not the whole ledger: one query for all the contracts, more
+        only when entries reach back before a checkpoint. ``exclude_ids``:
+        the newest entries, to leave out to see the ledger as it was before
+        they were posted. ``paid_by_from``: ``{contract id: entry id}``, the
+        oldest work whose paying blocks are read (``allocation.paid_by`` is
+        known for work after the checkpoint only).
         """
+        return self._retainer_replays(contract_ids, exclude_ids, paid_by_from)
+
+    @api.model
+    def _retainer_replays(
+        self, contract_ids, exclude_ids=(), paid_by_from=None, current=False
+    ):
+        """See :meth:`_retainer_replay` and :meth:`_retainer_current_replay`."""
         if not contract_ids:
             return {}
         self.flush_model()
+        excluded = set(exclude_ids)
+        # A checkpoint must be before what is left out and what is shown.
+        limits = dict.fromkeys(contract_ids, min(excluded, default=NO_LIMIT))
+        for contract_id, entry_id in (paid_by_from or {}).items():
+            if contract_id in limits:
+                limits[contract_id] = min(limits[contract_id], entry_id)
+        replays = {}
+        todo = sorted(set(contract_ids))
+        for attempt in range(MAX_CHECKPOINT_TRIES + 1):
+            if attempt == MAX_CHECKPOINT_TRIES:  # from the first entry
+                limits = dict.fromkeys(todo, 1)
+            checkpoints, rows = self._retainer_checkpoint_rows(todo, limits, current)
+            rows_by_contract = defaultdict(list)
+            for row in rows:
+                if row[0] not in excluded:
+                    rows_by_contract[row[1]].append(row)
+            stale = []
+            for contract_id in todo:
+                contract_rows = rows_by_contract.get(contract_id, [])
+                checkpoint = checkpoints.get(contract_id)
+                if not contract_rows and not checkpoint:
+                    continue  # no ledger
+                try:
+                    replays[contract_id] = LedgerReplay.from_rows(
+                        contract_rows, checkpoint
+                    )
+                except StaleCheckpoint as error:
+                    limits[contract_id] = min(limits[contract_id], error.before)
+                    stale.append(contract_id)
+                    continue
+                if current and not excluded and len(contract_rows) >= CHECKPOINT_EVERY:
+                    self._retainer_write_checkpoint(contract_id, replays[contract_id])
+            todo = stale
+            if not todo:
+                break
+        return replays
+
+    @api.model
+    def _retainer_checkpoint_rows(self, contract_ids, limits, current=False):
+        """``({contract id: checkpoint state}, rows)``: per contract, its
+        newest checkpoint before the entry of ``limits`` and its ledger rows
+        after it (columns ``CHECKPOINT_REPLAY_COLUMNS``, in id order), in one
+        query; with ``current``, the ledger as it is now (see
+        :meth:`_retainer_current_replay`), in two."""
+        columns = SQL(", ").join(
+            SQL.identifier("e", name) for name in CHECKPOINT_REPLAY_COLUMNS
+        )
+        nulls = SQL(", ").join(SQL("NULL") for _name in CHECKPOINT_REPLAY_COLUMNS[2:])
+        query = SQL(
+            "WITH cp AS (SELECT DISTINCT ON (c.contract_id) c.contract_id, "
+            "c.entry_id, c.state FROM retainer_ledger_checkpoint c "
+            "JOIN unnest(%(ids)s::int[], %(limits)s::int[]) AS t(contract_id, lim) "
+            "ON c.contract_id = t.contract_id AND c.entry_id < t.lim "
+            "ORDER BY c.contract_id, c.entry_id DESC) "
+            "SELECT %(columns)s, NULL::jsonb FROM unnest(%(ids)s::int[]) "
+            "AS r(contract_id) LEFT JOIN cp ON cp.contract_id = r.contract_id "
+            "JOIN LATERAL (SELECT * FROM retainer_ledger_entry l "
+            "WHERE l.contract_id = r.contract_id "
+            "AND l.id > COALESCE(cp.entry_id, 0)) e ON TRUE "
+            "UNION ALL SELECT cp.entry_id, cp.contract_id, %(nulls)s, cp.state "
+            "FROM cp ORDER BY 1",
+            ids=list(contract_ids),
+            limits=[limits[cid] for cid in contract_ids],
+            columns=columns,
+            nulls=nulls,
+        )
+        if current:
+            fetched = self._retainer_read_committed(query)
+        else:
+            self.env.cr.execute(query)
+            fetched = self.env.cr.fetchall()
+        checkpoints, rows = _split_checkpoints(fetched)
+        if current and not self._retainer_committed_reads_own_rows():
+            # This transaction's own rows come after the newest committed,
+            # and so do the checkpoints it wrote (the newest is taken).
+            newest = {row[1]: row[0] for row in rows}
+            self.env.cr.execute(
+                SQL(
+                    "SELECT %(columns)s, NULL::jsonb FROM retainer_ledger_entry e "
+                    "JOIN unnest(%(ids)s::int[], %(newest)s::int[]) "
+                    "AS t(contract_id, newest) "
+                    "ON e.contract_id = t.contract_id AND e.id > t.newest "
+                    "UNION ALL SELECT c.entry_id, c.contract_id, %(nulls)s, c.state "
+                    "FROM retainer_ledger_checkpoint c "
+                    "JOIN unnest(%(ids)s::int[], %(newest)s::int[], %(limits)s::int[]) "
+                    "AS t(contract_id, newest, lim) "
+                    "ON c.contract_id = t.contract_id AND c.entry_id > t.newest "
+                    "AND c.entry_id < t.lim ORDER BY 1",
+                    columns=columns,
+                    nulls=nulls,
+                    ids=list(contract_ids),
+                    newest=[
+                        max(
+                            newest.get(cid, 0),
+                            checkpoints.get(cid, {}).get("entry_id", 0),
+                        )
+                        for cid in contract_ids
+                    ],
+                    limits=[limits[cid] for cid in contract_ids],
+                )
+            )
+            own_checkpoints, own_rows = _split_checkpoints(self.env.cr.fetchall())
+            checkpoints.update(own_checkpoints)
+            rows = [
+                row
+                for row in sorted(rows + own_rows)
+                if row[0] > checkpoints.get(row[1], {}).get("entry_id", 0)
+            ]
+        return checkpoints, rows
+
+    @api.model
+    def _retainer_write_checkpoints(self, contract_ids):
+        """Write a checkpoint every ``CHECKPOINT_EVERY`` entries of the
+        ledgers of ``contract_ids`` that have none yet (a ledger posted
+        before checkpoints existed; postings add them as they go): one
+        replay of each ledger, continued from one checkpoint to the next.
+        Entries committed before this transaction's snapshot are final (a
+        retainer's postings commit in the order of their ids)."""
+        self.flush_model()
         self.env.cr.execute(
             SQL(
-                "SELECT %s FROM retainer_ledger_entry WHERE contract_id IN %s "
-                "ORDER BY id",
-                SQL(", ").join(SQL.identifier(name) for name in REPLAY_COLUMNS),
+                "SELECT %s FROM retainer_ledger_entry e WHERE e.contract_id IN %s "
+                "AND NOT EXISTS (SELECT 1 FROM retainer_ledger_checkpoint c "
+                "WHERE c.contract_id = e.contract_id) ORDER BY e.id",
+                SQL(", ").join(
+                    SQL.identifier("e", name) for name in CHECKPOINT_REPLAY_COLUMNS
+                ),
                 tuple(contract_ids),
             )
         )
-        return _replays_by_contract(self.env.cr.fetchall(), exclude_ids)
+        rows_by_contract = defaultdict(list)
+        for row in self.env.cr.fetchall():
+            rows_by_contract[row[1]].append(row)
+        for contract_id, rows in rows_by_contract.items():
+            checkpoint = None
+            for end in range(CHECKPOINT_EVERY, len(rows) + 1, CHECKPOINT_EVERY):
+                start = checkpoint["entry_id"] if checkpoint else 0
+                chunk = [row for row in rows[:end] if row[0] > start]
+                try:
+                    replay = LedgerReplay.from_rows(chunk, checkpoint)
+                except StaleCheckpoint:  # reaches back: replay from the start
+                    replay = LedgerReplay.from_rows(rows[:end])
+                self._retainer_write_checkpoint(contract_id, replay)
+                checkpoint = json.loads(json.dumps(replay.checkpoint()))
+
+    @api.model
+    def _retainer_write_checkpoint(self, contract_id, replay):
+        """Store the state of ``replay`` (of the ledger of ``contract_id``
+        locked by this transaction) as a checkpoint."""
+        self.env.cr.execute(
+            SQL(
+                "INSERT INTO retainer_ledger_checkpoint (contract_id, entry_id, state) "
+                "VALUES (%s, %s, %s::jsonb)",
+                contract_id,
+                replay.entry_id,
+                json.dumps(replay.checkpoint()),
+            )
+        )
 
     @api.model
     def _retainer_active_debits(self, timesheets):
@@ -1049,3 +1235,34 @@ def _replays_by_contract(rows, exclude_ids=()):
         contract_id: LedgerReplay.from_rows(contract_rows)
         for contract_id, contract_rows in rows_by_contract.items()
     }
+
+
+def _split_checkpoints(fetched):
+    """``({contract id: newest checkpoint state}, ledger rows)`` of rows
+    fetched with their checkpoints (see
+    ``retainer.ledger.entry._retainer_checkpoint_rows``), in id order."""
+    checkpoints = {}
+    rows = []
+    for row in fetched:
+        state = row[-1]
+        if state is None:
+            rows.append(row[:-1])
+        elif state.get("version") == CHECKPOINT_VERSION:
+            checkpoints[row[1]] = state  # ordered by id: the newest wins
+    return checkpoints, rows
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_template(names, column_types):
+    """The code of the query inserting ledger rows of the columns ``names``
+    (of ``column_types``), with one array parameter per column: composed
+    once per set of columns (the same few come again and again), then given
+    its arrays with ``SQL(code, *arrays)``."""
+    query = SQL(
+        "INSERT INTO retainer_ledger_entry (%s) SELECT * FROM unnest(%s) RETURNING id",
+        SQL(", ").join(SQL.identifier(name) for name in names),
+        SQL(", ").join(
+            SQL("%s::%s[]", None, SQL(column_type)) for column_type in column_types
+        ),
+    )
+    return query.code

@@ -19,16 +19,41 @@ The rules (see the "Blocks" section of the addon's README):
   that paid for it.
 - A block that was taken away (a reversed credit) is simply not replayed:
   its usage falls on the next blocks exactly as if it had never existed.
+
+Replaying a whole ledger costs time linear in its entries. A replay can
+instead continue from a *checkpoint*: the state of the replay after the
+entry ``entry_id`` (:meth:`LedgerReplay.checkpoint`), which holds what later
+entries can still change: every block with its consumed units, the work not
+paid yet (with the blocks paying part of it), the expiries and rollovers of
+each block and the balance. Work already paid in full is not kept: its
+blocks are final, unless that work is released later. The entries after
+the checkpoint are then replayed from it, with the very same rules, so the
+result is the one of the whole replay (``tests/unit`` checks it against the
+whole replay). A checkpoint is *stale* for entries that reach back before
+it: the reversal of a block (which removes the block from the whole
+history) or the release of work it no longer knows; :class:`StaleCheckpoint`
+then names the entry before which an older checkpoint is needed.
 """
 
 import bisect
 import datetime
 from dataclasses import dataclass, field
 
+# Format of a checkpoint's state: an older one is not read.
+CHECKPOINT_VERSION = 1
 BLOCK = "block"
 USE = "use"
 RELEASE = "release"
 NO_EXPIRY = datetime.date.max
+
+
+class StaleCheckpoint(ValueError):
+    """The entries replayed reach back before the checkpoint: replay from
+    a checkpoint taken before entry ``before`` (or from the start)."""
+
+    def __init__(self, before):
+        super().__init__(f"a checkpoint before entry {before} is needed")
+        self.before = before
 
 
 @dataclass(frozen=True)
@@ -121,6 +146,56 @@ class _Replayer:
         self.released = set()
         self.result = Allocation()
 
+    def state(self):
+        """What later events can change, JSON-ready (see the module's
+        docstring): every block with its consumed units, and the work not
+        paid in full with what pays for it."""
+        return {
+            "blocks": [
+                [
+                    block.id,
+                    block.date.isoformat(),
+                    block.units,
+                    block.expiry_date and block.expiry_date.isoformat(),
+                    self.result.consumed[block.id],
+                ]
+                for block in self.blocks.values()
+            ],
+            "outstanding": [
+                [
+                    usage.id,
+                    usage.date.isoformat(),
+                    usage.units,
+                    units,
+                    [list(pair) for pair in self.result.paid_by[usage_id]],
+                ]
+                for usage_id, (usage, units) in self.outstanding.items()
+            ],
+        }
+
+    @classmethod
+    def from_state(cls, state):
+        """A replayer in the state ``state`` (see :meth:`state`)."""
+        replayer = cls()
+        for block_id, date, units, expiry, consumed in state["blocks"]:
+            block = Block(
+                block_id,
+                datetime.date.fromisoformat(date),
+                units,
+                expiry and datetime.date.fromisoformat(expiry),
+            )
+            replayer.blocks[block_id] = block
+            replayer.capacity[block_id] = units - consumed
+            replayer.result.consumed[block_id] = consumed
+            if units - consumed:
+                replayer.available.append(block.sort_key)
+        replayer.available.sort()
+        for usage_id, date, units, left, paid in state["outstanding"]:
+            usage = Usage(usage_id, datetime.date.fromisoformat(date), units)
+            replayer.outstanding[usage_id] = (usage, left)
+            replayer.result.paid_by[usage_id] = [tuple(pair) for pair in paid]
+        return replayer
+
     def add_block(self, block):
         if block.units <= 0:
             raise ValueError(f"block {block.id}: units must be positive")
@@ -198,7 +273,9 @@ class _Replayer:
 class LedgerReplay:
     """A retainer's ledger seen as blocks, usage and expiries.
 
-    :ivar Allocation allocation: which blocks pay for which usage.
+    :ivar Allocation allocation: which blocks pay for which usage. After a
+        replay from a checkpoint, ``paid_by`` holds the work posted after
+        it (and the work it had not paid in full) only.
     :ivar dict blocks: live block id -> :class:`Block` (credits and positive
         adjustments that are not reversed).
     :ivar dict expired: block id -> units expired (live expiry entries).
@@ -209,6 +286,9 @@ class LedgerReplay:
         a rollover was posted for them, even if reversed since).
     :ivar set rollovers: ids of the credits that are rollovers.
     :ivar int balance: the sum of all units.
+    :ivar int since: id of the entry of the checkpoint the replay started
+        from (0: the whole ledger was replayed).
+    :ivar int entry_id: id of the last entry replayed.
     """
 
     allocation: Allocation
@@ -219,28 +299,39 @@ class LedgerReplay:
     processed: set
     rollovers: set
     balance: int
+    since: int = 0
+    entry_id: int = 0
+    replayer: _Replayer | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def from_rows(cls, rows):
+    def from_rows(cls, rows, checkpoint=None):
         """Build the replay from ledger rows in posting (id) order.
 
         :param rows: tuples ``(id, contract_id, kind, units, date,
-            expiry_date, reversed_entry_id, block_entry_id)`` with ``kind`` in
-            credit, debit, adjustment, expiry, reversal. A credit with a
-            ``block_entry_id`` is a rollover of that block; an expiry names
-            the block it expires.
+            expiry_date, reversed_entry_id, block_entry_id[, reversed_kind])``
+            with ``kind`` in credit, debit, adjustment, expiry, reversal. A
+            credit with a ``block_entry_id`` is a rollover of that block; an
+            expiry names the block it expires; a reversal copies the
+            ``block_entry_id`` of the entry it reverses and names its kind.
+        :param dict checkpoint: a state of :meth:`checkpoint`; ``rows`` are
+            then the entries after it.
+        :raises StaleCheckpoint: ``rows`` reverse a block, or release work,
+            that the checkpoint cannot give back.
         """
         rows = list(rows)
+        since = checkpoint["entry_id"] if checkpoint else 0
+        (
+            replayer,
+            expired,
+            live_expiries,
+            live_rollovers,
+            processed,
+            rollovers,
+            balance,
+        ) = _start(checkpoint)
         reversed_ids = {row[6] for row in rows if row[2] == "reversal"}
         row_by_id = {row[0]: row for row in rows}
-        events = []
-        blocks = {}
-        expired = {}
-        live_expiries = {}
-        live_rollovers = {}
-        processed = set()
-        rollovers = set()
-        balance = 0
+        _check_reach_back(rows, row_by_id, replayer, since)
         for (
             entry_id,
             _contract,
@@ -250,6 +341,7 @@ class LedgerReplay:
             expiry,
             reversed_id,
             block_id,
+            *_rest,
         ) in rows:
             balance += units
             is_reversed = entry_id in reversed_ids
@@ -260,39 +352,66 @@ class LedgerReplay:
                     if not is_reversed:
                         live_rollovers.setdefault(block_id, []).append(entry_id)
                 if not is_reversed:
-                    block = Block(
-                        entry_id, date, units, expiry if kind == "credit" else None
+                    replayer.add_block(
+                        Block(
+                            entry_id, date, units, expiry if kind == "credit" else None
+                        )
                     )
-                    blocks[entry_id] = block
-                    events.append((BLOCK, block))
             elif kind in ("debit", "adjustment"):
-                events.append((USE, Usage(entry_id, date, -units)))
+                replayer.use(Usage(entry_id, date, -units))
             elif kind == "expiry":
                 processed.add(block_id)
                 expired[block_id] = expired.get(block_id, 0) - units
                 if not is_reversed:
                     live_expiries.setdefault(block_id, []).append(entry_id)
             elif kind == "reversal":
-                target = row_by_id.get(reversed_id)
-                if target is None:
+                target_kind, target_units, target_block = _reversed(
+                    row_by_id, reversed_id, units, block_id, _rest, since
+                )
+                if target_kind is None:
                     continue
-                target_kind, target_units = target[2], target[3]
                 if target_kind == "debit" or (
                     target_kind == "adjustment" and target_units < 0
                 ):
-                    events.append((RELEASE, reversed_id))
+                    replayer.release(reversed_id)
                 elif target_kind == "expiry":
-                    expired[target[7]] = expired.get(target[7], 0) - units
+                    expired[target_block] = expired.get(target_block, 0) - units
+                    if reversed_id not in row_by_id:  # expired before the checkpoint
+                        live_expiries[target_block].remove(reversed_id)
+                        if not live_expiries[target_block]:
+                            del live_expiries[target_block]
+        result = replayer.result
+        result.uncovered = {
+            usage_id: left for usage_id, (_usage, left) in replayer.outstanding.items()
+        }
         return cls(
-            allocation=allocate(events),
-            blocks=blocks,
+            allocation=result,
+            blocks=replayer.blocks,
             expired=expired,
             live_expiries=live_expiries,
             live_rollovers=live_rollovers,
             processed=processed,
             rollovers=rollovers,
             balance=balance,
+            since=since,
+            entry_id=rows[-1][0] if rows else since,
+            replayer=replayer,
         )
+
+    def checkpoint(self):
+        """The state of this replay after its last entry, JSON-ready: a
+        later replay continues from it (see :meth:`from_rows`)."""
+        return {
+            "version": CHECKPOINT_VERSION,
+            "entry_id": self.entry_id,
+            **self.replayer.state(),
+            "expired": sorted(self.expired.items()),
+            "live_expiries": sorted(self.live_expiries.items()),
+            "live_rollovers": sorted(self.live_rollovers.items()),
+            "processed": sorted(self.processed),
+            "rollovers": sorted(self.rollovers),
+            "balance": self.balance,
+        }
 
     def remaining(self, block_id):
         """Usable units left in a live block: units - consumed - expired,
@@ -309,3 +428,57 @@ class LedgerReplay:
             return 0
         block = self.blocks[block_id]
         return max(block.units - self.allocation.consumed.get(block_id, 0), 0)
+
+
+def _reversed(row_by_id, reversed_id, units, block_id, rest, since):
+    """``(kind, units, block id)`` of the entry a reversal reverses: from
+    its row when it is replayed, else, for an entry before the checkpoint
+    ``since``, from the reversal itself (which names the kind, has the
+    opposite units and copies the block); ``(None, 0, None)`` for an
+    unknown entry."""
+    target = row_by_id.get(reversed_id)
+    if target is not None:
+        return target[2], target[3], target[7]
+    if reversed_id <= since and rest and rest[0]:
+        return rest[0], -units, block_id
+    return None, 0, None
+
+
+def _check_reach_back(rows, row_by_id, replayer, since):
+    """Raise :class:`StaleCheckpoint` if ``rows`` (replayed from a
+    checkpoint, whose state is ``replayer``) reverse entries before it that
+    the checkpoint cannot account for: a block (its removal changes the
+    whole history) or work it does not know what paid for (paid in full
+    before the checkpoint)."""
+    stale = []
+    for row in rows if since else ():
+        reversed_id = row[6]
+        if row[2] != "reversal" or reversed_id in row_by_id:
+            continue
+        kind, units, _block = _reversed(
+            row_by_id, reversed_id, row[3], row[7], row[8:], since
+        )
+        if kind == "expiry":
+            continue
+        if (kind == "debit" or (kind == "adjustment" and units < 0)) and (
+            reversed_id in replayer.result.paid_by
+        ):
+            continue
+        stale.append(reversed_id)
+    if stale:
+        raise StaleCheckpoint(min(stale))
+
+
+def _start(checkpoint):
+    """The state a replay starts from: ``checkpoint``'s, or an empty one."""
+    if not checkpoint:
+        return _Replayer(), {}, {}, {}, set(), set(), 0
+    return (
+        _Replayer.from_state(checkpoint),
+        dict(checkpoint["expired"]),
+        {key: list(ids) for key, ids in checkpoint["live_expiries"]},
+        {key: list(ids) for key, ids in checkpoint["live_rollovers"]},
+        set(checkpoint["processed"]),
+        set(checkpoint["rollovers"]),
+        checkpoint["balance"],
+    )

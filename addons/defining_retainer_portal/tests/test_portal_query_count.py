@@ -46,6 +46,15 @@ class TestPortalQueryCount(RetainerPortalCommon):
 
     def test_detail_query_count(self):
         self.assertEqual(self.large.ledger_entry_count, LARGE + 12)
+        self._assert_same_queries()
+        # The grouped view really groups: month headers with their totals.
+        response = self.url_open(self._detail_url(self.large) + "?groupby=month")
+        self.assertIn("o_retainer_month_header", response.text)
+        self.assertIn(f"({LARGE} entries)", response.text)
+
+    def _assert_same_queries(self):
+        """The detail page, in each of its views, costs the small and the
+        large retainer the same queries."""
         self.authenticate(self.portal_user.login, self.portal_user.login)
         start = (self.today - timedelta(days=400)).isoformat()
         for query in [
@@ -71,7 +80,55 @@ class TestPortalQueryCount(RetainerPortalCommon):
                     LARGE,
                 )
                 self.assertEqual(small, large)
-        # The grouped view really groups: month headers with their totals.
-        response = self.url_open(self._detail_url(self.large) + "?groupby=month")
-        self.assertIn("o_retainer_month_header", response.text)
-        self.assertIn(f"({LARGE} entries)", response.text)
+
+
+@tagged("post_install", "-at_install", "defining_retainer_portal")
+class TestPortalQueryCountDatedBlocks(TestPortalQueryCount):
+    """The same with dated blocks, some expired: the page's block figures
+    come from a replay that starts from the retainer's newest checkpoint,
+    not from its first entry."""
+
+    @classmethod
+    def setUpClass(cls):
+        super(TestPortalQueryCount, cls).setUpClass()
+        Ledger = cls.env["retainer.ledger.entry"]
+        cls.small = cls._create_retainer(cls.customer)
+        cls.large = cls._create_retainer(cls.customer)
+        for retainer, count in ((cls.small, SMALL), (cls.large, LARGE)):
+            for index in range(12):
+                day = cls.today - timedelta(days=800 - index * 60)
+                Ledger._post(
+                    [
+                        {
+                            "contract_id": retainer.id,
+                            "kind": "credit",
+                            "units": 2800,
+                            "reason": f"Block {index}",
+                            "date": day,
+                            "expiry_date": day + timedelta(days=120)
+                            if index < 11
+                            else cls.today + timedelta(days=365),
+                        }
+                    ]
+                )
+            Ledger._post(
+                [
+                    cls._usage_vals(
+                        retainer,
+                        index,
+                        cls.today - timedelta(days=index * 700 // count),
+                    )
+                    for index in range(count)
+                ]
+            )
+        cls.env["retainer.contract"]._retainer_expire_blocks()
+        # A posting after the job: the large ledger's newest checkpoint.
+        Ledger._post([cls._usage_vals(cls.large, 0, cls.today)])
+        Ledger._post([cls._usage_vals(cls.small, 0, cls.today)])
+
+    def test_detail_query_count(self):
+        replay = self.env["retainer.ledger.entry"]._retainer_replay(self.large.ids)
+        self.assertTrue(replay[self.large.id].since, "a checkpoint is used")
+        self.assertTrue(replay[self.large.id].processed, "blocks expired")
+        self.assertGreater(self.large.ledger_entry_count, LARGE + 12)
+        self._assert_same_queries()

@@ -1,0 +1,269 @@
+from datetime import date, timedelta
+
+from freezegun import freeze_time
+
+from odoo.tests import tagged
+
+from ..models.retainer_ledger_entry import CHECKPOINT_EVERY
+from .common import RetainerCommon
+
+TODAY = date(2026, 3, 15)
+
+
+@tagged("post_install", "-at_install", "defining_retainer")
+@freeze_time("2026-03-15")
+class TestLedgerGrowth(RetainerCommon):
+    """A posting, the statement and the block figures of a retainer with
+    dated blocks cost the same queries whatever the size of its ledger: the
+    replay of the allocation starts from the newest checkpoint, and gives
+    what the replay of the whole ledger gives."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.Ledger = cls.env["retainer.ledger.entry"]
+        cls.small, cls.small_project = cls._dated_retainer(10)
+        cls.large, cls.large_project = cls._dated_retainer(500)
+
+    @classmethod
+    def _dated_retainer(cls, size):
+        """A retainer with a block a month since last year (each valid two
+        months, some expired) and about ``size`` entries of work, one in
+        twenty corrected; a posting then wrote its newest checkpoint."""
+        contract = cls._create_contract(
+            cls.customer, cls.level_onsite, overdraft_policy="warn"
+        )
+        project = cls._create_project(contract)
+        start = TODAY - timedelta(days=360)
+        blocks = [
+            {
+                "contract_id": contract.id,
+                "kind": "credit",
+                "units": 5 * size // 12 + 5,
+                "date": start + timedelta(days=30 * month),
+                "expiry_date": start + timedelta(days=30 * month + 60),
+                "reason": f"Block {month}",
+            }
+            for month in range(12)
+        ] + [
+            {
+                "contract_id": contract.id,
+                "kind": "credit",
+                "units": 1000,
+                "date": TODAY - timedelta(days=10),
+                "expiry_date": TODAY + timedelta(days=365),
+                "reason": "Current block",
+            }
+        ]
+        cls.Ledger._insert_entries(blocks)
+        work = cls.Ledger._insert_entries(
+            [
+                {
+                    "contract_id": contract.id,
+                    "kind": "debit",
+                    "units": -(1 + index % 8),
+                    "date": start + timedelta(days=index * 360 // size),
+                    "name": f"Work {index}",
+                }
+                for index in range(size)
+            ]
+        )
+        work[::20]._reverse(reason="Corrected")
+        cls.env["retainer.contract"]._retainer_expire_blocks()
+        cls._post_work(contract, 1)
+        return contract, project
+
+    @classmethod
+    def _post_work(cls, contract, units, day=TODAY):
+        return cls.Ledger._post(
+            [
+                {
+                    "contract_id": contract.id,
+                    "kind": "debit",
+                    "units": -units,
+                    "date": day,
+                    "name": "More work",
+                }
+            ]
+        )
+
+    def _queries(self, function):
+        """Queries of ``function()`` with a fresh cache."""
+        self.env.flush_all()
+        self.env.invalidate_all()
+        before = self.cr.sql_log_count
+        function()
+        self.env.flush_all()
+        return self.cr.sql_log_count - before
+
+    def _whole_replay(self, contract):
+        """The replay of the whole ledger (no checkpoint is before entry 1)."""
+        return self.Ledger._retainer_replay(
+            contract.ids, paid_by_from={contract.id: 1}
+        )[contract.id]
+
+    def _assert_exact(self, contract):
+        replay = self.Ledger._retainer_replay(contract.ids)[contract.id]
+        whole = self._whole_replay(contract)
+        self.assertTrue(replay.since, "the replay starts from a checkpoint")
+        self.assertFalse(whole.since)
+        self.assertEqual(replay.allocation.consumed, whole.allocation.consumed)
+        self.assertEqual(replay.allocation.uncovered, whole.allocation.uncovered)
+        self.assertEqual(replay.expired, whole.expired)
+        self.assertEqual(replay.live_expiries, whole.live_expiries)
+        self.assertEqual(replay.live_rollovers, whole.live_rollovers)
+        self.assertEqual(replay.balance, whole.balance)
+        self.assertEqual(replay.balance, contract.balance_units)
+        for usage_id, paid in replay.allocation.paid_by.items():
+            self.assertEqual(paid, whole.allocation.paid_by[usage_id])
+
+    def test_ledgers_are_as_built(self):
+        counts = dict(
+            self.Ledger._read_group(
+                [("contract_id", "in", (self.small | self.large).ids)],
+                ["contract_id"],
+                ["__count"],
+            )
+        )
+        self.assertLess(counts[self.small], 40)
+        self.assertGreater(counts[self.large], 500)
+        self.assertTrue(
+            self.Ledger._retainer_replay(self.large.ids)[self.large.id].since
+        )
+
+    def test_save_costs_the_same_queries_with_10_and_500_entries(self):
+        counts = []
+        for project in (self.small_project, self.large_project):
+            self._log(0.25, project=project)  # warm-up (caches of the registry)
+            counts.append(
+                self._queries(lambda project=project: self._log(0.5, project=project))
+            )
+        self.assertEqual(counts[0], counts[1])
+        # The large ledger's replay read the entries since its checkpoint.
+        replay = self.Ledger._retainer_replay(self.large.ids)[self.large.id]
+        since = self.Ledger.search_count(
+            [("contract_id", "=", self.large.id), ("id", ">", replay.since)]
+        )
+        self.assertLess(since, CHECKPOINT_EVERY)
+
+    def test_statement_and_block_figures_cost_the_same_queries(self):
+        date_from, date_to = date(2026, 2, 1), date(2026, 2, 28)
+        counts = []
+        for contract in (self.small, self.large):
+            contract._statement_data(date_from, date_to)  # warm-up
+            counts.append(
+                (
+                    self._queries(
+                        lambda c=contract: c._statement_data(date_from, date_to)
+                    ),
+                    self._queries(
+                        lambda c=contract: (c.expiring_units, c.next_expiry_date)
+                    ),
+                    self._queries(
+                        lambda c=contract: c.block_ids.mapped("remaining_units")
+                    ),
+                )
+            )
+        self.assertEqual(counts[0], counts[1])
+
+    def test_replay_from_the_checkpoint_is_the_whole_replay(self):
+        contract = self.large
+        self._assert_exact(contract)
+        # Late work dated before earlier work, on an expired block.
+        self._post_work(contract, 3, day=TODAY - timedelta(days=200))
+        self._assert_exact(contract)
+        # A correction of recent work, and of work a year old: the replay
+        # starts from an older checkpoint, still exactly.
+        recent = self.Ledger.search(
+            [("contract_id", "=", contract.id), ("kind", "=", "debit")], limit=1
+        )
+        recent._reverse(reason="Corrected")
+        self._assert_exact(contract)
+        old = self.Ledger.search(
+            [
+                ("contract_id", "=", contract.id),
+                ("kind", "=", "debit"),
+                ("reversal_entry_ids", "=", False),
+            ],
+            order="id",
+            limit=1,
+        )
+        old._reverse(reason="Corrected")
+        self._assert_exact(contract)
+        # A block taken away changes the whole history.
+        block = self.Ledger.search(
+            [("contract_id", "=", contract.id), ("is_block", "=", True)],
+            order="id",
+            limit=1,
+        )
+        block._reverse(reason="Credit note")
+        self._assert_exact(contract)
+
+    def test_a_posting_writes_a_checkpoint_every_so_many_entries(self):
+        contract = self.large
+
+        def checkpoints():
+            self.env.cr.execute(
+                "SELECT max(entry_id) FROM retainer_ledger_checkpoint "
+                "WHERE contract_id = %s",
+                [contract.id],
+            )
+            return self.env.cr.fetchone()[0]
+
+        newest = checkpoints()
+        self.assertTrue(newest)
+        pending = self.Ledger.search_count(
+            [("contract_id", "=", contract.id), ("id", ">", newest)]
+        )
+        for _index in range(CHECKPOINT_EVERY - pending - 1):
+            self._post_work(contract, 1)
+        self.assertEqual(checkpoints(), newest, "no checkpoint yet")
+        entry = self._post_work(contract, 1)
+        self.assertEqual(checkpoints(), entry.id)
+        self._assert_exact(contract)
+
+    def test_checkpoints_of_a_ledger_posted_before_them(self):
+        contract = self.large
+        self.env.cr.execute(
+            "DELETE FROM retainer_ledger_checkpoint WHERE contract_id = %s",
+            [contract.id],
+        )
+        self.Ledger._retainer_write_checkpoints(contract.ids)
+        self.env.cr.execute(
+            "SELECT entry_id FROM retainer_ledger_checkpoint "
+            "WHERE contract_id = %s ORDER BY entry_id",
+            [contract.id],
+        )
+        written = [row[0] for row in self.env.cr.fetchall()]
+        count = self.Ledger.search_count([("contract_id", "=", contract.id)])
+        self.assertEqual(len(written), count // CHECKPOINT_EVERY)
+        # Each one is the state of the ledger after its entry: a replay
+        # from any of them (what paid for the work after it) is exact. The
+        # corrections at the end of this ledger reach back before most of
+        # them: such a replay starts from an older one, or from the start.
+        whole = self._whole_replay(contract)
+        for entry_id in written:
+            replay = self.Ledger._retainer_replay(
+                contract.ids, paid_by_from={contract.id: entry_id + 1}
+            )[contract.id]
+            self.assertLessEqual(replay.since, entry_id)
+            self.assertEqual(replay.allocation.consumed, whole.allocation.consumed)
+            self.assertEqual(replay.balance, whole.balance)
+            for usage_id, paid in replay.allocation.paid_by.items():
+                self.assertEqual(paid, whole.allocation.paid_by[usage_id])
+        # A posting's replay that had to start further back writes a new
+        # checkpoint after the corrections: later replays start there.
+        contract._lock_for_posting()
+        newest = self.Ledger._retainer_current_replay(contract.ids)[contract.id]
+        self.assertEqual(
+            self.Ledger._retainer_replay(contract.ids)[contract.id].since,
+            newest.entry_id,
+        )
+        written.append(newest.entry_id)
+        # Nothing more for a ledger that has checkpoints.
+        self.Ledger._retainer_write_checkpoints(contract.ids)
+        self.env.cr.execute(
+            "SELECT count(*) FROM retainer_ledger_checkpoint WHERE contract_id = %s",
+            [contract.id],
+        )
+        self.assertEqual(self.env.cr.fetchone()[0], len(written))
