@@ -54,6 +54,9 @@
         "demo/retainer_revenue_demo.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "defining_retainer/static/src/views/**/*",
+        ],
         "web.assets_tests": [
             "defining_retainer/static/tests/tours/**/*",
         ],
