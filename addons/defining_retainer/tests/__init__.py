@@ -35,5 +35,5 @@ from . import test_staff_app
 from . import test_staff_tour
 from . import test_staff_screens
 from . import test_sale_language
-from . import test_sale_languagehots
+from . import test_staff_screenshots
 from . import test_payment_lifecycle

@@ -17,3 +17,4 @@ from . import test_portal_blocks
 from . import test_portal_statement_history
 from . import test_portal_buy
 from . import test_portal_field_access
+from . import test_portal_language
