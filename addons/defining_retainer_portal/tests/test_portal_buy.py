@@ -85,6 +85,10 @@ class TestPortalBuy(RetainerBuyCommon):
             f'data-landing-route="/my/retainers/{self.retainer.id}?purchase={order.id}"',
             response.text,
         )
+        # It names the retainer and the units the line adds, and links to it.
+        self.assertIn("Credits 56 units, 14 h to your retainer", response.text)
+        link = f'href="/my/retainers/{self.retainer.id}"'
+        self.assertIn(f'class="o_retainer_quotation_link" {link}', response.text)
 
     def _landing_route(self, order):
         """The landing route of the payment form of ``order``'s portal page,
