@@ -1,6 +1,7 @@
 """What staff read on their screens: durations as people write them, the
 ledger as an accountant reads it, urgency, short labels."""
 
+import ast
 from datetime import timedelta
 
 from lxml import etree
@@ -79,7 +80,7 @@ class TestStaffScreens(RetainerCommon):
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "defining_retainer.retainer_ledger_entry_action_analysis"
         )
-        context = dict(action["context"] and eval(action["context"]) or {})
+        context = ast.literal_eval(action["context"] or "{}")
         self.assertTrue(context.get("retainer_show_partner"))
         contract = self.contract.with_context(retainer_show_partner=True)
         self.assertEqual(
