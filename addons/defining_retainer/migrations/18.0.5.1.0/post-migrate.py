@@ -4,9 +4,13 @@
   retainer days, retainer hours and packs (units of measure of the same
   category, of the same size: nothing sold changes).
 - The emails (templates staff may have edited, not updated by the module)
-  write durations as ``1 h 30 min`` instead of ``01:30 hours``: the old
-  expressions are replaced where they are still as the module wrote them.
+  write durations as ``1 h 30 min`` instead of ``01:30 hours``, in every
+  installed language: an expression ``format_duration(...)`` followed by its
+  word for hours becomes the ``retainer_duration`` widget. Anything else
+  staff wrote is left as it is.
 """
+
+import re
 
 from odoo import SUPERUSER_ID, api
 
@@ -23,31 +27,20 @@ TEMPLATES = (
     "defining_retainer.mail_template_retainer_statement",
 )
 
-WIDGET = "t-options=\"{'widget': 'retainer_duration'}\""
-REPLACEMENTS = (
-    (
-        "(<t t-out=\"format_duration(values.get('hours', 0))\">1:30</t> hours)",
-        f"(<t t-out=\"values.get('hours', 0)\" {WIDGET}>1 h 30 min</t>)",
-    ),
-    (
-        "(<t t-out=\"format_duration(values.get('hours', 0))\">1:00</t> hours)",
-        f"(<t t-out=\"values.get('hours', 0)\" {WIDGET}>1 h</t>)",
-    ),
-    (
-        "(<t t-out=\"format_duration(values.get('hours', 0))\">2:30</t> hours)",
-        f"(<t t-out=\"values.get('hours', 0)\" {WIDGET}>2 h 30 min</t>)",
-    ),
-    (
-        (
-            '(<t t-out="format_duration('
-            'object._units_to_hours(statement.closing_units))">14:00</t> hours)'
-        ),
-        (
-            '(<t t-out="object._units_to_hours(statement.closing_units)" '
-            f"{WIDGET}>14 h</t>)"
-        ),
-    ),
+# (<t t-out="format_duration(EXPR)">1:30</t> hours) -> (<t t-out="EXPR"
+# t-options="{'widget': 'retainer_duration'}">1:30</t>), "hours" in any
+# language (one word).
+CLOCK_DURATION = re.compile(
+    r'\(<t t-out="format_duration\((?P<expr>[^"]*)\)">(?P<sample>[^<]*)</t> \w+\)'
 )
+WIDGET = "t-options=\"{'widget': 'retainer_duration'}\""
+
+
+def _durations_for_people(body):
+    return CLOCK_DURATION.sub(
+        lambda match: f'(<t t-out="{match["expr"]}" {WIDGET}>{match["sample"]}</t>)',
+        body,
+    )
 
 
 def migrate(cr, version):
@@ -69,8 +62,6 @@ def migrate(cr, version):
         for lang in languages:
             localized = template.with_context(lang=lang)
             body = localized.body_html or ""
-            new_body = body
-            for old, new in REPLACEMENTS:
-                new_body = new_body.replace(old, new)
+            new_body = _durations_for_people(body)
             if new_body != body:
                 localized.body_html = new_body
