@@ -25,7 +25,7 @@ class AccountMoveLine(models.Model):
     )
 
     retainer_credit_text = fields.Char(
-        string="Credits",
+        string="Retainer credit",
         compute="_compute_retainer_credit_text",
         help="What the line credits to the retainer: its units and the time "
         "they stand for.",

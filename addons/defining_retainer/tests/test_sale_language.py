@@ -56,7 +56,7 @@ class TestSaleLanguage(RetainerSaleCommon):
             ._render_qweb_html("sale.action_report_saleorder", order.ids)[0]
             .decode()
         )
-        self.assertIn("Credits 56 units, 14 h to your retainer", html)
+        self.assertIn("Adds 56 units, 14 h to your retainer", html)
         self.assertIn(order.retainer_id.name, html)
         invoice = self._invoice(order)
         line = invoice.invoice_line_ids
@@ -66,9 +66,9 @@ class TestSaleLanguage(RetainerSaleCommon):
             ._render_qweb_html("account.account_invoices", invoice.ids)[0]
             .decode()
         )
-        self.assertIn("Credits 56 units, 14 h to your retainer", html)
+        self.assertIn("Adds 56 units, 14 h to your retainer", html)
         self.assertIn("Retainer days", html)
-        self.assertNotIn("Units", html.split("Credits 56 units")[0][-400:])
+        self.assertNotIn("Units", html.split("Adds 56 units")[0][-400:])
 
     def test_invoice_leads_to_its_retainer(self):
         order = self._order([(self.product_day, 1)])

@@ -86,7 +86,7 @@ class TestPortalBuy(RetainerBuyCommon):
             response.text,
         )
         # It names the retainer and the units the line adds, and links to it.
-        self.assertIn("Credits 56 units, 14 h to your retainer", response.text)
+        self.assertIn("Adds 56 units, 14 h to your retainer", response.text)
         link = f'href="/my/retainers/{self.retainer.id}"'
         self.assertIn(f'class="o_retainer_quotation_link" {link}', response.text)
 
