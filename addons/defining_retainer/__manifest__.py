@@ -16,6 +16,7 @@
         "security/retainer_security.xml",
         "data/ir_sequence_data.xml",
         "data/retainer_level_data.xml",
+        "data/uom_data.xml",
         "data/product_data.xml",
         "data/ir_cron_data.xml",
         "data/mail_message_subtype_data.xml",
@@ -43,6 +44,7 @@
         "wizard/retainer_revenue_recognize_views.xml",
         "report/retainer_deferred_revenue_report_views.xml",
         "report/retainer_statement_report.xml",
+        "report/sale_account_report_templates.xml",
         "report/retainer_usage_report_views.xml",
         "report/retainer_forecast_report_views.xml",
         "report/retainer_utilisation_report_views.xml",
@@ -57,6 +59,9 @@
         "demo/retainer_audit_demo.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "defining_retainer/static/src/views/**/*",
+        ],
         "web.assets_tests": [
             "defining_retainer/static/tests/tours/**/*",
         ],

@@ -1,7 +1,8 @@
 {
     "name": "Retained Support Contracts - Customer Portal",
     "summary": "Customers see their retainers' balance, usage, forecast and "
-    "statements on the portal and ask for top-ups",
+    "statements on the portal, write to their account manager, and buy or "
+    "request top-ups",
     "version": "18.0.2.0.0",
     "category": "Services/Timesheets",
     "license": "LGPL-3",

@@ -23,7 +23,7 @@ UNITS_PER_ENTRY = 4  # one hour of remote work
 CREDITED = 5 * UNITS_PER_ENTRY  # room for exactly 5 of the 24 entries
 REFUSAL = re.compile(
     r"^Retainer RET/\d+ has \d+ units? \([\d:]+\) left and this time needs "
-    r"4 units \(01:00\)\. Ask the customer for a top-up"
+    r"4 units \(1 h\)\. Ask the customer for a top-up"
 )
 CRON_LOCKED = "Record cannot be modified right now"
 RECURRING_CRON = "defining_retainer.ir_cron_retainer_recurring_topups"

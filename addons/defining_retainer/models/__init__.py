@@ -25,3 +25,4 @@ from . import retainer_revenue_line
 from . import retainer_statement
 from . import retainer_expiry_warning
 from . import payment_transaction
+from . import ir_qweb_fields

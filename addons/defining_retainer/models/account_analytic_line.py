@@ -2,8 +2,9 @@ from collections import defaultdict
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools import float_compare, format_duration
+from odoo.tools import float_compare
 
+from ..tools.durations import format_duration_human
 from ..tools.rounding import units_to_hours
 from ..tools.server_values import server_values
 from .retainer_ledger_entry import CONTACT_TYPE_SELECTION
@@ -655,7 +656,7 @@ class AccountAnalyticLine(models.Model):
                             "A single timesheet cannot last more than %(max)s "
                             "hours (%(entered)s entered): split it by day.",
                             max=MAX_ENTRY_HOURS,
-                            entered=format_duration(hours),
+                            entered=format_duration_human(hours),
                         )
                     )
                 if contact_type not in allowed and not billed_outside:

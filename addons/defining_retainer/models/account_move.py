@@ -41,6 +41,23 @@ class AccountMove(models.Model):
         "never change the units credited back.",
     )
 
+    retainer_ids = fields.Many2many(
+        "retainer.contract",
+        string="Retainers",
+        compute="_compute_retainer_ids",
+        help="The retainers this invoice tops up, or whose overdraft it bills.",
+    )
+
+    @api.depends("invoice_line_ids.retainer_id")
+    def _compute_retainer_ids(self):
+        for move in self:
+            move.retainer_ids = move.invoice_line_ids.retainer_id
+
+    def action_view_retainers(self):
+        """The invoice's stat button: from an invoice to its retainer."""
+        self.ensure_one()
+        return self.retainer_ids._get_records_action(name=self.env._("Retainer"))
+
     # === CRUD METHODS === #
 
     def write(self, vals):

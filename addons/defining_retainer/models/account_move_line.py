@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.exceptions import ValidationError
 
 
 class AccountMoveLine(models.Model):
@@ -22,6 +23,29 @@ class AccountMoveLine(models.Model):
         "units it paid is recognised as they are used or expire.",
         groups="base.group_user",
     )
+
+    retainer_credit_text = fields.Char(
+        string="Retainer credit",
+        compute="_compute_retainer_credit_text",
+        help="What the line credits to the retainer: its units and the time "
+        "they stand for.",
+    )
+
+    @api.depends("quantity", "product_uom_id", "sale_line_ids.retainer_product_units")
+    def _compute_retainer_credit_text(self):
+        for line in self:
+            sale_line = line.sale_line_ids.filtered("retainer_product_units")[:1]
+            text = False
+            if sale_line and line.product_uom_id:
+                try:
+                    qty = sale_line._retainer_qty_in_line_uom(
+                        line.quantity, line.product_uom_id
+                    )
+                except ValidationError:
+                    qty = None
+                if qty is not None:
+                    text = sale_line._retainer_credit_text(qty)
+            line.retainer_credit_text = text
 
     @api.depends(
         "sale_line_ids.retainer_product_units", "move_id.retainer_overdraft_id"

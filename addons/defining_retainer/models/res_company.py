@@ -135,6 +135,7 @@ class ResCompany(models.Model):
     )
     retainer_topup_document = fields.Selection(
         TOPUP_DOCUMENT_SELECTION,
+        string="Top-up document",
         default="quotation",
         required=True,
         groups="base.group_user",

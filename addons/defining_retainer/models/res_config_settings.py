@@ -14,34 +14,50 @@ class ResConfigSettings(models.TransientModel):
     _inherit = "res.config.settings"
 
     retainer_rounding_method = fields.Selection(
-        related="company_id.retainer_rounding_method", readonly=False
+        related="company_id.retainer_rounding_method", readonly=False, string="Rounding"
     )
     retainer_rounding_unit_minutes = fields.Integer(
-        related="company_id.retainer_rounding_unit_minutes", readonly=False
+        related="company_id.retainer_rounding_unit_minutes",
+        readonly=False,
+        string="Unit",
     )
     retainer_rounding_grace_minutes = fields.Integer(
-        related="company_id.retainer_rounding_grace_minutes", readonly=False
+        related="company_id.retainer_rounding_grace_minutes",
+        readonly=False,
+        string="Grace",
     )
     retainer_rounding_min_units = fields.Integer(
-        related="company_id.retainer_rounding_min_units", readonly=False
+        related="company_id.retainer_rounding_min_units",
+        readonly=False,
+        string="Minimum",
     )
     retainer_day_hours = fields.Float(
-        related="company_id.retainer_day_hours", readonly=False
+        related="company_id.retainer_day_hours", readonly=False, string="Day length"
     )
     retainer_overdraft_policy = fields.Selection(
-        related="company_id.retainer_overdraft_policy", readonly=False
+        related="company_id.retainer_overdraft_policy",
+        readonly=False,
+        string="Overdraft",
     )
     retainer_outside_level = fields.Selection(
-        related="company_id.retainer_outside_level", readonly=False
+        related="company_id.retainer_outside_level",
+        readonly=False,
+        string="Work outside the level",
     )
     retainer_rollover_max_units = fields.Integer(
-        related="company_id.retainer_rollover_max_units", readonly=False
+        related="company_id.retainer_rollover_max_units",
+        readonly=False,
+        string="Rollover",
     )
     retainer_rollover_validity_months = fields.Integer(
-        related="company_id.retainer_rollover_validity_months", readonly=False
+        related="company_id.retainer_rollover_validity_months",
+        readonly=False,
+        string="Rolled units valid for",
     )
     retainer_audit_required = fields.Boolean(
-        related="company_id.retainer_audit_required", readonly=False
+        related="company_id.retainer_audit_required",
+        readonly=False,
+        string="Audit first",
     )
     # --- Audits (see models/retainer_audit.py)
     retainer_audit_ack_required = fields.Boolean(
@@ -55,49 +71,75 @@ class ResConfigSettings(models.TransientModel):
     )
     # --- end of audits
     retainer_credit_trigger = fields.Selection(
-        related="company_id.retainer_credit_trigger", readonly=False
+        related="company_id.retainer_credit_trigger",
+        readonly=False,
+        string="Units usable",
     )
     retainer_topup_document = fields.Selection(
-        related="company_id.retainer_topup_document", readonly=False
+        related="company_id.retainer_topup_document",
+        readonly=False,
+        string="Top-up document",
     )
     retainer_overdraft_mode = fields.Selection(
-        related="company_id.retainer_overdraft_mode", readonly=False
+        related="company_id.retainer_overdraft_mode",
+        readonly=False,
+        string="Overdraft billing",
     )
     retainer_overdraft_auto_invoice = fields.Boolean(
-        related="company_id.retainer_overdraft_auto_invoice", readonly=False
+        related="company_id.retainer_overdraft_auto_invoice",
+        readonly=False,
+        string="Invoice overdrafts automatically",
     )
     retainer_day_product_id = fields.Many2one(
-        related="company_id.retainer_day_product_id", readonly=False
+        related="company_id.retainer_day_product_id", readonly=False, string="Day"
     )
     retainer_hour_product_id = fields.Many2one(
-        related="company_id.retainer_hour_product_id", readonly=False
+        related="company_id.retainer_hour_product_id", readonly=False, string="Hour"
     )
     retainer_overage_product_id = fields.Many2one(
-        related="company_id.retainer_overage_product_id", readonly=False
+        related="company_id.retainer_overage_product_id",
+        readonly=False,
+        string="Overage",
     )
     retainer_defer_revenue = fields.Boolean(
-        related="company_id.retainer_defer_revenue", readonly=False
+        related="company_id.retainer_defer_revenue",
+        readonly=False,
+        string="Deferred revenue",
     )
     retainer_deferred_account_id = fields.Many2one(
-        related="company_id.retainer_deferred_account_id", readonly=False
+        related="company_id.retainer_deferred_account_id",
+        readonly=False,
+        string="Deferred revenue account",
     )
     retainer_revenue_account_id = fields.Many2one(
-        related="company_id.retainer_revenue_account_id", readonly=False
+        related="company_id.retainer_revenue_account_id",
+        readonly=False,
+        string="Revenue account",
     )
     retainer_breakage_account_id = fields.Many2one(
-        related="company_id.retainer_breakage_account_id", readonly=False
+        related="company_id.retainer_breakage_account_id",
+        readonly=False,
+        string="Breakage account",
     )
     retainer_revenue_journal_id = fields.Many2one(
-        related="company_id.retainer_revenue_journal_id", readonly=False
+        related="company_id.retainer_revenue_journal_id",
+        readonly=False,
+        string="Journal",
     )
     retainer_statement_frequency = fields.Selection(
-        related="company_id.retainer_statement_frequency", readonly=False
+        related="company_id.retainer_statement_frequency",
+        readonly=False,
+        string="Statements",
     )
     retainer_low_balance_units = fields.Integer(
-        related="company_id.retainer_low_balance_units", readonly=False
+        related="company_id.retainer_low_balance_units",
+        readonly=False,
+        string="Low balance alert",
     )
     retainer_expiry_warning_days = fields.Char(
-        related="company_id.retainer_expiry_warning_days", readonly=False
+        related="company_id.retainer_expiry_warning_days",
+        readonly=False,
+        string="Expiry warnings",
     )
 
     @api.model_create_multi

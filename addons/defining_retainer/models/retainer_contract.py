@@ -7,10 +7,11 @@ from dateutil.relativedelta import relativedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools import SQL, format_date, format_duration, split_every
+from odoo.tools import SQL, format_date, split_every
 
 from ..tools import forecast as forecast_tools
 from ..tools.alerts import crosses_low_balance, due_warning
+from ..tools.durations import format_days, format_duration_human
 from ..tools.rounding import duration_to_units, units_to_hours
 from ..tools.server_values import server_values
 from ..tools.statement import period_start, running_balances
@@ -72,7 +73,7 @@ TEMPLATE_EXPIRY = "defining_retainer.mail_template_retainer_expiry"
 
 class RetainerContract(models.Model):
     _name = "retainer.contract"
-    _description = "Retainer Contract"
+    _description = "Retainer"
     _inherit = [
         "portal.mixin",
         "mail.thread",
@@ -654,13 +655,42 @@ class RetainerContract(models.Model):
         return count
 
     def _format_units(self, units):
-        """``units`` as text with the matching hours, e.g. ``6 units (1:30)``."""
+        """``units`` as text with the matching hours, e.g. ``6 units (1 h 30 min)``."""
         self.ensure_one()
         return self.env._(
             "%(units)s units (%(hours)s)",
             units=units,
-            hours=format_duration(units_to_hours(units, self.rounding_unit_minutes)),
+            hours=self._format_duration(
+                units_to_hours(units, self.rounding_unit_minutes)
+            ),
         )
+
+    @api.depends("name", "partner_id")
+    @api.depends_context("retainer_show_partner")
+    def _compute_display_name(self):
+        """With ``retainer_show_partner`` in the context (analyses grouped
+        by retainer), the customer follows the reference: ``RET/0001 ·
+        Acme``."""
+        if not self.env.context.get("retainer_show_partner"):
+            return super()._compute_display_name()
+        for contract in self:
+            customer = contract.partner_id.commercial_partner_id.name
+            contract.display_name = (
+                f"{contract.name} · {customer}" if customer else contract.name
+            )
+
+    @api.model
+    def _format_duration(self, hours, day_hours=None):
+        """``hours`` as people read them, ``22 h 45 min`` (never a clock
+        time); with ``day_hours``, the days follow from one day on, whole or
+        to one decimal: ``14 h (2 days)``."""
+        text = format_duration_human(hours)
+        days = format_days(hours, day_hours) if day_hours else None
+        if days is None:
+            return text
+        if days in ("1", "-1"):
+            return self.env._("%(duration)s (%(days)s day)", duration=text, days=days)
+        return self.env._("%(duration)s (%(days)s days)", duration=text, days=days)
 
     def _post_manual_entry(
         self,

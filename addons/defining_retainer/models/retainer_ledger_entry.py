@@ -209,6 +209,20 @@ class RetainerLedgerEntry(models.Model):
         string="Paid from blocks",
         help="For usage: the credit blocks that pay for it.",
     )
+    # How an accountant reads a ledger: signed time next to the signed
+    # units, and the balance after each entry (never stored: computed over
+    # the retainer's ledger in one query).
+    signed_hours = fields.Float(
+        string="Time",
+        compute="_compute_signed_hours",
+        help="Time the entry's units stand for, with their sign.",
+    )
+    balance_after = fields.Integer(
+        string="Balance",
+        compute="_compute_balance_after",
+        help="The retainer's balance in units after this entry (entries in "
+        "order of date, then of posting).",
+    )
 
     _sql_constraints = [
         (
@@ -264,6 +278,33 @@ class RetainerLedgerEntry(models.Model):
     def _compute_hours(self):
         for entry in self:
             entry.hours = units_to_hours(abs(entry.units), entry.unit_minutes or 15)
+
+    @api.depends("units", "unit_minutes")
+    def _compute_signed_hours(self):
+        for entry in self:
+            entry.signed_hours = units_to_hours(entry.units, entry.unit_minutes or 15)
+
+    @api.depends("contract_id", "units", "date")
+    def _compute_balance_after(self):
+        saved = self.filtered(lambda entry: entry._origin.id)
+        (self - saved).balance_after = 0
+        if not saved:
+            return
+        self.flush_model(["contract_id", "units", "date"])
+        # Every entry of the retainers shown counts, including those the
+        # user's rules hide: the balance is the retainer's, which the user
+        # already reads on the retainer itself.
+        rows = self.env.execute_query(
+            SQL(
+                "SELECT id, SUM(units) OVER (PARTITION BY contract_id "
+                "ORDER BY date, id) FROM retainer_ledger_entry "
+                "WHERE contract_id = ANY(%s)",
+                list(set(saved.contract_id.ids)),
+            )
+        )
+        balances = dict(rows)
+        for entry in saved:
+            entry.balance_after = balances.get(entry._origin.id, 0)
 
     def _compute_block_figures(self):
         # What paid for work is known from the checkpoint before it: the

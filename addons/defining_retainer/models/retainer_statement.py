@@ -48,7 +48,7 @@ class RetainerStatement(models.Model):
     date_from = fields.Date(required=True, readonly=True)
     date_to = fields.Date(required=True, readonly=True)
     opening_units = fields.Integer(readonly=True)
-    topup_units = fields.Integer(readonly=True)
+    topup_units = fields.Integer(string="Top-up units", readonly=True)
     usage_units = fields.Integer(
         readonly=True, help="Usage and corrections of the period (signed)."
     )

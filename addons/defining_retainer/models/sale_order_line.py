@@ -7,6 +7,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools import split_every
 
+from ..tools.rounding import units_to_hours
 from ..tools.units import quantity_to_units, units_per_quantity
 
 PAID_STATES = ("paid", "in_payment")
@@ -44,6 +45,46 @@ class SaleOrderLine(models.Model):
         help="Units this line has credited to the retainer so far.",
         groups="base.group_user",
     )
+
+    retainer_credit_text = fields.Char(
+        string="Retainer credit",
+        compute="_compute_retainer_credit_text",
+        help="What the line credits to the retainer: its units and the time "
+        "they stand for.",
+    )
+
+    @api.depends(
+        "product_uom_qty",
+        "product_uom",
+        "retainer_product_units",
+        "order_id.retainer_id",
+    )
+    def _compute_retainer_credit_text(self):
+        for line in self:
+            line.retainer_credit_text = line._retainer_credit_text(line.product_uom_qty)
+
+    def _retainer_credit_text(self, qty):
+        """``56 units, 14 h``: what ``qty`` (in the line's unit) credits;
+        empty for a line that credits no retainer."""
+        self.ensure_one()
+        if not self.retainer_product_units or not self.product_uom:
+            return False
+        try:
+            units = self._retainer_qty_to_units(qty)
+        except (ValidationError, ValueError):
+            return False  # the constraint names the wrong unit on saving
+        unit_minutes = (
+            self.order_id.retainer_id.rounding_unit_minutes
+            or self.company_id.retainer_rounding_unit_minutes
+            or 15
+        )
+        return self.env._(
+            "%(units)s units, %(duration)s",
+            units=units,
+            duration=self.env["retainer.contract"]._format_duration(
+                units_to_hours(units, unit_minutes)
+            ),
+        )
 
     @api.depends("product_id")
     def _compute_retainer_product_units(self):

@@ -34,6 +34,21 @@ class UomUom(models.Model):
                 odoo_day_hours=odoo_hour.factor / odoo_day.factor,
             )
         if category.id == xmlid_to_id("uom.product_uom_categ_unit"):
+            retainer_uoms = {
+                xmlid_to_id(f"defining_retainer.uom_retainer_{name}")
+                for name in ("day", "hour", "pack")
+            }
+            # A retainer day and a retainer hour both count as one: a
+            # product sold in one cannot be sold in the other.
+            if self.id in retainer_uoms and self != product.uom_id:
+                raise ValidationError(
+                    self.env._(
+                        "%(product)s is sold in %(product_uom)s, not in %(uom)s.",
+                        product=product.display_name,
+                        product_uom=product.uom_id.name,
+                        uom=self.name,
+                    )
+                )
             return self.browse(xmlid_to_id("uom.product_uom_unit")).factor / self.factor
         raise ValidationError(
             self.env._(

@@ -1,7 +1,7 @@
 from datetime import timedelta
 
 from odoo import api, fields, models
-from odoo.tools import SQL
+from odoo.tools import SQL, format_date
 
 
 class RetainerDeferredRevenueReport(models.TransientModel):
@@ -66,6 +66,23 @@ class RetainerDeferredRevenueReport(models.TransientModel):
                 report.deferred_value - report.account_balance
             )
 
+    @api.depends("date")
+    def _compute_display_name(self):
+        # The breadcrumb reads "Deferred revenue at 12/31/2026", never the
+        # model's technical name.
+        for report in self:
+            report.display_name = self.env._(
+                "Deferred revenue at %(date)s",
+                date=format_date(self.env, report.date) if report.date else "",
+            )
+
+    @api.model
+    def action_open_computed(self):
+        """The menu's entry: the report at the last closed day, computed,
+        not an empty form to fill in first."""
+        report = self.create({})
+        return report.action_compute()
+
     def _deferred_account_balance(self):
         """Credit balance of the deferred revenue account at the date."""
         self.ensure_one()
@@ -122,6 +139,7 @@ class RetainerDeferredRevenueReport(models.TransientModel):
         self.env["retainer.deferred.revenue.report.line"].create(vals_list)
         return {
             "type": "ir.actions.act_window",
+            "name": self.env._("Deferred retainer revenue"),
             "res_model": self._name,
             "res_id": self.id,
             "view_mode": "form",

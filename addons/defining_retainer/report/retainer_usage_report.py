@@ -32,7 +32,7 @@ class RetainerUsageReport(models.Model):
     user_id = fields.Many2one("res.users", string="Consultant's user", readonly=True)
     project_id = fields.Many2one("project.project", readonly=True)
     contact_type = fields.Selection(
-        CONTACT_TYPE_SELECTION, string="Delivery mode", readonly=True
+        CONTACT_TYPE_SELECTION, string="Contact type", readonly=True
     )
     kind = fields.Selection(
         [("debit", "Usage"), ("reversal", "Correction")], readonly=True

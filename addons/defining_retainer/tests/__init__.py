@@ -33,6 +33,8 @@ from . import test_ledger_descriptions
 from . import test_reports
 from . import test_staff_app
 from . import test_staff_tour
+from . import test_staff_screens
+from . import test_sale_language
 from . import test_staff_screenshots
 from . import test_payment_lifecycle
 from . import test_audit

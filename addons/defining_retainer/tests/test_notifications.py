@@ -72,7 +72,8 @@ class TestLowBalanceAlert(NotificationsCommon):
         self.assertEqual(len(alert), 1)
         self.assertIn("is running low", alert.subject)
         self.assertRegex(alert.body, r"<strong[^>]*>24 units</strong>")
-        self.assertIn("06:00", alert.body)  # 24 units of 15 minutes
+        self.assertIn("(6 h) left", alert.body)  # 24 units of 15 minutes
+        self.assertNotIn("06:00", alert.body)
         self.assertIn(self.contract.get_portal_url(), alert.body)
         self.assertEqual(alert.partner_ids, self.customer_contact)
         self.assertTrue(self.contract.low_balance_notified)
@@ -347,7 +348,8 @@ class TestOverdraftAlert(NotificationsCommon):
         self.assertEqual(alert.partner_ids, self.customer_contact)
         body = alert.body.replace("</t>", "").replace("<t>", "")
         self.assertIn("4 units", body)
-        self.assertIn("01:00", body)
+        self.assertIn("(1 h) of support", body)
+        self.assertNotIn("01:00", body)
         self.assertIn("invoiced at the start of next month", body)
         # The low balance it crossed on the way is in the same email.
         self.assertEqual(len(self._alerts()), 1)

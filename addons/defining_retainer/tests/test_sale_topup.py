@@ -17,16 +17,21 @@ class TestSaleTopup(RetainerSaleCommon):
 
     def test_default_products(self):
         units = self.env.ref("uom.product_uom_unit")
-        for xmlid, retainer_units, price in (
-            ("defining_retainer.product_retainer_day", 28, 700.0),
-            ("defining_retainer.product_retainer_hour", 4, 110.0),
-            ("defining_retainer.product_retainer_pack", 140, 3325.0),
+        for xmlid, retainer_units, price, uom in (
+            ("defining_retainer.product_retainer_day", 28, 700.0, "day"),
+            ("defining_retainer.product_retainer_hour", 4, 110.0, "hour"),
+            ("defining_retainer.product_retainer_pack", 140, 3325.0, "pack"),
         ):
             product = self.env.ref(xmlid)
             self.assertEqual(product.retainer_units, retainer_units)
             self.assertEqual(product.list_price, price)
-            # Units, never Odoo's 8-hour Day.
-            self.assertEqual(product.uom_id, units)
+            # A unit that says what it sells, counted like Units: never
+            # Odoo's 8-hour Day.
+            self.assertEqual(
+                product.uom_id, self.env.ref(f"defining_retainer.uom_retainer_{uom}")
+            )
+            self.assertEqual(product.uom_id.category_id, units.category_id)
+            self.assertEqual(product.uom_id.factor, units.factor)
             self.assertEqual(product.service_tracking, "no")
             self.assertEqual(product.invoice_policy, "order")
             self.assertNotEqual(product.service_type, "timesheet")

@@ -4,6 +4,9 @@ from odoo.tests import new_test_user, tagged
 
 from .common import RetainerCommon
 
+MODIFY_RETAINER = r"not allowed to modify 'Retainer' \(retainer.contract\)"
+CREATE_RETAINER = r"not allowed to create 'Retainer' \(retainer.contract\)"
+
 
 @tagged("post_install", "-at_install", "defining_retainer")
 class TestSecurity(RetainerCommon):
@@ -11,11 +14,11 @@ class TestSecurity(RetainerCommon):
         contract = self.contract.with_user(self.consultant)
         self.assertEqual(contract.balance_units, 56)
         self.assertTrue(contract.ledger_entry_ids)
-        with self.assertRaisesRegex(AccessError, r"not allowed to modify .*Contract"):
+        with self.assertRaisesRegex(AccessError, MODIFY_RETAINER):
             contract.write({"overdraft_policy": "allow"})
-        with self.assertRaisesRegex(AccessError, r"not allowed to modify .*Contract"):
+        with self.assertRaisesRegex(AccessError, MODIFY_RETAINER):
             contract.write({"usage_lock_date": "2020-01-01"})
-        with self.assertRaisesRegex(AccessError, r"not allowed to create .*Contract"):
+        with self.assertRaisesRegex(AccessError, CREATE_RETAINER):
             self.env["retainer.contract"].with_user(self.consultant).create(
                 {"partner_id": self.customer.id, "level_id": self.level_phone.id}
             )

@@ -157,7 +157,7 @@ class TestStaffApp(RetainerCommon):
             with (
                 self.subTest(vals=vals),
                 self.assertRaisesRegex(
-                    AccessError, r"not allowed to modify 'Retainer Contract'"
+                    AccessError, r"not allowed to modify 'Retainer'"
                 ),
             ):
                 contract.write(vals)

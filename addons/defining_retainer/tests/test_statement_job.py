@@ -220,6 +220,9 @@ class TestStatementJob(RetainerCommon):
         [french] = self._statement_messages(self.monthly)
         self.assertIn("relevé de votre contrat", french.subject)
         self.assertIn("Solde de clôture", french.body)
+        # The closing balance's time reads as a duration, in French too.
+        self.assertIn("(12 h 30 min)", french.body)
+        self.assertNotIn("12:30", french.body)
         [english] = self._statement_messages(other)
         self.assertIn("statement of your retainer", english.subject)
         self.assertIn("Closing balance", english.body)

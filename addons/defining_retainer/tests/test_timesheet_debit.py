@@ -160,7 +160,7 @@ class TestTimesheetDebit(RetainerCommon):
             ),
             (
                 "over 24 hours",
-                r"cannot last more than 24 hours \(24:01 entered\)",
+                r"cannot last more than 24 hours \(24 h 1 min entered\)",
                 {"unit_amount": 24.02},
             ),
             (
@@ -262,9 +262,7 @@ class TestTimesheetDebit(RetainerCommon):
         self.contract.overdraft_policy = "block"
         self._log(13.0)  # 52 of 56 units
         count = self._ledger_count()
-        with self.assertRaisesRegex(
-            UserError, r"4 units \(01:00\) left.*needs 8 units"
-        ):
+        with self.assertRaisesRegex(UserError, r"4 units \(1 h\) left.*needs 8 units"):
             self._log(2.0)
         self.assertEqual(self._ledger_count(), count)
         self.assertEqual(self.contract.balance_units, 4)

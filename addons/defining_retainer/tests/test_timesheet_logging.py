@@ -36,6 +36,13 @@ RETAINER_COLUMNS = (
     "retainer_balance_units",
     "retainer_balance_hours",
 )
+# Lists show today's balance in units only, and only on the row being typed.
+LIST_COLUMNS = (
+    "retainer_contact_type",
+    "retainer_billed_hours",
+    "retainer_units",
+    "retainer_balance_units",
+)
 
 
 @tagged("post_install", "-at_install", "defining_retainer")
@@ -95,7 +102,8 @@ class TestTimesheetLogging(RetainerCommon):
                     "arch"
                 ]
                 tree = etree.fromstring(arch)
-                for fname in RETAINER_COLUMNS:
+                columns = LIST_COLUMNS if view_type == "list" else RETAINER_COLUMNS
+                for fname in columns:
                     nodes = tree.xpath(f"//field[@name='{fname}']")
                     self.assertTrue(nodes, f"{fname} is shown to a timesheet user")
                     for node in nodes:
@@ -107,13 +115,38 @@ class TestTimesheetLogging(RetainerCommon):
         Task = self.env["project.task"].with_user(self.env.ref("base.user_admin"))
         arch = Task.get_views([(False, "form")])["views"]["form"]["arch"]
         tree = etree.fromstring(arch)
-        for fname in RETAINER_COLUMNS:
+        for fname in LIST_COLUMNS:
             node = tree.xpath(
                 f"//field[@name='timesheet_ids']/list/field[@name='{fname}']"
             )
             self.assertEqual(len(node), 1, fname)
             self.assertEqual(node[0].get("column_invisible"), "not parent.retainer_id")
             self.assertIn("not retainer_id", node[0].get("invisible"))
+
+    def test_my_timesheets_list_stays_readable(self):
+        """My Timesheets shows one retainer column by default (the units a
+        row uses), the others are optional; today's balance shows on the row
+        being typed, never on saved rows, where it would read as the
+        balance after them."""
+        Line = self.Line.with_user(self.consultant)
+        for xmlid in (
+            "hr_timesheet.hr_timesheet_line_tree",
+            "hr_timesheet.timesheet_view_tree_user",
+        ):
+            with self.subTest(xmlid):
+                view = self.env.ref(xmlid)
+                arch = Line.get_views([(view.id, "list")])["views"]["list"]["arch"]
+                tree = etree.fromstring(arch)
+                shown = [
+                    node.get("name")
+                    for node in tree.xpath("//field[starts-with(@name, 'retainer_')]")
+                    if node.get("optional") == "show"
+                ]
+                self.assertEqual(shown, ["retainer_units"])
+                balance = tree.xpath("//field[@name='retainer_balance_units']")[0]
+                self.assertEqual(balance.get("invisible"), "not retainer_id or id")
+                self.assertEqual(balance.get("string"), "Balance now")
+                self.assertFalse(tree.xpath("//field[@name='retainer_balance_hours']"))
 
     def test_plain_timesheet_user_sees_the_balance(self):
         """A consultant with nothing but the timesheet user group reads the
@@ -201,9 +234,9 @@ class TestTimesheetLogging(RetainerCommon):
         with self.assertLogs(ONCHANGE_LOGGER, "WARNING") as logs:
             form.unit_amount = 2.0
         self.assertIn(
-            f"Retainer {self.contract.name} has 4 units (01:00) left and this "
-            "time needs 8 units (02:00): saving overdraws it (balance after: "
-            "-4 units (-01:00)). Its overdraft policy allows it and tells the "
+            f"Retainer {self.contract.name} has 4 units (1 h) left and this "
+            "time needs 8 units (2 h): saving overdraws it (balance after: "
+            "-4 units (-1 h)). Its overdraft policy allows it and tells the "
             "account manager and the customer of the overdraft.",
             logs.output[0],
         )
@@ -220,15 +253,15 @@ class TestTimesheetLogging(RetainerCommon):
         with self.assertLogs(ONCHANGE_LOGGER, "WARNING") as logs:
             form.unit_amount = 2.0
         self.assertIn(
-            f"Retainer {self.contract.name} has 4 units (01:00) left and this "
-            "time needs 8 units (02:00). Its overdraft policy blocks "
+            f"Retainer {self.contract.name} has 4 units (1 h) left and this "
+            "time needs 8 units (2 h). Its overdraft policy blocks "
             "overdrafts: saving will be refused.",
             logs.output[0],
         )
         # The warning never decides: the posting refuses, nothing written.
         lines = self.Line.search_count([])
         count = self._ledger_count()
-        with self.assertRaisesRegex(UserError, r"4 units \(01:00\) left.*needs 8"):
+        with self.assertRaisesRegex(UserError, r"4 units \(1 h\) left.*needs 8"):
             form.save()
         self.assertEqual(self.Line.search_count([]), lines)
         self.assertEqual(self._ledger_count(), count)
@@ -241,7 +274,9 @@ class TestTimesheetLogging(RetainerCommon):
             form.unit_amount = 14.0  # 56 units: its 52 come back first
         with self.assertLogs(ONCHANGE_LOGGER, "WARNING") as logs:
             form.unit_amount = 15.0
-        self.assertIn("has 4 units (01:00) left and this time needs 8", logs.output[0])
+        self.assertIn(
+            "has 4 units (1 h) left and this time needs 8 units (2 h)", logs.output[0]
+        )
 
     def test_onchange_silent_when_overdrafts_allowed(self):
         self.contract.overdraft_policy = "allow"
@@ -438,7 +473,8 @@ class TestTimesheetLogging(RetainerCommon):
         )
         self.assertIn("Work billed outside the retainer", html)
         self.assertIn("Printer swap on site", html)
-        self.assertIn("01:30", html)
+        self.assertIn("1 h 30 min", html)
+        self.assertNotIn("01:30", html)
         # Another period: no such section.
         earlier = self.phone_contract._statement_data(
             today - timedelta(days=90), today - timedelta(days=60)

@@ -17,6 +17,8 @@ from odoo.addons.portal.controllers.portal import pager as portal_pager
 from ..tools.params import parse_id, parse_page, parse_text, parse_token
 
 SEARCH_MAX_LENGTH = 100
+# Retainers the /my tile names (a customer usually has one).
+HOME_TILE_RETAINERS = 3
 
 
 class RetainerPortal(CustomerPortal):
@@ -46,6 +48,14 @@ class RetainerPortal(CustomerPortal):
                 if Contract.has_access("read")
                 else 0
             )
+        if not counters and request.env["retainer.contract"].has_access("read"):
+            # The home page itself (counters come later): the tile says the
+            # balance and what to act on.
+            retainers = request.env["retainer.contract"].search(
+                self._retainer_domain() + [("state", "!=", "closed")],
+                limit=HOME_TILE_RETAINERS,
+            )
+            values["retainer_home_summaries"] = retainers._portal_home_summaries()
         return values
 
     def _retainer_searchbar_sortings(self):

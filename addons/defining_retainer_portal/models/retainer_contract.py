@@ -6,7 +6,7 @@ from markupsafe import Markup
 from odoo import Command, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.osv import expression
-from odoo.tools import SQL, groupby
+from odoo.tools import SQL, format_date, groupby
 
 from odoo.addons.defining_retainer.models.retainer_contract import (
     CUSTOMER_MAIL_KINDS,
@@ -20,6 +20,8 @@ from odoo.addons.defining_retainer.tools.units import (
 from ..tools import topup as topup_tools
 
 PORTAL_TOPUP_LIMIT = 10
+# Products offered by the buy form: a short list to choose from.
+PORTAL_BUY_PRODUCT_LIMIT = 12
 PORTAL_STATEMENT_LIMIT = 24
 TOPUP_NOTE_MAX_LENGTH = 1000
 # Orders a customer makes on the portal: what the hourly limit counts.
@@ -43,6 +45,36 @@ class RetainerContract(models.Model):
     # to post in the conversation (as on invoices and tasks). Who can read is
     # the record rules' business (security/retainer_portal_security.xml).
     _mail_post_access = "read"
+
+    # === PORTAL: HOME TILE === #
+
+    def _portal_home_summaries(self):
+        """What the /my tile says of each retainer of ``self``: ``name``,
+        ``balance`` (``56 units``) and ``alert``, the one thing to act on
+        (an overdraft, units about to expire) or ``False``."""
+        summaries = []
+        for retainer in self:
+            alert = False
+            if retainer.balance_units < 0:
+                alert = self.env._(
+                    "Overdrawn by %(units)s units", units=-retainer.balance_units
+                )
+            elif retainer.expiring_units > 0:
+                alert = self.env._(
+                    "%(units)s units expire on %(date)s",
+                    units=retainer.expiring_units,
+                    date=format_date(self.env, retainer.next_expiry_date),
+                )
+            summaries.append(
+                {
+                    "name": retainer.name,
+                    "balance": self.env._(
+                        "%(units)s units", units=retainer.balance_units
+                    ),
+                    "alert": alert,
+                }
+            )
+        return summaries
 
     # === PORTAL: DOMAINS === #
 
@@ -473,6 +505,7 @@ class RetainerContract(models.Model):
                     ("company_id", "in", (False, self.company_id.id)),
                 ],
                 order="retainer_units, id",
+                limit=PORTAL_BUY_PRODUCT_LIMIT,
             )
         )
 
@@ -530,10 +563,12 @@ class RetainerContract(models.Model):
                     "product": product,
                     "units": units,
                     "hours": self._units_to_hours(units),
-                    # "per Day", but "each" for a product sold in Units.
+                    # "per Day", but "each" for a product sold in Units or
+                    # in its own count unit (a retainer day, a pack).
                     "uom": (
                         product.uom_id.name
-                        if product.uom_id != self.env.ref("uom.product_uom_unit")
+                        if product.uom_id.category_id
+                        != self.env.ref("uom.product_uom_categ_unit")
                         else False
                     ),
                     "price_subtotal": line.price_subtotal,

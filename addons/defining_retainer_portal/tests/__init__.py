@@ -18,3 +18,4 @@ from . import test_portal_statement_history
 from . import test_portal_buy
 from . import test_portal_field_access
 from . import test_portal_audit
+from . import test_portal_language

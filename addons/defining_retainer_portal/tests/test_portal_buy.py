@@ -24,8 +24,9 @@ class TestPortalBuy(RetainerBuyCommon):
         self.assertIn("Portal retainer hour", page)
         self.assertNotIn("Staff-only retainer week", page)
         self.assertNotIn("Consulting hour", page)
-        self.assertIn("28 units (07:00 h)", page)
-        self.assertIn("4 units (01:00 h)", page)
+        self.assertIn("28 units (7 h)", page)
+        self.assertIn("4 units (1 h)", page)
+        self.assertNotIn("07:00", page)
         self.assertIn("600.00", page)
         # The form's limits are the server's: 100 days, or 700 hours.
         offers = {o["product"]: o for o in self.retainer._portal_buy_offers()}
@@ -84,6 +85,10 @@ class TestPortalBuy(RetainerBuyCommon):
             f'data-landing-route="/my/retainers/{self.retainer.id}?purchase={order.id}"',
             response.text,
         )
+        # It names the retainer and the units the line adds, and links to it.
+        self.assertIn("Adds 56 units, 14 h to your retainer", response.text)
+        link = f'href="/my/retainers/{self.retainer.id}"'
+        self.assertIn(f'class="o_retainer_quotation_link" {link}', response.text)
 
     def _landing_route(self, order):
         """The landing route of the payment form of ``order``'s portal page,

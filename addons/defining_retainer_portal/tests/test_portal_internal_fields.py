@@ -17,11 +17,12 @@ CUSTOMER_FIELDS = {
         "retainer_units",
     },
     "account.move": {
+        "retainer_ids",
         "retainer_overdraft_id",
         "retainer_overdraft_product_id",
         "retainer_overdraft_units",
     },
-    "account.move.line": {"retainer_id"},
+    "account.move.line": {"retainer_credit_text", "retainer_id"},
     "project.project": {"retainer_id"},
     "project.task": {"retainer_contact_type", "retainer_id"},
     "res.company": {
@@ -75,6 +76,7 @@ CUSTOMER_FIELDS = {
         "user_id",
     },
     "retainer.ledger.entry": {
+        "balance_after",
         "billed_hours",
         "block_entry_id",
         "company_currency_id",
@@ -102,6 +104,7 @@ CUSTOMER_FIELDS = {
         "reversed_entry_id",
         "reversed_kind",
         "sale_line_id",
+        "signed_hours",
         "timesheet_id",
         "topup_origin",
         "unit_minutes",
@@ -134,7 +137,11 @@ CUSTOMER_FIELDS = {
         "usage_units",
     },
     "sale.order": {"retainer_id", "retainer_topup_origin"},
-    "sale.order.line": {"retainer_product_units", "retainer_product_uom_id"},
+    "sale.order.line": {
+        "retainer_credit_text",
+        "retainer_product_units",
+        "retainer_product_uom_id",
+    },
 }
 
 # ... and what is the firm's own business: notes, flags of the jobs,

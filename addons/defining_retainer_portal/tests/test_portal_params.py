@@ -61,4 +61,10 @@ class TestPortalParams(RetainerPortalCommon):
             "/my/retainers/2147483648/statement",
         ]:
             with self.subTest(url=url):
-                self.assertRefused(self.url_open(url), self.retainer.name)
+                # Refused to /my, whose tile names the customer's own
+                # retainers: nothing of a retainer's page shows.
+                self.assertRefused(
+                    self.url_open(url),
+                    "o_retainer_portal",
+                    "Server recovery after power cut",
+                )

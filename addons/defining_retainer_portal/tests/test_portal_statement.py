@@ -236,4 +236,4 @@ class TestPortalStatement(RetainerPortalCommon):
             self.env["ir.actions.report"].with_user(
                 self.other_portal_user
             )._render_qweb_html(REPORT, self.retainer.ids)
-        self.assertIn("Retainer Contract (retainer.contract)", str(caught.exception))
+        self.assertIn("Retainer (retainer.contract)", str(caught.exception))

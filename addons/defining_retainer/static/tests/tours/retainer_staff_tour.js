@@ -25,8 +25,12 @@ registry.category("web_tour.tours").add("defining_retainer_staff_tour", {
         },
         openMenu("defining_retainer.retainer_ledger_entry_menu"),
         {
-            content: "The ledger lists the opening block as a credit of 14 hours (not -14)",
-            trigger: ".o_list_view .o_data_row:contains('Opening block') td[name='hours']:contains('14:00'):not(:contains('-'))",
+            content: "The ledger lists the opening block as a credit of 14 h, signed like its units, with the balance after it",
+            trigger: ".o_list_view .o_data_row:contains('Opening block'):has(td[name='signed_hours']:contains('14 h'):not(:contains('-'))):has(td[name='balance_after']:contains('43'))",
+        },
+        {
+            content: "Usage reads as negative time, never as a clock time",
+            trigger: ".o_list_view .o_data_row:contains('Printer set-up') td[name='signed_hours']:contains('-1 h'):not(:contains(':'))",
         },
         {
             content: "Usage has a description too",

@@ -3,7 +3,7 @@
 import { registry } from "@web/core/registry";
 
 // Relies on TestTimesheetTour.test_timesheet_tour (tests/test_timesheet_tour.py):
-// the task "Server move" is on a project whose retainer has 4 units (01:00)
+// the task "Server move" is on a project whose retainer has 4 units (1 h)
 // left, with the Allow and warn overdraft policy.
 
 registry.category("web_tour.tours").add("defining_retainer_timesheet_tour", {
@@ -18,8 +18,8 @@ registry.category("web_tour.tours").add("defining_retainer_timesheet_tour", {
             run: "click",
         },
         {
-            content: "The time already logged shows the retainer's balance",
-            trigger: ".o_field_widget[name=timesheet_ids] .o_data_row td[name=retainer_balance_units]:contains(4)",
+            content: "Time already logged shows its units, not today's balance as if it were its own",
+            trigger: ".o_field_widget[name=timesheet_ids] .o_data_row:contains(Preparation):has(td[name=retainer_units]:contains(52)):not(:has(td[name=retainer_balance_units]:contains(4)))",
         },
         {
             content: "Log time",
@@ -36,7 +36,7 @@ registry.category("web_tour.tours").add("defining_retainer_timesheet_tour", {
         },
         {
             content: "Before saving: the time overdraws the retainer",
-            trigger: ".modal .modal-body:contains(has 4 units (01:00) left and this time needs 8 units (02:00): saving overdraws it)",
+            trigger: ".modal .modal-body:contains(has 4 units (1 h) left and this time needs 8 units (2 h): saving overdraws it)",
         },
         {
             trigger: ".modal .modal-footer button:contains(Close)",
@@ -52,11 +52,12 @@ registry.category("web_tour.tours").add("defining_retainer_timesheet_tour", {
             run: "click",
         },
         {
-            content: "Saved: both lines show the balance now, overdrawn",
+            content: "Saved",
             trigger: ".o_form_saved",
         },
         {
-            trigger: ".o_field_widget[name=timesheet_ids] .o_data_row td[name=retainer_balance_units]:contains(-4)",
+            content: "Saved rows show what they used, and no balance that is not theirs",
+            trigger: ".o_field_widget[name=timesheet_ids] .o_data_row:contains(Server move, first part):has(td[name=retainer_units]:contains(8)):not(:has(td[name=retainer_balance_units]:contains(-4)))",
         },
     ],
 });

@@ -29,7 +29,15 @@ registry.category("web_tour.tours").add("defining_retainer_portal_tour", {
             trigger: ".o_retainer_balance .o_retainer_balance_units",
         },
         {
+            content: "The balance reads as a duration, never as a clock time",
+            trigger: ".o_retainer_balance .o_retainer_balance_time:contains(' h'):not(:contains(':'))",
+        },
+        {
             trigger: ".o_retainer_forecast",
+        },
+        {
+            content: "The sidebar names the account manager",
+            trigger: ".o_retainer_contact:contains('Your contact') .o_retainer_send_message",
         },
         {
             content: "Old usage is listed before filtering",
