@@ -110,15 +110,16 @@ class TestPortalTickets(RetainerHelpdeskPortalCommon):
         self.assertTrue(response.url.endswith(f"/my/ticket/{ticket.id}"), response.url)
         self.assertIn("Outlook keeps asking for the password", response.text)
 
-    def test_ticket_without_retainer_unchanged(self):
-        """helpdesk_mgmt's own form still opens tickets without a retainer."""
+    def test_ticket_without_retainer_takes_the_customers(self):
+        """helpdesk_mgmt's own form still opens tickets; one named for no
+        retainer gets its customer's active retainer, as any ticket does."""
         self.authenticate(self.portal_user.login, self.portal_user.login)
         token = self._csrf_token("/new/ticket")
         before = self._tickets()
         self._submit(csrf_token=token)
         ticket = self._tickets() - before
         self.assertEqual(len(ticket), 1)
-        self.assertFalse(ticket.retainer_id)
+        self.assertEqual(ticket.retainer_id, self.retainer)
 
     def test_other_customer_retainer_refused(self):
         token = self._ticket_form(self.retainer)

@@ -137,7 +137,7 @@ class TestTicketRetainer(HelpdeskRetainerCommon):
         self.assertEqual(ticket.retainer_units, 60)
         self.assertRegex(
             ticket.retainer_alert,
-            rf"Retainer {self.contract.name} is overdrawn by 4 units \(01:00\)",
+            rf"Retainer {self.contract.name} is overdrawn by 4 units \(1 h\)",
         )
         self.contract.action_suspend()
         ticket.invalidate_recordset()

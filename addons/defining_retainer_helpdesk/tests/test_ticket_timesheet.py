@@ -89,8 +89,8 @@ class TestTicketTimesheet(HelpdeskRetainerCommon):
         result = line._onchange_retainer_warning()
         self.assertRegex(
             result["warning"]["message"],
-            rf"Retainer {contract.name} has 4 units \(01:00\) left and this "
-            r"time needs 8 units \(02:00\).*saving will be refused",
+            rf"Retainer {contract.name} has 4 units \(1 h\) left and this "
+            r"time needs 8 units \(2 h\).*saving will be refused",
         )
 
     def test_running_timer_costs_nothing_until_stopped(self):

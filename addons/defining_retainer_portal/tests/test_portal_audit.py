@@ -7,9 +7,12 @@ from odoo.addons.defining_retainer.tests.screenshots import SIZES, ScreenshotMix
 from .common import RetainerPortalCommon
 
 # The audit alone on the retainer page, for its screenshot.
+# Hidden, not removed: the portal's chatter service looks for the
+# conversation's element when it starts, which may be after this script.
 AUDIT_ONLY = (
     "document.querySelectorAll('#retainer_usage, #retainer_topups, "
-    "#retainer_conversation, .o_retainer_sidebar').forEach((el) => el.remove());"
+    "#retainer_conversation, .o_retainer_sidebar')"
+    ".forEach((el) => el.classList.add('d-none'));"
 )
 
 
