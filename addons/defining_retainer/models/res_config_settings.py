@@ -25,6 +25,9 @@ class ResConfigSettings(models.TransientModel):
     retainer_rounding_min_units = fields.Integer(
         related="company_id.retainer_rounding_min_units", readonly=False
     )
+    retainer_rounding_scope = fields.Selection(
+        related="company_id.retainer_rounding_scope", readonly=False
+    )
     retainer_day_hours = fields.Float(
         related="company_id.retainer_day_hours", readonly=False
     )

@@ -35,3 +35,4 @@ from . import test_staff_app
 from . import test_staff_tour
 from . import test_staff_screenshots
 from . import test_payment_lifecycle
+from . import test_incident_rounding
