@@ -86,6 +86,31 @@ class AccountAnalyticLine(models.Model):
         copy=False,
         index="btree_not_null",
     )
+    # What the line costs now and, for an incident rounded once, what the
+    # whole incident costs: "this call: 0 units, incident total 6 units for
+    # 1:35". Read from the ledger anew, like the balance.
+    retainer_charged_units = fields.Integer(
+        string="Charged (units)",
+        compute="_compute_retainer_incident_figures",
+        groups="defining_retainer.group_retainer_user",
+        help="Units the retainer is charged because of this entry: its own "
+        "units, or for an incident rounded once the difference it made.",
+    )
+    retainer_incident_units = fields.Integer(
+        string="Incident (units)",
+        compute="_compute_retainer_incident_figures",
+        groups="defining_retainer.group_retainer_user",
+    )
+    retainer_incident_hours = fields.Float(
+        string="Incident time",
+        compute="_compute_retainer_incident_figures",
+        groups="defining_retainer.group_retainer_user",
+    )
+    retainer_incident_summary = fields.Char(
+        string="Incident",
+        compute="_compute_retainer_incident_figures",
+        groups="defining_retainer.group_retainer_user",
+    )
     # The retainer's balance as it is now, shown to whoever logs time.
     retainer_balance_units = fields.Integer(
         string="Balance (units)",
@@ -162,6 +187,83 @@ class AccountAnalyticLine(models.Model):
             units, hours = balances.get(line.retainer_id._origin.id, (0, 0.0))
             line.retainer_balance_units = units
             line.retainer_balance_hours = hours
+
+    @api.depends("retainer_id", "retainer_incident_ref", "unit_amount")
+    def _compute_retainer_incident_figures(self):
+        saved = self.filtered(lambda line: line._origin.id and line.retainer_id)
+        for line in self - saved:
+            line.retainer_charged_units = line.retainer_units
+            line.retainer_incident_units = 0
+            line.retainer_incident_hours = 0.0
+            line.retainer_incident_summary = False
+        if not saved:
+            return
+        # sudo: sums of units of the lines' own retainers, shown to the
+        # retainer users these fields are for (a consultant may not read
+        # the ledger itself).
+        Ledger = self.env["retainer.ledger.entry"].sudo()
+        charged = {
+            timesheet.id: -units
+            for timesheet, units in Ledger._read_group(
+                [
+                    ("timesheet_id", "in", saved._origin.ids),
+                    ("effective_kind", "=", "debit"),
+                ],
+                ["timesheet_id"],
+                ["units:sum"],
+            )
+        }
+        keys = {
+            (line.retainer_id._origin.id, line.retainer_incident_ref)
+            for line in saved
+            if line.retainer_incident_ref
+        }
+        incident_units = {}
+        incident_hours = {}
+        if keys:
+            contract_ids = list({key[0] for key in keys})
+            refs = list({key[1] for key in keys})
+            for contract, ref, units in Ledger._read_group(
+                [
+                    ("contract_id", "in", contract_ids),
+                    ("incident_ref", "in", refs),
+                    ("effective_kind", "=", "debit"),
+                    ("rounding_scope", "=", "incident"),
+                ],
+                ["contract_id", "incident_ref"],
+                ["units:sum"],
+            ):
+                incident_units[contract.id, ref] = -units
+            for contract, ref, hours in self.sudo()._read_group(
+                [
+                    ("retainer_id", "in", contract_ids),
+                    ("retainer_incident_ref", "in", refs),
+                    ("retainer_billed_outside", "=", False),
+                ],
+                ["retainer_id", "retainer_incident_ref"],
+                ["unit_amount:sum"],
+            ):
+                incident_hours[contract.id, ref] = hours
+        for line in saved:
+            own = charged.get(line._origin.id, 0)
+            line.retainer_charged_units = own
+            key = (line.retainer_id._origin.id, line.retainer_incident_ref)
+            if not line.retainer_incident_ref:
+                line.retainer_incident_units = own
+                line.retainer_incident_hours = line.unit_amount
+                line.retainer_incident_summary = False
+                continue
+            units = incident_units.get(key, 0)
+            hours = incident_hours.get(key, 0.0)
+            line.retainer_incident_units = units
+            line.retainer_incident_hours = hours
+            line.retainer_incident_summary = self.env._(
+                "This entry: %(own)s units, incident total %(units)s units for "
+                "%(hours)s",
+                own=own,
+                units=units,
+                hours=format_duration(hours),
+            )
 
     # The contract's policy is read when the duration or retainer changes,
     # not tracked: a later policy change never re-prices recorded time.
@@ -609,10 +711,11 @@ class AccountAnalyticLine(models.Model):
         itself. A bridge whose lines name a ticket returns the ticket for
         those lines and ``super()``'s answer for the others (add the ticket
         field to :meth:`_retainer_usage_fields` too)."""
+        # _origin: the same answer for a line being edited in a form.
         return [
-            f"project.task,{line.task_id.id}"
-            if line.task_id
-            else f"account.analytic.line,{line.id}"
+            f"project.task,{line.task_id._origin.id}"
+            if line.task_id._origin
+            else f"account.analytic.line,{line._origin.id or line.id}"
             for line in self
         ]
 
@@ -770,10 +873,12 @@ class AccountAnalyticLine(models.Model):
             or self.retainer_billed_outside
         ):
             return False
-        needed = self.retainer_units
+        needed = self._retainer_incident_delta()
         saved = self._origin
-        if saved and saved.retainer_id == contract:
-            needed -= saved.retainer_units  # its debit is reversed on save
+        if needed is None:
+            needed = self.retainer_units
+            if saved and saved.retainer_id == contract:
+                needed -= saved.retainer_units  # its debit is reversed on save
         balance = contract.balance_units
         if needed <= 0 or balance - needed >= 0:
             return False
@@ -798,6 +903,47 @@ class AccountAnalyticLine(models.Model):
             "customer of the overdraft.",
             **values,
         )
+
+    def _retainer_incident_delta(self):
+        """Units saving the line ``self`` (being edited in a form) adds to
+        its incident when the incident is rounded once; None when the line
+        is rounded entry by entry (a new line without incident of its own).
+        Advisory: saving re-targets the incident under the lock."""
+        self.ensure_one()
+        contract = self.retainer_id._origin
+        saved = self._origin
+        if not contract or self.retainer_billed_outside:
+            return None
+        [ref] = self._retainer_incident_refs()
+        if not saved and ref.startswith(f"{self._name},"):
+            return None  # a line of its own: what it costs alone
+        key = (contract.id, ref)
+        Ledger = self.env["retainer.ledger.entry"].sudo()
+        # sudo: the figures of the line's own retainer, for its warning.
+        scope = Ledger._retainer_incident_first_scopes([contract.id], [ref])
+        if scope.get(key, contract.rounding_scope) != "incident":
+            return None
+        domain = [
+            ("retainer_id", "=", contract.id),
+            ("retainer_incident_ref", "=", ref),
+            ("retainer_billed_outside", "=", False),
+        ]
+        if saved:
+            domain.append(("id", "!=", saved.id))
+        others = self.sudo().search_fetch(
+            domain, ["unit_amount", "retainer_contact_type"]
+        )
+        entries = list(
+            zip(
+                others.mapped("unit_amount"),
+                others.mapped("retainer_contact_type"),
+                strict=True,
+            )
+        )
+        entries.append((max(self.unit_amount, 0.0), self.retainer_contact_type))
+        target = contract._retainer_incident_counter()(entries)
+        debits = Ledger._retainer_active_incident_debits([contract.id], [ref])
+        return target + sum(debits.mapped("units"))
 
     def _retainer_prepare_debit_vals_list(self, refs=None):
         """Debit values of each line of ``self``, in order, rounded entry by

@@ -36,3 +36,4 @@ from . import test_staff_tour
 from . import test_staff_screenshots
 from . import test_payment_lifecycle
 from . import test_incident_rounding
+from . import test_incident_concurrency

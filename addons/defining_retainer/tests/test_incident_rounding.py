@@ -227,6 +227,76 @@ class TestIncidentRounding(IncidentCommon):
         self.assertEqual(locked.mapped("units"), [-2])
         self.assertTrue(late.exists())
 
+    def test_line_shows_its_delta_and_the_incident_total(self):
+        call = self._on(self.task, 45)
+        self._on(self.task, 45)
+        follow_up = self._on(self.task, 5)
+        self.env.invalidate_all()
+        self.assertRecordValues(
+            call | follow_up,
+            [
+                {"retainer_charged_units": 3, "retainer_incident_units": 6},
+                {"retainer_charged_units": 0, "retainer_incident_units": 6},
+            ],
+        )
+        self.assertAlmostEqual(follow_up.retainer_incident_hours, 95 / 60)
+        self.assertEqual(
+            follow_up.retainer_incident_summary,
+            "This entry: 0 units, incident total 6 units for 01:35",
+        )
+        # A line rounded entry by entry shows what it costs, no incident.
+        entry = self._log(45 / 60, retainer_contact_type="remote")
+        self.assertRecordValues(
+            entry,
+            [
+                {
+                    "retainer_charged_units": 3,
+                    "retainer_incident_units": 3,
+                    "retainer_incident_summary": False,
+                }
+            ],
+        )
+
+    def test_overdraft_warning_uses_the_incident_delta(self):
+        contract = self._create_contract(
+            self.customer,
+            self.level_onsite,
+            units=1,
+            rounding_scope="incident",
+            overdraft_policy="block",
+        )
+        project = self._create_project(contract)
+        task = self.env["project.task"].create(
+            {"name": "Call back", "project_id": project.id}
+        )
+        self._log(4 / 60, project=project, task_id=task.id)
+        self.assertEqual(contract.balance_units, 0)
+        Line = self.env["account.analytic.line"].with_user(self.consultant)
+
+        def draft(task):
+            return Line.new(
+                {
+                    "project_id": project.id,
+                    "task_id": task.id,
+                    "employee_id": self.employee.id,
+                    "unit_amount": 4 / 60,
+                    "retainer_contact_type": "remote",
+                }
+            )
+
+        # Another call on the incident: 0:08 is still one unit, nothing to
+        # warn about, though the call alone would cost one.
+        same = draft(task)
+        self.assertEqual(same.retainer_units, 1)
+        self.assertEqual(same._retainer_incident_delta(), 0)
+        self.assertFalse(same._retainer_overdraft_warning())
+        # A call on a new incident costs its unit: saving will be refused.
+        other = draft(
+            self.env["project.task"].create({"name": "New", "project_id": project.id})
+        )
+        self.assertEqual(other._retainer_incident_delta(), 1)
+        self.assertIn("saving will be refused", other._retainer_overdraft_warning())
+
     def test_batch_of_many_incidents(self):
         tasks = self.env["project.task"].create(
             [
@@ -361,6 +431,51 @@ class TestIncidentScope(IncidentCommon):
         self.assertEqual(second.retainer_incident_ref, "helpdesk.ticket,1")
         self.assertEqual(self._charged(), 0)  # the task's debit moved there
         self.assertEqual(self.incident_contract.balance_units, 55)
+
+    def test_batch_costs_no_query_per_incident(self):
+        """The queries incident rounding adds to a batch (over the same
+        batch rounded entry by entry) do not grow with its incidents."""
+
+        def queries(count, scope):
+            contract = self._create_contract(
+                self.customer, self.level_onsite, units=1000, rounding_scope=scope
+            )
+            project = self._create_project(contract)
+            tasks = self.env["project.task"].create(
+                [
+                    {"name": f"Incident {i}", "project_id": project.id}
+                    for i in range(count)
+                ]
+            )
+            vals = [
+                {
+                    "project_id": project.id,
+                    "task_id": task.id,
+                    "name": "Work",
+                    "unit_amount": 0.1 * (1 + i),
+                    "employee_id": self.employee.id,
+                    "retainer_contact_type": "remote",
+                }
+                for task in tasks
+                for i in range(3)
+            ]
+            self.env.flush_all()
+            self.env.invalidate_all()
+            before = self.env.cr.sql_log_count
+            lines = self.env["account.analytic.line"].create(vals)
+            self.env.flush_all()
+            spent = self.env.cr.sql_log_count - before
+            # 0:06 + 0:12 + 0:18: 1 + 1 + 1 units entry by entry; 0:36 is 2
+            # units and 6 minutes, 3 units, per incident.
+            self.assertEqual(contract.used_units, 3 * len(tasks))
+            self.assertEqual(len(lines), 3 * len(tasks))
+            return spent
+
+        queries(2, "entry")  # warm-up
+        queries(2, "incident")
+        few = queries(5, "incident") - queries(5, "entry")
+        many = queries(40, "incident") - queries(40, "entry")
+        self.assertLessEqual(many, few)
 
     def test_single_save_on_a_big_incident_costs_no_more_queries(self):
         Line = self.env["account.analytic.line"]
