@@ -13,34 +13,31 @@ import pytest
 def incident_retainer(admin):
     """A retainer of a new customer rounding each incident once (overdrafts
     allowed and silent), a project on it and two tasks; closed afterwards."""
-    [company] = admin("res.company", "search_read", [], fields=["id"], limit=1)
-    settings = ["retainer_audit_required"]
-    [before] = admin("res.company", "read", [company["id"]], fields=settings)
-    admin("res.company", "write", [company["id"]], {"retainer_audit_required": False})
-    try:
-        partner_id = admin(
-            "res.partner",
-            "create",
-            {"name": f"Incident E2E {uuid.uuid4().hex[:8]}", "is_company": True},
-        )
-        [level_id] = admin("retainer.level", "search", [], limit=1)
-        contract_id = admin(
-            "retainer.contract",
-            "create",
-            {
-                "partner_id": partner_id,
-                "level_id": level_id,
-                "rounding_scope": "incident",
-                "overdraft_policy": "allow",
-            },
-        )
-    finally:
-        admin(
-            "res.company",
-            "write",
-            [company["id"]],
-            {fname: before[fname] for fname in settings},
-        )
+    suffix = uuid.uuid4().hex[:8]
+    partner_id = admin(
+        "res.partner",
+        "create",
+        {"name": f"Incident E2E {suffix}", "is_company": True},
+    )
+    level_id = admin(
+        "retainer.level",
+        "create",
+        {
+            "name": f"Incident E2E {suffix}",
+            "allow_remote": True,
+            "audit_policy": "not_required",
+        },
+    )
+    contract_id = admin(
+        "retainer.contract",
+        "create",
+        {
+            "partner_id": partner_id,
+            "level_id": level_id,
+            "rounding_scope": "incident",
+            "overdraft_policy": "allow",
+        },
+    )
     [contract] = admin("retainer.contract", "read", [contract_id], ["state"])
     if contract["state"] == "draft":
         admin("retainer.contract", "action_activate", [contract_id])
@@ -69,6 +66,7 @@ def incident_retainer(admin):
     if lines:
         admin("account.analytic.line", "unlink", lines)
     admin("retainer.contract", "action_close", [contract_id])
+    admin("retainer.level", "write", [level_id], {"active": False})
 
 
 def _balance(admin, contract_id):

@@ -39,6 +39,11 @@ class RetainerUsageReport(models.Model):
     units = fields.Integer(string="Units used", readonly=True, aggregator="sum")
     hours = fields.Float(string="Billed hours", readonly=True, aggregator="sum")
     entered_hours = fields.Float(readonly=True, aggregator="sum")
+    # The incident of the usage (see account.analytic.line
+    # ._retainer_incident_refs) and a name for people: its task's, else the
+    # entry's description, else the reference itself.
+    incident_ref = fields.Char(readonly=True)
+    incident = fields.Char(readonly=True)
 
     def init(self):
         tools.drop_view_if_exists(self.env.cr, self._table)
@@ -60,10 +65,20 @@ class RetainerUsageReport(models.Model):
                            e.kind AS kind,
                            -e.units AS units,
                            e.billed_hours AS hours,
-                           e.entered_hours AS entered_hours
+                           e.entered_hours AS entered_hours,
+                           e.incident_ref AS incident_ref,
+                           CASE
+                               WHEN t.id IS NOT NULL THEN t.name
+                               WHEN split_part(e.incident_ref, ',', 1)
+                                    = 'account.analytic.line' THEN e.name
+                               ELSE e.incident_ref
+                           END AS incident
                       FROM retainer_ledger_entry e
                       JOIN retainer_contract c ON c.id = e.contract_id
                  LEFT JOIN hr_employee emp ON emp.id = e.employee_id
+                 LEFT JOIN project_task t
+                        ON split_part(e.incident_ref, ',', 1) = 'project.task'
+                       AND t.id = split_part(e.incident_ref, ',', 2)::int
                      WHERE e.effective_kind = 'debit'
                 )
                 """,

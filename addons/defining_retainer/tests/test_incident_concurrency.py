@@ -4,6 +4,7 @@ from odoo import SUPERUSER_ID, api
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import SQL
 
+from ..models.account_analytic_line import AccountAnalyticLine
 from ..models.retainer_contract import RetainerContract
 from .race import ConcurrentClientsMixin
 
@@ -43,8 +44,11 @@ class TestConcurrentIncident(ConcurrentClientsMixin, TransactionCase):
                     "retainer_id": contract.id,
                 }
             )
-            task = env["project.task"].create(
-                {"name": "Outage", "project_id": project.id}
+            tasks = env["project.task"].create(
+                [
+                    {"name": "Outage", "project_id": project.id},
+                    {"name": "Outage, follow-up", "project_id": project.id},
+                ]
             )
             employees = env["hr.employee"].create(
                 [{"name": "Racer A"}, {"name": "Racer B"}]
@@ -54,7 +58,7 @@ class TestConcurrentIncident(ConcurrentClientsMixin, TransactionCase):
                 "level": level.id,
                 "contract": contract.id,
                 "project": project.id,
-                "task": task.id,
+                "tasks": tasks.ids,
                 "employees": employees.ids,
             }
         self.addCleanup(self._drop_fixtures)
@@ -76,29 +80,33 @@ class TestConcurrentIncident(ConcurrentClientsMixin, TransactionCase):
                 )
             )
             env = api.Environment(cr, SUPERUSER_ID, {})
-            env["project.task"].browse(ids["task"]).unlink()
+            env["project.task"].browse(ids["tasks"]).unlink()
             env["project.project"].browse(ids["project"]).unlink()
             env["retainer.contract"].browse(ids["contract"]).unlink()
             env["retainer.level"].browse(ids["level"]).unlink()
             env["hr.employee"].browse(ids["employees"]).unlink()
             env["res.partner"].browse(ids["partner"]).unlink()
 
-    def _race(self):
-        """Two concurrent 4-minute calls on the task; return what the
-        incident is charged and the clients that were retried."""
+    def _race(self, same_task=True, ref=None):
+        """Two concurrent 4-minute calls on the first task (on both tasks
+        unless ``same_task``); return what the incident ``ref`` (default:
+        the first task) is charged, the balance and the clients that were
+        retried."""
+        task_ids = self.ids["tasks"] if not same_task else self.ids["tasks"][:1] * 2
+        ref = ref or f"project.task,{self.ids['tasks'][0]}"
 
         def read_balance(env):
             # Reading the balance takes the transaction's snapshot.
             return env["retainer.contract"].browse(self.ids["contract"]).balance_units
 
-        def call(employee_id):
+        def call(employee_id, task_id):
             def log(env):
                 return (
                     env["account.analytic.line"]
                     .create(
                         {
                             "project_id": self.ids["project"],
-                            "task_id": self.ids["task"],
+                            "task_id": task_id,
                             "employee_id": employee_id,
                             "name": "Call",
                             "unit_amount": 4 / 60,
@@ -110,7 +118,7 @@ class TestConcurrentIncident(ConcurrentClientsMixin, TransactionCase):
             return log
 
         outcomes, serialization_failures, errors = self._run_clients(
-            dict(zip("ab", map(call, self.ids["employees"]), strict=True)),
+            dict(zip("ab", map(call, self.ids["employees"], task_ids), strict=True)),
             read_balance,
             timeout=30,
         )
@@ -119,10 +127,10 @@ class TestConcurrentIncident(ConcurrentClientsMixin, TransactionCase):
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
             debits = env["retainer.ledger.entry"]._retainer_active_incident_debits(
-                [self.ids["contract"]], [f"project.task,{self.ids['task']}"]
+                [self.ids["contract"]], [ref]
             )
             lines = env["account.analytic.line"].search_count(
-                [("task_id", "=", self.ids["task"])]
+                [("task_id", "in", task_ids)]
             )
             charged = -sum(debits.mapped("units"))
             contract = env["retainer.contract"].browse(self.ids["contract"])
@@ -134,8 +142,28 @@ class TestConcurrentIncident(ConcurrentClientsMixin, TransactionCase):
         charged, balance, failures = self._race()
         self.assertEqual(charged, 1, "8 minutes of one incident are one unit")
         self.assertEqual(balance, 7)
-        # The later client could not lock the retainer its snapshot saw:
-        # it was retried with the earlier one's line and debit.
+        # The later client could not go on from its old snapshot: it was
+        # retried with the earlier one's line and debit.
+        self.assertEqual(len(failures), 1)
+
+    def _one_ticket(self):
+        """What a support desk bridge does: both tasks' lines are one
+        incident (a ticket), so the two clients write no common row but
+        the retainer's."""
+        return patch.object(
+            AccountAnalyticLine,
+            "_retainer_incident_refs",
+            lambda lines: ["helpdesk.ticket,1"] * len(lines),
+        )
+
+    def test_same_rounding_step_of_a_ticket_is_charged_once(self):
+        with self._one_ticket():
+            charged, balance, failures = self._race(
+                same_task=False, ref="helpdesk.ticket,1"
+            )
+        self.assertEqual(charged, 1)
+        self.assertEqual(balance, 7)
+        # Retried because of the retainer's bumped lock alone.
         self.assertEqual(len(failures), 1)
 
     def test_control_without_bumped_lock_charges_twice(self):
@@ -148,8 +176,13 @@ class TestConcurrentIncident(ConcurrentClientsMixin, TransactionCase):
         def lock_without_bump(contracts, bump=False):
             return lock(contracts, bump=False)
 
-        with patch.object(RetainerContract, "_lock_for_posting", lock_without_bump):
-            charged, balance, failures = self._race()
+        with (
+            self._one_ticket(),
+            patch.object(RetainerContract, "_lock_for_posting", lock_without_bump),
+        ):
+            charged, balance, failures = self._race(
+                same_task=False, ref="helpdesk.ticket,1"
+            )
         self.assertEqual(charged, 2)
         self.assertEqual(balance, 6)
         self.assertFalse(failures)

@@ -297,6 +297,26 @@ class TestIncidentRounding(IncidentCommon):
         self.assertEqual(other._retainer_incident_delta(), 1)
         self.assertIn("saving will be refused", other._retainer_overdraft_warning())
 
+    def test_usage_report_groups_by_incident(self):
+        self._on(self.task, 45)
+        self._on(self.task, 45)
+        self._on(self.task, 5)
+        self._on(self.other_task, 20)
+        groups = self.env["retainer.usage.report"]._read_group(
+            [("contract_id", "=", self.incident_contract.id)],
+            ["incident_ref", "incident"],
+            ["units:sum"],
+        )
+        self.assertEqual(
+            sorted(groups),
+            sorted(
+                [
+                    (f"project.task,{self.task.id}", "Mail server down", 6),
+                    (f"project.task,{self.other_task.id}", "Printer jammed", 1),
+                ]
+            ),
+        )
+
     def test_batch_of_many_incidents(self):
         tasks = self.env["project.task"].create(
             [
