@@ -160,6 +160,34 @@ class TestIncidentRounding(IncidentCommon):
         self.assertFalse(moved.retainer_incident_ref)
         self.assertEqual(self.incident_contract.balance_units, 53)
 
+    def test_line_moved_to_another_retainer_re_targets_both(self):
+        other_contract = self._create_contract(
+            self.customer, self.level_onsite, units=8, rounding_scope="incident"
+        )
+        other_project = self._create_project(other_contract)
+        other_task = self.env["project.task"].create(
+            {"name": "Elsewhere", "project_id": other_project.id}
+        )
+        self._on(self.task, 45)
+        moved = self._on(self.task, 45)
+        moved.with_user(self.manager).write(
+            {"project_id": other_project.id, "task_id": other_task.id}
+        )
+        self.assertEqual(moved.retainer_id, other_contract)
+        self.assertEqual(self._charged(), 3)
+        self.assertEqual(self.incident_contract.balance_units, 53)
+        self.assertEqual(other_contract.balance_units, 5)
+        self.assertEqual(moved.retainer_incident_ref, f"project.task,{other_task.id}")
+
+    def test_line_taken_off_its_task_is_an_incident_of_its_own(self):
+        self._on(self.task, 4)
+        line = self._on(self.task, 4)
+        self.assertEqual(self._charged(), 1)
+        line.with_user(self.consultant).write({"task_id": False})
+        ref = f"account.analytic.line,{line.id}"
+        self.assertEqual(line.retainer_incident_ref, ref)
+        self.assertEqual((self._charged(), self._charged(ref=ref)), (1, 1))
+
     def test_contact_type_weights_each_line(self):
         line = self._on(self.task, 30)  # 2 units
         self._on(self.task, 30)  # 1:00: 4 units
