@@ -303,7 +303,7 @@ def test_previous_release_upgrades_in_place(previous_addons, upgrade_db, work_di
         "defer": False,
         "deferred_type": "liability_current",
         "journal_type": "general",
-        # Rounding per incident (18.0.6.0.0): the company default and every
+        # Rounding per incident (18.0.7.0.0): the company default and every
         # retainer keep rounding each entry.
         "rounding_scope": "entry",
     }
@@ -314,7 +314,7 @@ def test_previous_release_upgrades_in_place(previous_addons, upgrade_db, work_di
         (True, True)
     }
     # No entry changed, none was added or removed, except what 18.0.5.0.0
-    # and 18.0.6.0.0 fill in: a description on entries without one (a
+    # and 18.0.7.0.0 fill in: a description on entries without one (a
     # manual credit: the first line of its reason), the top-up origin of
     # credits (here all manual) and of their reversals, and the incident of
     # usage (below).
@@ -332,7 +332,7 @@ def test_previous_release_upgrades_in_place(previous_addons, upgrade_db, work_di
         assert after_row["topup_origin"] == (
             "manual" if effective_kind == "credit" else None
         ), entry_id
-        # 18.0.6.0.0: usage of a timesheet still there names its incident
+        # 18.0.7.0.0: usage of a timesheet still there names its incident
         # (the timesheet itself: no task) and was rounded entry by entry.
         if effective_kind == "debit" and row["timesheet_id"]:
             assert after_row["rounding_scope"] == "entry", entry_id
