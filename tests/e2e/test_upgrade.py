@@ -143,6 +143,7 @@ print("UPGRADE-RESULT:" + json.dumps({
         "defer": env.company.retainer_defer_revenue,
         "deferred_type": env.company.retainer_deferred_account_id.account_type,
         "journal_type": env.company.retainer_revenue_journal_id.type,
+        "rounding_scope": env.company.retainer_rounding_scope,
     },
     "contracts": {
         str(c.id): {
@@ -151,6 +152,7 @@ print("UPGRADE-RESULT:" + json.dumps({
             "blocks": sorted(c.block_ids.ids),
             "contacts": c.notify_partner_ids.ids == c.partner_id.ids,
             "followed": c.partner_id in c.message_partner_ids,
+            "rounding_scope": c.rounding_scope,
         }
         for c in contracts
     },
@@ -301,16 +303,21 @@ def test_previous_release_upgrades_in_place(previous_addons, upgrade_db, work_di
         "defer": False,
         "deferred_type": "liability_current",
         "journal_type": "general",
+        # Rounding per incident (18.0.7.0.0): the company default and every
+        # retainer keep rounding each entry.
+        "rounding_scope": "entry",
     }
+    assert {c["rounding_scope"] for c in after["contracts"].values()} == {"entry"}
     # Customer emails (18.0.4.0.0): each retainer emails its customer (no
     # invoice address here), who follows its conversation.
     assert {(c["contacts"], c["followed"]) for c in after["contracts"].values()} == {
         (True, True)
     }
     # No entry changed, none was added or removed, except what 18.0.5.0.0
-    # fills in: a description on entries without one (a manual credit: the
-    # first line of its reason) and the top-up origin of credits (here all
-    # manual) and of their reversals.
+    # and 18.0.7.0.0 fill in: a description on entries without one (a
+    # manual credit: the first line of its reason), the top-up origin of
+    # credits (here all manual) and of their reversals, and the incident of
+    # usage (below).
     rows_after = _ledger_rows(db, ids.values())
     assert rows_after.keys() == rows_before.keys()
     for entry_id, row in rows_before.items():
@@ -325,6 +332,15 @@ def test_previous_release_upgrades_in_place(previous_addons, upgrade_db, work_di
         assert after_row["topup_origin"] == (
             "manual" if effective_kind == "credit" else None
         ), entry_id
+        # 18.0.7.0.0: usage of a timesheet still there names its incident
+        # (the timesheet itself: no task) and was rounded entry by entry.
+        if effective_kind == "debit" and row["timesheet_id"]:
+            assert after_row["rounding_scope"] == "entry", entry_id
+            assert after_row["incident_ref"] == (
+                f"account.analytic.line,{row['timesheet_id']}"
+            ), entry_id
+        else:
+            assert after_row["incident_ref"] is None, entry_id
 
     contracts, entries = after["contracts"], after["entries"]
     # Balances unchanged, and the sum of the ledger.

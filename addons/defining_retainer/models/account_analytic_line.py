@@ -2,14 +2,15 @@ from collections import defaultdict
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools import float_compare
+from odoo.tools import SQL, float_compare
 
 from ..tools.durations import format_duration_human
 from ..tools.rounding import units_to_hours
 from ..tools.server_values import server_values
 from .retainer_ledger_entry import CONTACT_TYPE_SELECTION
 
-# Changing any of these may change what a timesheet costs its retainer.
+# Changing any of these may change what a timesheet costs its retainer (see
+# _retainer_usage_fields, which bridges extend).
 RETAINER_USAGE_FIELDS = {
     "unit_amount",
     "retainer_id",
@@ -23,7 +24,12 @@ RETAINER_USAGE_FIELDS = {
 # Derived by the server from the fields above: a value sent by a client is
 # dropped, so that what a timesheet costs is never the client's word.
 RETAINER_DERIVED_FIELDS = frozenset(
-    {"retainer_units", "retainer_billed_hours", "retainer_billed_outside"}
+    {
+        "retainer_units",
+        "retainer_billed_hours",
+        "retainer_billed_outside",
+        "retainer_incident_ref",
+    }
 )
 # The derived figures of a timesheet that is not on a retainer.
 NO_RETAINER_VALUES = {"retainer_units": 0, "retainer_billed_hours": 0.0}
@@ -71,6 +77,40 @@ class AccountAnalyticLine(models.Model):
         copy=False,
         help="The retainer's level does not include this contact type: the "
         "time uses no units and is invoiced like ordinary billable time.",
+    )
+    # The incident the line is rounded with, when its incident is rounded
+    # once (see _retainer_incident_refs): set by the server when the line's
+    # debits are synced, empty for time rounded entry by entry.
+    retainer_incident_ref = fields.Char(
+        string="Incident",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+    )
+    # What the line costs now and, for an incident rounded once, what the
+    # whole incident costs: "this call: 0 units, incident total 6 units for
+    # 1:35". Read from the ledger anew, like the balance.
+    retainer_charged_units = fields.Integer(
+        string="Charged (units)",
+        compute="_compute_retainer_incident_figures",
+        groups="defining_retainer.group_retainer_user",
+        help="Units the retainer is charged because of this entry: its own "
+        "units, or for an incident rounded once the difference it made.",
+    )
+    retainer_incident_units = fields.Integer(
+        string="Incident (units)",
+        compute="_compute_retainer_incident_figures",
+        groups="defining_retainer.group_retainer_user",
+    )
+    retainer_incident_hours = fields.Float(
+        string="Incident time",
+        compute="_compute_retainer_incident_figures",
+        groups="defining_retainer.group_retainer_user",
+    )
+    retainer_incident_summary = fields.Char(
+        string="Incident",
+        compute="_compute_retainer_incident_figures",
+        groups="defining_retainer.group_retainer_user",
     )
     # The retainer's balance as it is now, shown to whoever logs time.
     retainer_balance_units = fields.Integer(
@@ -148,6 +188,83 @@ class AccountAnalyticLine(models.Model):
             units, hours = balances.get(line.retainer_id._origin.id, (0, 0.0))
             line.retainer_balance_units = units
             line.retainer_balance_hours = hours
+
+    @api.depends("retainer_id", "retainer_incident_ref", "unit_amount")
+    def _compute_retainer_incident_figures(self):
+        saved = self.filtered(lambda line: line._origin.id and line.retainer_id)
+        for line in self - saved:
+            line.retainer_charged_units = line.retainer_units
+            line.retainer_incident_units = 0
+            line.retainer_incident_hours = 0.0
+            line.retainer_incident_summary = False
+        if not saved:
+            return
+        # sudo: sums of units of the lines' own retainers, shown to the
+        # retainer users these fields are for (a consultant may not read
+        # the ledger itself).
+        Ledger = self.env["retainer.ledger.entry"].sudo()
+        charged = {
+            timesheet.id: -units
+            for timesheet, units in Ledger._read_group(
+                [
+                    ("timesheet_id", "in", saved._origin.ids),
+                    ("effective_kind", "=", "debit"),
+                ],
+                ["timesheet_id"],
+                ["units:sum"],
+            )
+        }
+        keys = {
+            (line.retainer_id._origin.id, line.retainer_incident_ref)
+            for line in saved
+            if line.retainer_incident_ref
+        }
+        incident_units = {}
+        incident_hours = {}
+        if keys:
+            contract_ids = list({key[0] for key in keys})
+            refs = list({key[1] for key in keys})
+            for contract, ref, units in Ledger._read_group(
+                [
+                    ("contract_id", "in", contract_ids),
+                    ("incident_ref", "in", refs),
+                    ("effective_kind", "=", "debit"),
+                    ("rounding_scope", "=", "incident"),
+                ],
+                ["contract_id", "incident_ref"],
+                ["units:sum"],
+            ):
+                incident_units[contract.id, ref] = -units
+            for contract, ref, hours in self.sudo()._read_group(
+                [
+                    ("retainer_id", "in", contract_ids),
+                    ("retainer_incident_ref", "in", refs),
+                    ("retainer_billed_outside", "=", False),
+                ],
+                ["retainer_id", "retainer_incident_ref"],
+                ["unit_amount:sum"],
+            ):
+                incident_hours[contract.id, ref] = hours
+        for line in saved:
+            own = charged.get(line._origin.id, 0)
+            line.retainer_charged_units = own
+            key = (line.retainer_id._origin.id, line.retainer_incident_ref)
+            if not line.retainer_incident_ref:
+                line.retainer_incident_units = own
+                line.retainer_incident_hours = line.unit_amount
+                line.retainer_incident_summary = False
+                continue
+            units = incident_units.get(key, 0)
+            hours = incident_hours.get(key, 0.0)
+            line.retainer_incident_units = units
+            line.retainer_incident_hours = hours
+            line.retainer_incident_summary = self.env._(
+                "This entry: %(own)s units, incident total %(units)s units for "
+                "%(hours)s",
+                own=own,
+                units=units,
+                hours=format_duration_human(hours),
+            )
 
     # The contract's policy is read when the duration or retainer changes,
     # not tracked: a later policy change never re-prices recorded time.
@@ -314,13 +431,22 @@ class AccountAnalyticLine(models.Model):
             moved._retainer_check_move_right(vals["retainer_id"])
         previous = self.filtered(lambda line: line.retainer_id)
         previous._retainer_check_usage_can_change()
+        # The incidents rounded once the lines leave are re-targeted too.
+        incidents_before = {
+            line.id: (line.retainer_id.id, ref)
+            for line, ref in zip(
+                previous, previous.mapped("retainer_incident_ref"), strict=True
+            )
+            if ref
+        }
         result = super().write(vals)
         if "retainer_id" in vals or "retainer_contact_type" in vals:
             with server_values():
                 for flag, lines in self._retainer_billed_outside_changes().items():
                     lines.write({"retainer_billed_outside": flag})
         (previous | self.filtered(lambda line: line.retainer_id))._retainer_sync_debits(
-            reason=moved and self._retainer_move_reason(vals)
+            reason=moved and self._retainer_move_reason(vals),
+            incidents_before=incidents_before,
         )
         return result
 
@@ -328,10 +454,27 @@ class AccountAnalyticLine(models.Model):
         retainer_lines = self.filtered(lambda line: line.retainer_id)
         if retainer_lines:
             retainer_lines._retainer_check_usage_can_change()
-            debits = self.env["retainer.ledger.entry"]._retainer_active_debits(
-                retainer_lines
+            Ledger = self.env["retainer.ledger.entry"]
+            debits = Ledger._retainer_active_debits(retainer_lines)
+            # Incidents rounded once lose the lines: re-targeted without
+            # them, before they go (the corrections name them and their date).
+            cause_by_incident = {}
+            for line, ref in zip(
+                retainer_lines,
+                retainer_lines.mapped("retainer_incident_ref"),
+                strict=True,
+            ):
+                if ref:
+                    cause_by_incident[line.retainer_id.id, ref] = line
+            reverse, new_vals = self._retainer_incident_plan(
+                cause_by_incident, exclude_ids=retainer_lines.ids
             )
-            debits._reverse(reason=self.env._("Timesheet deleted"))
+            if debits or reverse or new_vals:
+                Ledger._post(
+                    new_vals,
+                    reverse=debits | reverse,
+                    reason=self.env._("Timesheet deleted"),
+                )
         return super().unlink()
 
     # === HOOKS === #
@@ -583,6 +726,29 @@ class AccountAnalyticLine(models.Model):
 
     # === HOOKS === #
 
+    def _retainer_incident_refs(self):
+        """The incident of each line of ``self``, in order: what time is
+        rounded together when its retainer rounds each incident once.
+
+        ``"model,id"``: the line's task (``"project.task,7"``), else the line
+        itself. A bridge whose lines name a ticket returns the ticket for
+        those lines and ``super()``'s answer for the others (add the ticket
+        field to :meth:`_retainer_usage_fields` too)."""
+        # _origin: the same answer for a line being edited in a form.
+        return [
+            f"project.task,{line.task_id._origin.id}"
+            if line.task_id._origin
+            else f"account.analytic.line,{line._origin.id or line.id}"
+            for line in self
+        ]
+
+    @api.model
+    def _retainer_usage_fields(self):
+        """Names of the fields whose change may change what a line costs its
+        retainer: writing one re-syncs the line's debits. A bridge adds the
+        fields its :meth:`_retainer_incident_refs` reads."""
+        return set(RETAINER_USAGE_FIELDS)
+
     def _is_readonly(self):
         return super()._is_readonly() or bool(
             self.retainer_id
@@ -730,10 +896,12 @@ class AccountAnalyticLine(models.Model):
             or self.retainer_billed_outside
         ):
             return False
-        needed = self.retainer_units
+        needed = self._retainer_incident_delta()
         saved = self._origin
-        if saved and saved.retainer_id == contract:
-            needed -= saved.retainer_units  # its debit is reversed on save
+        if needed is None:
+            needed = self.retainer_units
+            if saved and saved.retainer_id == contract:
+                needed -= saved.retainer_units  # its debit is reversed on save
         balance = contract.balance_units
         if needed <= 0 or balance - needed >= 0:
             return False
@@ -759,15 +927,59 @@ class AccountAnalyticLine(models.Model):
             **values,
         )
 
-    def _retainer_prepare_debit_vals_list(self):
-        """Debit values of each line of ``self``, in order. Scalar fields are
-        read a column at a time: this runs for every timesheet of a batch."""
+    def _retainer_incident_delta(self):
+        """Units saving the line ``self`` (being edited in a form) adds to
+        its incident when the incident is rounded once; None when the line
+        is rounded entry by entry (a new line without incident of its own).
+        Advisory: saving re-targets the incident under the lock."""
+        self.ensure_one()
+        contract = self.retainer_id._origin
+        saved = self._origin
+        if not contract or self.retainer_billed_outside:
+            return None
+        [ref] = self._retainer_incident_refs()
+        if not saved and ref.startswith(f"{self._name},"):
+            return None  # a line of its own: what it costs alone
+        key = (contract.id, ref)
+        Ledger = self.env["retainer.ledger.entry"].sudo()
+        # sudo: the figures of the line's own retainer, for its warning.
+        scope = Ledger._retainer_incident_first_scopes([contract.id], [ref])
+        if scope.get(key, contract.rounding_scope) != "incident":
+            return None
+        domain = [
+            ("retainer_id", "=", contract.id),
+            ("retainer_incident_ref", "=", ref),
+            ("retainer_billed_outside", "=", False),
+        ]
+        if saved:
+            domain.append(("id", "!=", saved.id))
+        others = self.sudo().search_fetch(
+            domain, ["unit_amount", "retainer_contact_type"]
+        )
+        entries = list(
+            zip(
+                others.mapped("unit_amount"),
+                others.mapped("retainer_contact_type"),
+                strict=True,
+            )
+        )
+        entries.append((max(self.unit_amount, 0.0), self.retainer_contact_type))
+        target = contract._retainer_incident_counter()(entries)
+        debits = Ledger._retainer_active_incident_debits([contract.id], [ref])
+        return target + sum(debits.mapped("units"))
+
+    def _retainer_prepare_debit_vals_list(self, refs=None):
+        """Debit values of each line of ``self``, in order, rounded entry by
+        entry (``refs``: the lines' incidents, named on the debits). Scalar
+        fields are read a column at a time: this runs for every timesheet
+        of a batch."""
         columns = zip(
             self.mapped("retainer_units"),
             self.mapped("date"),
             self.mapped("name"),
             self.mapped("retainer_contact_type"),
             self.mapped("unit_amount"),
+            refs or [False] * len(self),
             strict=True,
         )
         return [
@@ -782,8 +994,10 @@ class AccountAnalyticLine(models.Model):
                 "project_id": line.project_id.id,
                 "contact_type": contact_type,
                 "entered_hours": hours,
+                "incident_ref": ref,
+                "rounding_scope": "entry",
             }
-            for line, (units, date, name, contact_type, hours) in zip(
+            for line, (units, date, name, contact_type, hours, ref) in zip(
                 self, columns, strict=True
             )
         ]
@@ -800,25 +1014,45 @@ class AccountAnalyticLine(models.Model):
             and not float_compare(debit.entered_hours, vals["entered_hours"], 6)
         )
 
-    def _retainer_sync_debits(self, new=False, reason=None):
-        """Make the ledger hold exactly one live debit per retainer timesheet
-        of ``self``, matching its current state: an outdated debit is
-        reversed (for ``reason``, default "Timesheet changed") and a new one
-        posted. Runs in a constant number of queries for the whole batch."""
+    def _retainer_sync_debits(self, new=False, reason=None, incidents_before=None):
+        """Make the ledger hold what the retainer timesheets of ``self``
+        cost in their current state, in one posting.
+
+        A line rounded entry by entry has exactly one live debit: an
+        outdated one is reversed (for ``reason``, default "Timesheet
+        changed") and a new one posted. A line of an incident rounded once
+        (see :meth:`_retainer_incident_plan`) has its incident re-targeted,
+        and so has the incident it left (``incidents_before``: ``{line id:
+        (retainer id, incident)}`` before the change). Runs in a constant
+        number of queries for the whole batch."""
         if new and not self.retainer_id:  # plain time: nothing to read per line
             return
         retainer_lines = self.filtered(lambda line: line.retainer_id)
         Ledger = self.env["retainer.ledger.entry"]
         retainer_lines._retainer_validate()
+        refs = retainer_lines._retainer_incident_refs()
+        lines_by_incident = self._retainer_store_incidents(
+            dict(zip(retainer_lines.ids, refs, strict=True))
+        )
+        incident_line_ids = set().union(
+            *(lines.ids for lines in lines_by_incident.values())
+        )
+        cause_by_incident = {
+            key: lines[-1:] for key, lines in lines_by_incident.items()
+        }
+        for line_id, key in (incidents_before or {}).items():
+            cause_by_incident.setdefault(key, self.browse(line_id))
         live = Ledger if new else Ledger._retainer_active_debits(self)
         live_by_line = {debit.timesheet_id.id: debit for debit in live}
-        vals_by_line = dict(
-            zip(
+        vals_by_line = {
+            line_id: vals
+            for line_id, vals in zip(
                 retainer_lines.ids,
-                retainer_lines._retainer_prepare_debit_vals_list(),
+                retainer_lines._retainer_prepare_debit_vals_list(refs),
                 strict=True,
             )
-        )
+            if line_id not in incident_line_ids
+        }
         to_reverse = Ledger
         new_vals = []
         for line_id in self.ids:
@@ -839,9 +1073,173 @@ class AccountAnalyticLine(models.Model):
             )
             to_reverse |= reverse
             new_vals += post
+        reverse, post = self._retainer_incident_plan(cause_by_incident)
+        to_reverse |= reverse
+        new_vals += post
         if to_reverse or new_vals:
             Ledger._post(
                 new_vals,
                 reverse=to_reverse,
                 reason=reason or self.env._("Timesheet changed"),
             )
+
+    def _retainer_store_incidents(self, ref_by_line):
+        """Store on the lines of ``self`` their incident (``ref_by_line``:
+        ``{line id: incident}`` of those on a retainer) when it is rounded
+        once, clear it on the others, and return ``{(retainer id,
+        incident): lines}`` of the incidents rounded once (in one query to
+        decide, one to write).
+
+        An incident is rounded the way of its first debit, else the way its
+        retainer rounds now: changing a retainer's scope never re-prices
+        time already charged."""
+        keys = [
+            (line.retainer_id.id, ref_by_line[line.id])
+            if line.id in ref_by_line
+            else None
+            for line in self
+        ]
+        Ledger = self.env["retainer.ledger.entry"]
+        first_scopes = Ledger._retainer_incident_first_scopes(
+            {key[0] for key in keys if key}, {key[1] for key in keys if key}
+        )
+        scope_by_contract = {
+            contract.id: contract.rounding_scope for contract in self.retainer_id
+        }
+        ids_by_incident = defaultdict(list)
+        changed_ids, changed_refs = [], []
+        for line, key, stored in zip(
+            self, keys, self.mapped("retainer_incident_ref"), strict=True
+        ):
+            scope = key and (first_scopes.get(key) or scope_by_contract[key[0]])
+            ref = key[1] if scope == "incident" else None
+            if ref:
+                ids_by_incident[key].append(line.id)
+            if (stored or None) != ref:
+                changed_ids.append(line.id)
+                changed_refs.append(ref)
+        if changed_ids:
+            self.flush_recordset(["retainer_incident_ref"])
+            self.env.cr.execute(
+                SQL(
+                    "UPDATE account_analytic_line l SET retainer_incident_ref = t.ref "
+                    "FROM unnest(%s::int[], %s::varchar[]) AS t(id, ref) "
+                    "WHERE l.id = t.id",
+                    changed_ids,
+                    changed_refs,
+                )
+            )
+            self.browse(changed_ids).invalidate_recordset(["retainer_incident_ref"])
+        return {key: self.browse(ids) for key, ids in ids_by_incident.items()}
+
+    @api.model
+    def _retainer_incident_plan(self, cause_by_incident, exclude_ids=()):
+        """Plan the postings that bring incidents rounded once to what they
+        cost now: ``(debits to reverse, vals of new debits)``.
+
+        Under the retainers' posting lock, taken first and bumped (a
+        concurrent posting on the same retainers, having read an older
+        ledger, fails to serialize and is retried with this one's lines
+        and debits), each incident's target is its lines' time rounded once
+        (``retainer.contract._retainer_incident_counter``; time billed
+        outside the level stays per line and costs no units). The
+        difference with its live debits is posted append-only by
+        ``retainer.ledger.entry._reconcile_plan``: debits are reversed (the
+        causing line's own first, then the newest) while they exceed the
+        target, and a shortfall becomes one new debit naming the incident
+        and the line that caused it, dated on that line's date. A debit of
+        the causing line dated otherwise than the line is stale (the line
+        moved in time).
+
+        :param dict cause_by_incident: ``{(retainer id, incident): line}``,
+            the line whose change re-targets the incident.
+        :param exclude_ids: lines about to be deleted, left out.
+        """
+        Ledger = self.env["retainer.ledger.entry"]
+        if not cause_by_incident:
+            return Ledger, []
+        contracts = self.env["retainer.contract"].browse(
+            sorted({key[0] for key in cause_by_incident})
+        )
+        contracts._lock_for_posting(bump=True)
+        refs = list({key[1] for key in cause_by_incident})
+        domain = [
+            ("retainer_id", "in", contracts.ids),
+            ("retainer_incident_ref", "in", refs),
+        ]
+        if exclude_ids:
+            domain.append(("id", "not in", list(exclude_ids)))
+        # The lines are read on this transaction's snapshot: the bumped lock
+        # above makes it the latest committed state of these retainers.
+        lines = self.search_fetch(
+            domain,
+            [
+                "retainer_id",
+                "retainer_incident_ref",
+                "unit_amount",
+                "retainer_contact_type",
+                "retainer_billed_outside",
+            ],
+        )
+        entries = defaultdict(list)
+        entered = defaultdict(float)
+        for contract_id, ref, hours, contact_type, outside in zip(
+            [line.retainer_id.id for line in lines],
+            lines.mapped("retainer_incident_ref"),
+            lines.mapped("unit_amount"),
+            lines.mapped("retainer_contact_type"),
+            lines.mapped("retainer_billed_outside"),
+            strict=True,
+        ):
+            if outside:
+                continue
+            entries[contract_id, ref].append((hours, contact_type))
+            entered[contract_id, ref] += hours
+        debits = Ledger._retainer_active_incident_debits(contracts.ids, refs)
+        live_by_incident = defaultdict(lambda: Ledger)
+        for debit in debits:
+            live_by_incident[debit.contract_id.id, debit.incident_ref] |= debit
+        counters = {
+            contract.id: contract._retainer_incident_counter() for contract in contracts
+        }
+        to_reverse = Ledger
+        new_vals = []
+        for (contract_id, ref), cause in cause_by_incident.items():
+            key = (contract_id, ref)
+            target = counters[contract_id](entries.get(key, ()))
+            live = live_by_incident[key].with_prefetch(debits._prefetch_ids)
+            reverse, post = Ledger._reconcile_plan(
+                live,
+                -target,
+                lambda units, key=key, cause=cause: cause._retainer_incident_debit_vals(
+                    key, units
+                ),
+                stale=lambda debit, cause=cause: (
+                    debit.timesheet_id == cause and debit.date != cause.date
+                ),
+                first=lambda debit, cause=cause: debit.timesheet_id == cause,
+            )
+            kept_hours = sum((live - reverse).mapped("entered_hours"))
+            for vals in post:
+                vals["entered_hours"] = entered.get(key, 0.0) - kept_hours
+            to_reverse |= reverse
+            new_vals += post
+        return to_reverse, new_vals
+
+    def _retainer_incident_debit_vals(self, key, units):
+        """Values of a debit of ``units`` (negative) of the incident ``key``
+        (``(retainer id, incident)``) caused by the line ``self``."""
+        self.ensure_one()
+        return {
+            "contract_id": key[0],
+            "kind": "debit",
+            "units": units,
+            "date": self.date,
+            "name": self.name,
+            "timesheet_id": self.id,
+            "employee_id": self.employee_id.id,
+            "project_id": self.project_id.id,
+            "contact_type": self.retainer_contact_type,
+            "incident_ref": key[1],
+            "rounding_scope": "incident",
+        }

@@ -19,6 +19,10 @@ ROUNDING_METHOD_SELECTION = [
     ("down", "Always round down"),
     ("nearest", "Nearest (half up)"),
 ]
+ROUNDING_SCOPE_SELECTION = [
+    ("entry", "Each entry"),
+    ("incident", "Each incident"),
+]
 OVERDRAFT_POLICY_SELECTION = [
     ("allow", "Allow"),
     ("warn", "Allow and warn"),
@@ -76,6 +80,14 @@ class ResCompany(models.Model):
     retainer_rounding_unit_minutes = fields.Integer(default=15, required=True)
     retainer_rounding_grace_minutes = fields.Integer(default=5, required=True)
     retainer_rounding_min_units = fields.Integer(default=1, required=True)
+    retainer_rounding_scope = fields.Selection(
+        ROUNDING_SCOPE_SELECTION,
+        default="entry",
+        required=True,
+        help="Each entry: every timesheet entry is rounded on its own. Each "
+        "incident: the time of an incident (its ticket, else its task, else "
+        "the entry) is rounded once, and each entry posts the difference.",
+    )
     retainer_day_hours = fields.Float(default=7.0, required=True)
     retainer_overdraft_policy = fields.Selection(
         OVERDRAFT_POLICY_SELECTION, default="warn", required=True

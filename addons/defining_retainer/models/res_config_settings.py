@@ -31,6 +31,9 @@ class ResConfigSettings(models.TransientModel):
         readonly=False,
         string="Minimum",
     )
+    retainer_rounding_scope = fields.Selection(
+        related="company_id.retainer_rounding_scope", readonly=False
+    )
     retainer_day_hours = fields.Float(
         related="company_id.retainer_day_hours", readonly=False, string="Day length"
     )

@@ -12,12 +12,13 @@ from odoo.tools import SQL, format_date, split_every
 from ..tools import forecast as forecast_tools
 from ..tools.alerts import crosses_low_balance, due_warning
 from ..tools.durations import format_days, format_duration_human
-from ..tools.rounding import duration_to_units, units_to_hours
+from ..tools.rounding import duration_to_units, incident_units, units_to_hours
 from ..tools.server_values import server_values
 from ..tools.statement import period_start, running_balances
 from .res_company import (
     OVERDRAFT_POLICY_SELECTION,
     ROUNDING_METHOD_SELECTION,
+    ROUNDING_SCOPE_SELECTION,
     STATEMENT_FREQUENCY_SELECTION,
 )
 from .retainer_ledger_entry import EXPIRING_SOON_DAYS
@@ -184,6 +185,21 @@ class RetainerContract(models.Model):
         string="Minimum units per entry",
         required=True,
         default=lambda self: self.env.company.retainer_rounding_min_units,
+    )
+    # Read when an incident gets its first debit: the incident keeps that
+    # scope (see account.analytic.line._retainer_sync_incidents), so a later
+    # change never re-prices recorded time.
+    rounding_scope = fields.Selection(
+        ROUNDING_SCOPE_SELECTION,
+        string="Rounding scope",
+        required=True,
+        tracking=True,
+        default=lambda self: self.env.company.retainer_rounding_scope or "entry",
+        help="Each entry: every timesheet entry is rounded on its own. Each "
+        "incident: the time of an incident (its ticket, else its task, else "
+        "the entry) is rounded once, the minimum once, and each entry posts "
+        "the difference it makes. Incidents already charged keep the scope "
+        "of their first charge.",
     )
     usage_lock_date = fields.Date(
         tracking=True,
@@ -639,6 +655,30 @@ class RetainerContract(models.Model):
     def _retainer_unit_counter(self):
         """Return ``count(hours, contact_type) -> units`` with this contract's
         policy and rates read once, for loops over many timesheets."""
+        policy, rates = self._retainer_rounding_policy()
+
+        def count(hours, contact_type):
+            return duration_to_units(hours * rates.get(contact_type, 1.0), **policy)
+
+        return count
+
+    def _retainer_incident_counter(self):
+        """Return ``count([(hours, contact_type)]) -> units`` of one
+        incident rounded once with this contract's policy and rates (see
+        ``tools.rounding.incident_units``), read once for many incidents."""
+        policy, rates = self._retainer_rounding_policy()
+
+        def count(entries):
+            return incident_units(
+                ((hours, rates.get(ctype, 1.0)) for hours, ctype in entries), **policy
+            )
+
+        return count
+
+    def _retainer_rounding_policy(self):
+        """``(policy, rates)``: this contract's rounding policy as keyword
+        arguments of ``tools.rounding``, and its level's rate multiplier
+        per contact type."""
         self.ensure_one()
         policy = {
             "unit_minutes": self.rounding_unit_minutes,
@@ -647,12 +687,7 @@ class RetainerContract(models.Model):
             "method": self.rounding_method,
         }
         level = self.level_id
-        rates = {ctype: level._multiplier(ctype) for ctype in CONTACT_TYPES}
-
-        def count(hours, contact_type):
-            return duration_to_units(hours * rates.get(contact_type, 1.0), **policy)
-
-        return count
+        return policy, {ctype: level._multiplier(ctype) for ctype in CONTACT_TYPES}
 
     def _format_units(self, units):
         """``units`` as text with the matching hours, e.g. ``6 units (1 h 30 min)``."""

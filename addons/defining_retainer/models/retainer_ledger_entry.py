@@ -10,7 +10,7 @@ from odoo.tools import SQL, create_index, format_date, split_every
 
 from ..tools.allocation import CHECKPOINT_VERSION, LedgerReplay, StaleCheckpoint
 from ..tools.rounding import units_to_hours
-from .res_company import TOPUP_ORIGIN_SELECTION
+from .res_company import ROUNDING_SCOPE_SELECTION, TOPUP_ORIGIN_SELECTION
 
 # What a replay of the allocation reads of each ledger row (see
 # tools/allocation.py, LedgerReplay.from_rows).
@@ -128,6 +128,15 @@ class RetainerLedgerEntry(models.Model):
     project_id = fields.Many2one("project.project", readonly=True)
     contact_type = fields.Selection(CONTACT_TYPE_SELECTION, readonly=True)
     entered_hours = fields.Float(readonly=True, aggregator="sum")
+    # The incident of usage ("project.task,7", see
+    # account.analytic.line._retainer_incident_refs) and how it was rounded
+    # when posted: an incident keeps the scope of its first debit. For an
+    # incident rounded once, each debit is the difference a change of its
+    # lines made, naming the line that caused it (timesheet_id).
+    incident_ref = fields.Char(string="Incident", readonly=True, index="btree_not_null")
+    rounding_scope = fields.Selection(
+        ROUNDING_SCOPE_SELECTION, readonly=True, help="How the usage was rounded."
+    )
     # Source of a sold credit: the order line it tops up from and, when the
     # credit waited for it, the invoice (also the source of overdraft credits).
     sale_line_id = fields.Many2one(
@@ -833,6 +842,8 @@ class RetainerLedgerEntry(models.Model):
                     "project_id": entry.project_id.id,
                     "contact_type": entry.contact_type,
                     "entered_hours": -entry.entered_hours,
+                    "incident_ref": entry.incident_ref,
+                    "rounding_scope": entry.rounding_scope,
                 }
             )
         return all_vals
@@ -1156,17 +1167,65 @@ class RetainerLedgerEntry(models.Model):
 
     @api.model
     def _retainer_active_debits(self, timesheets):
-        """Return the debits of ``timesheets`` that are not reversed (one
-        query for the batch)."""
+        """Return the debits of ``timesheets`` rounded entry by entry that
+        are not reversed (one query for the batch). The debits of incidents
+        rounded once are the incident's, not their line's: see
+        :meth:`_retainer_active_incident_debits`."""
         if not timesheets:
             return self.browse()
         return self.search(
             [
                 ("timesheet_id", "in", timesheets.ids),
                 ("kind", "=", "debit"),
+                ("rounding_scope", "!=", "incident"),
                 ("reversal_entry_ids", "=", False),
             ]
         )
+
+    @api.model
+    def _retainer_active_incident_debits(self, contract_ids, refs):
+        """Return the debits, not reversed, of the incidents ``refs``
+        rounded once on ``contract_ids`` (one query for the batch; the
+        caller keeps those of its own (contract, incident) pairs)."""
+        if not contract_ids or not refs:
+            return self.browse()
+        # What re-targeting reads, in the same query: a save costs as many
+        # queries on an incident with debits as on a new one.
+        return self.search_fetch(
+            [
+                ("contract_id", "in", list(contract_ids)),
+                ("incident_ref", "in", list(refs)),
+                ("kind", "=", "debit"),
+                ("rounding_scope", "=", "incident"),
+                ("reversal_entry_ids", "=", False),
+            ],
+            ["contract_id", "incident_ref", "units", "date", "timesheet_id"]
+            + ["entered_hours"],
+            order="id",
+        )
+
+    @api.model
+    def _retainer_incident_first_scopes(self, contract_ids, refs):
+        """``{(contract id, incident): scope}`` of the first debit of each
+        incident of ``refs`` on ``contract_ids`` that has one (one query):
+        an incident keeps the scope it was first charged in."""
+        if not contract_ids or not refs:
+            return {}
+        self.flush_model(["contract_id", "incident_ref", "kind", "rounding_scope"])
+        self.env.cr.execute(
+            SQL(
+                "SELECT DISTINCT ON (contract_id, incident_ref) contract_id, "
+                "incident_ref, rounding_scope FROM retainer_ledger_entry "
+                "WHERE kind = 'debit' AND contract_id = ANY(%s) "
+                "AND incident_ref = ANY(%s) ORDER BY contract_id, incident_ref, id",
+                list(contract_ids),
+                list(refs),
+            )
+        )
+        return {
+            (contract_id, ref): scope or "entry"
+            for contract_id, ref, scope in self.env.cr.fetchall()
+        }
 
     def _retainer_block_label(self):
         """Short name of a credit block for people: what it is and when."""

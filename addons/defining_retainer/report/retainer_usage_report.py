@@ -47,6 +47,11 @@ class RetainerUsageReport(models.Model):
     asset_category = fields.Selection(
         ASSET_CATEGORY_SELECTION, string="Asset category", readonly=True
     )
+    # The incident of the usage (see account.analytic.line
+    # ._retainer_incident_refs) and a name for people: its task's, else the
+    # entry's description, else the reference itself.
+    incident_ref = fields.Char(readonly=True)
+    incident = fields.Char(readonly=True)
 
     def init(self):
         tools.drop_view_if_exists(self.env.cr, self._table)
@@ -65,8 +70,9 @@ class RetainerUsageReport(models.Model):
     def _select(self):
         """The columns of the view (``e``: the ledger entry, ``c``: its
         retainer, ``emp``: its consultant, ``aal``: its timesheet, ``t``:
-        that timesheet's task). Extend it (with ``super()``) with the
-        columns of an extension's fields."""
+        that timesheet's task, ``it``: the task that is its incident).
+        Extend it (with ``super()``) with the columns of an extension's
+        fields."""
         return SQL(
             """
             e.id AS id,
@@ -85,7 +91,14 @@ class RetainerUsageReport(models.Model):
             e.billed_hours AS hours,
             e.entered_hours AS entered_hours,
             t.retainer_asset_id AS asset_id,
-            t.retainer_asset_category AS asset_category
+            t.retainer_asset_category AS asset_category,
+            e.incident_ref AS incident_ref,
+            CASE
+                WHEN it.id IS NOT NULL THEN it.name
+                WHEN split_part(e.incident_ref, ',', 1) = 'account.analytic.line'
+                    THEN e.name
+                ELSE e.incident_ref
+            END AS incident
             """
         )
 
@@ -99,5 +112,8 @@ class RetainerUsageReport(models.Model):
             LEFT JOIN hr_employee emp ON emp.id = e.employee_id
             LEFT JOIN account_analytic_line aal ON aal.id = e.timesheet_id
             LEFT JOIN project_task t ON t.id = aal.task_id
+            LEFT JOIN project_task it
+                   ON split_part(e.incident_ref, ',', 1) = 'project.task'
+                  AND it.id = split_part(e.incident_ref, ',', 2)::int
             """
         )

@@ -39,3 +39,5 @@ from . import test_staff_screenshots
 from . import test_payment_lifecycle
 from . import test_audit
 from . import test_ledger_growth
+from . import test_incident_rounding
+from . import test_incident_concurrency

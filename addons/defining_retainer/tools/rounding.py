@@ -10,10 +10,16 @@ METHOD_UP = "up"
 METHOD_DOWN = "down"
 METHOD_NEAREST = "nearest"
 METHODS = (METHOD_GRACE, METHOD_UP, METHOD_DOWN, METHOD_NEAREST)
+# Rounding scopes: each timesheet entry rounded on its own, or an incident
+# (its ticket, else its task, else the entry) rounded once.
+SCOPE_ENTRY = "entry"
+SCOPE_INCIDENT = "incident"
+SCOPES = (SCOPE_ENTRY, SCOPE_INCIDENT)
 
 SECONDS_PER_HOUR = 3600
 MAX_HOURS = 1e6  # far beyond any timesheet; keeps the integer maths exact
 MAX_DAY_HOURS = 24
+MAX_RATE = 1e3  # far beyond any contact type's multiplier
 
 # What policy_error names, and the message duration_to_units raises for it.
 POLICY_UNIT = "unit_minutes"
@@ -67,6 +73,69 @@ def duration_to_units(
     :returns: units, an ``int`` >= 0; 0 only for a zero duration.
     :raises ValueError: on a negative duration or an invalid policy.
     """
+    _check_policy(unit_minutes, grace_minutes, min_units, method)
+    # Whole seconds first: 3h37 typed as 3.6166... hours must be exactly 217
+    # minutes, never a float compared against a boundary.
+    seconds = round(_checked_hours(hours) * SECONDS_PER_HOUR)
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return _seconds_to_units(
+        seconds,
+        unit_minutes=unit_minutes,
+        grace_minutes=grace_minutes,
+        min_units=min_units,
+        method=method,
+    )
+
+
+def incident_units(
+    entries, *, unit_minutes=15, grace_minutes=5, min_units=1, method=METHOD_GRACE
+):
+    """Return the whole number of units billed for one incident: the rounding
+    of :func:`duration_to_units` applied once to the incident's total time.
+
+    Each entry's duration is weighted by its rate (the level's multiplier of
+    its contact type) and taken in whole seconds, exactly as a single entry
+    is; the whole seconds are summed (integers: the order of the entries
+    never matters) and rounded once; the minimum units apply once, to the
+    incident.
+
+    A single entry costs what :func:`duration_to_units` bills for it. With
+    the ``up`` method an incident never costs more than its entries rounded
+    one by one; with ``grace``, ``down`` and ``nearest`` it can cost more
+    (15-minute units, 5 minutes of grace: 0:20 + 0:20 is 1 + 1 units entry
+    by entry, 3 units for the incident's 0:40) and at most one unit more per
+    entry beyond the first.
+
+    :param entries: iterable of ``(hours, rate)``: entered duration in hours
+        (>= 0) and its rate multiplier (>= 0).
+    :param unit_minutes, grace_minutes, min_units, method: the policy, as
+        for :func:`duration_to_units`.
+    :returns: units, an ``int`` >= 0; 0 only when the weighted total is 0.
+    :raises ValueError: on a negative or invalid duration or rate, or an
+        invalid policy.
+    """
+    _check_policy(unit_minutes, grace_minutes, min_units, method)
+    total = 0
+    for hours, rate in entries:
+        if not 0 <= rate <= MAX_RATE:  # also refuses NaN and infinities
+            raise ValueError(f"{rate!r} is not a rate multiplier")
+        # What duration_to_units(hours * rate) counts for the entry alone.
+        seconds = round(_checked_hours(hours * rate) * SECONDS_PER_HOUR)
+        if seconds < 0:
+            raise ValueError("a duration cannot be negative")
+        total += seconds
+    return _seconds_to_units(
+        total,
+        unit_minutes=unit_minutes,
+        grace_minutes=grace_minutes,
+        min_units=min_units,
+        method=method,
+    )
+
+
+def _check_policy(unit_minutes, grace_minutes, min_units, method):
+    """:raises ValueError: an unknown method or an invalid policy."""
     if method not in METHODS:
         raise ValueError(f"unknown rounding method {method!r}")
     problem = policy_error(
@@ -74,13 +143,20 @@ def duration_to_units(
     )
     if problem:
         raise ValueError(_POLICY_MESSAGES[problem])
-    if not -MAX_HOURS <= hours <= MAX_HOURS:  # also refuses NaN and infinities
+
+
+def _checked_hours(hours):
+    """``hours`` when it is a finite duration within ``MAX_HOURS``.
+
+    :raises ValueError: otherwise (NaN and infinities included).
+    """
+    if not -MAX_HOURS <= hours <= MAX_HOURS:
         raise ValueError(f"{hours!r} is not a duration in hours")
-    # Whole seconds first: 3h37 typed as 3.6166... hours must be exactly 217
-    # minutes, never a float compared against a boundary.
-    seconds = round(hours * SECONDS_PER_HOUR)
-    if seconds < 0:
-        raise ValueError("a duration cannot be negative")
+    return hours
+
+
+def _seconds_to_units(seconds, *, unit_minutes, grace_minutes, min_units, method):
+    """Units of a checked policy for a whole number of ``seconds`` >= 0."""
     if seconds == 0:
         return 0
     unit_seconds = unit_minutes * 60

@@ -14,6 +14,7 @@ CUSTOMER_FIELDS = {
         "retainer_billed_outside",
         "retainer_contact_type",
         "retainer_id",
+        "retainer_incident_ref",
         "retainer_units",
     },
     "account.move": {
@@ -31,6 +32,7 @@ CUSTOMER_FIELDS = {
         "retainer_rounding_grace_minutes",
         "retainer_rounding_method",
         "retainer_rounding_min_units",
+        "retainer_rounding_scope",
         "retainer_rounding_unit_minutes",
     },
     "retainer.contract": {
@@ -62,6 +64,7 @@ CUSTOMER_FIELDS = {
         "rounding_grace_minutes",
         "rounding_method",
         "rounding_min_units",
+        "rounding_scope",
         "rounding_unit_minutes",
         "state",
         "statement_frequency",
@@ -91,6 +94,7 @@ CUSTOMER_FIELDS = {
         "expired_units",
         "expiry_date",
         "hours",
+        "incident_ref",
         "invoice_id",
         "is_block",
         "kind",
@@ -103,6 +107,7 @@ CUSTOMER_FIELDS = {
         "reversal_entry_ids",
         "reversed_entry_id",
         "reversed_kind",
+        "rounding_scope",
         "sale_line_id",
         "signed_hours",
         "timesheet_id",
@@ -147,7 +152,14 @@ CUSTOMER_FIELDS = {
 # ... and what is the firm's own business: notes, flags of the jobs,
 # settings and bookkeeping. A portal user reads none of them.
 INTERNAL_FIELDS = {
-    "account.analytic.line": {"retainer_balance_hours", "retainer_balance_units"},
+    "account.analytic.line": {
+        "retainer_balance_hours",
+        "retainer_balance_units",
+        "retainer_charged_units",
+        "retainer_incident_hours",
+        "retainer_incident_summary",
+        "retainer_incident_units",
+    },
     "account.move.line": {"retainer_deferred"},
     "project.task": {
         "retainer_asset_category",
