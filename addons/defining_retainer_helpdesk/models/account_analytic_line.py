@@ -18,6 +18,19 @@ class AccountAnalyticLine(models.Model):
                 line.retainer_contact_type = contact_type
         return result
 
+    # === ONCHANGE METHODS === #
+
+    @api.onchange("ticket_id")
+    def _onchange_retainer_ticket_asset_warning(self):
+        if not self.ticket_id:
+            return None
+        message = self.ticket_id._retainer_unsupported_asset_warning()
+        if message:
+            return {
+                "warning": {"title": self.env._("Audited asset"), "message": message}
+            }
+        return None
+
     # === CRUD METHODS === #
 
     @api.model_create_multi

@@ -45,6 +45,17 @@ class HelpdeskTicket(models.Model):
         compute="_compute_retainer_candidate_ids",
         help="The customer has several active retainers and none is chosen.",
     )
+    # The customer's audited asset the ticket is about (see the core's
+    # retainer.audit.line): staff logging time on it are warned when the
+    # firm does not (fully) support it.
+    retainer_asset_id = fields.Many2one(
+        "retainer.audit.line",
+        string="Audited asset",
+        domain="[('contract_id', '=', retainer_id)]",
+        groups="base.group_user",
+        help="The customer's asset this ticket is about: staff logging time "
+        "on an asset the firm does not support are warned.",
+    )
     retainer_contact_type = fields.Selection(
         CONTACT_TYPE_SELECTION,
         string="Contact type",
@@ -299,6 +310,14 @@ class HelpdeskTicket(models.Model):
         return result
 
     # === BUSINESS METHODS === #
+
+    def _retainer_unsupported_asset_warning(self):
+        """What staff logging time on this ticket are told when its asset is
+        not (fully) supported; False otherwise (as for a task)."""
+        self.ensure_one()
+        # sudo: the asset's status and the catalogue's note, for a
+        # consultant who may not read the audit.
+        return self.sudo().retainer_asset_id._retainer_unsupported_warning()
 
     def _retainer_candidates(self):
         """``{ticket: retainers}``: the active retainers of each ticket's

@@ -1,4 +1,5 @@
 from . import test_staff_screenshots
+from . import test_ticket_asset
 from . import test_ticket_channel
 from . import test_ticket_close
 from . import test_ticket_retainer
