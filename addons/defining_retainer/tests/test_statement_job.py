@@ -205,6 +205,9 @@ class TestStatementJob(RetainerCommon):
         self.env["ir.module.module"].search(
             [("name", "=", "defining_retainer")]
         )._update_translations("fr_FR")
+        # The translations are written by SQL: values this test's
+        # environment read before must not be served from its cache.
+        self.env.invalidate_all()
         self.customer.lang = "fr_FR"
         template = self.env.ref(TEMPLATE)
         self.assertEqual(template.lang, "{{ object.partner_id.lang }}")
