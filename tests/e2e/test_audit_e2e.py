@@ -61,6 +61,9 @@ def setup(admin, server):
             "name": f"E2E audited {run}",
             "allow_remote": True,
             "audit_policy": "required",
+            # Last of the levels: the other tests take the first level that
+            # allows remote work, which must not start retainers in audit.
+            "sequence": 1000,
         },
     )
     [company_id] = admin("res.company", "search", [], limit=1, order="id")
@@ -82,6 +85,7 @@ def setup(admin, server):
         [company_id],
         {"retainer_audit_ack_required": before["retainer_audit_ack_required"]},
     )
+    admin("retainer.level", "write", [level_id], {"active": False})
 
 
 def test_audit_through_xmlrpc_and_the_portal(admin, server, setup):
