@@ -22,7 +22,7 @@ ENTRIES = 3  # one-hour entries per client, one after the other
 UNITS_PER_ENTRY = 4  # one hour of remote work
 CREDITED = 5 * UNITS_PER_ENTRY  # room for exactly 5 of the 24 entries
 REFUSAL = re.compile(
-    r"^Retainer RET/\d+ has \d+ units? \([\d:]+\) left and this time needs "
+    r"^Retainer RET/\d+ has \d+ units? \([^)]+\) left and this time needs "
     r"4 units \(1 h\)\. Ask the customer for a top-up"
 )
 CRON_LOCKED = "Record cannot be modified right now"
