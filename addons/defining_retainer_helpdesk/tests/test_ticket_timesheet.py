@@ -239,7 +239,12 @@ class TestTicketTimesheetRoles(HelpdeskRetainerCommon):
         self.assertEqual(line.retainer_id, self.contract)
         self.assertEqual(line.retainer_units, 2)
         lines = self.env["account.analytic.line"].search_count([])
-        with self.assertRaises(AccessError):
+        # Refused by the retainer's company rule, not by anything else.
+        with self.assertRaisesRegex(
+            AccessError,
+            r"(?s)Bea Other .* doesn't have 'read' access to:\n- Retainer "
+            r"\(retainer\.contract\).*multi-company",
+        ):
             self._log_ticket(ticket, 0.5, user=self.user_b)
         self.assertEqual(self.env["account.analytic.line"].search_count([]), lines)
 
