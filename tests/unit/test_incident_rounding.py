@@ -220,3 +220,50 @@ def test_bad_input_is_refused(entries, kwargs, message):
 
 def test_scopes_are_entry_and_incident():
     assert rounding.SCOPES == ("entry", "incident")
+
+
+# === The policy an incident keeps (named on its debits) ===
+
+
+@given(
+    method=st.sampled_from(METHODS),
+    unit=st.integers(1, 240),
+    grace=st.integers(0, 239),
+    minimum=st.integers(0, 20),
+)
+def test_policy_key_round_trips(method, unit, grace, minimum):
+    policy = {
+        "method": method,
+        "unit_minutes": unit,
+        "grace_minutes": grace % unit,
+        "min_units": minimum,
+    }
+    key = rounding.policy_key(**policy)
+    assert rounding.parse_policy_key(key) == policy
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        None,
+        "",
+        "grace/15/5",
+        "ceil/15/5/1",
+        "grace/15/x/1",
+        "grace/0/0/1",
+        "grace/15/15/1",
+        "up/15/5/-1",
+        "grace/15/5/1/2",
+    ],
+)
+def test_bad_policy_key_names_no_policy(key):
+    assert rounding.parse_policy_key(key) is None
+
+
+def test_policy_key_names_the_seed_default():
+    assert (
+        rounding.policy_key(
+            method="grace", unit_minutes=15, grace_minutes=5, min_units=1
+        )
+        == "grace/15/5/1"
+    )

@@ -189,7 +189,9 @@ class AccountAnalyticLine(models.Model):
             line.retainer_balance_units = units
             line.retainer_balance_hours = hours
 
-    @api.depends("retainer_id", "retainer_incident_ref", "unit_amount")
+    @api.depends(
+        "retainer_id", "retainer_incident_ref", "unit_amount", "retainer_units"
+    )
     def _compute_retainer_incident_figures(self):
         saved = self.filtered(lambda line: line._origin.id and line.retainer_id)
         for line in self - saved:
@@ -943,8 +945,9 @@ class AccountAnalyticLine(models.Model):
         key = (contract.id, ref)
         Ledger = self.env["retainer.ledger.entry"].sudo()
         # sudo: the figures of the line's own retainer, for its warning.
-        scope = Ledger._retainer_incident_first_scopes([contract.id], [ref])
-        if scope.get(key, contract.rounding_scope) != "incident":
+        first = Ledger._retainer_incident_first_scopes([contract.id], [ref]).get(key)
+        scope, policy = first or (contract.rounding_scope, None)
+        if scope != "incident":
             return None
         domain = [
             ("retainer_id", "=", contract.id),
@@ -964,7 +967,7 @@ class AccountAnalyticLine(models.Model):
             )
         )
         entries.append((max(self.unit_amount, 0.0), self.retainer_contact_type))
-        target = contract._retainer_incident_counter()(entries)
+        target = contract._retainer_incident_counter(policy)(entries)
         debits = Ledger._retainer_active_incident_debits([contract.id], [ref])
         return target + sum(debits.mapped("units"))
 
@@ -1092,7 +1095,8 @@ class AccountAnalyticLine(models.Model):
 
         An incident is rounded the way of its first debit, else the way its
         retainer rounds now: changing a retainer's scope never re-prices
-        time already charged."""
+        time already charged (nor does changing its policy: see
+        :meth:`_retainer_incident_plan`)."""
         keys = [
             (line.retainer_id.id, ref_by_line[line.id])
             if line.id in ref_by_line
@@ -1111,7 +1115,8 @@ class AccountAnalyticLine(models.Model):
         for line, key, stored in zip(
             self, keys, self.mapped("retainer_incident_ref"), strict=True
         ):
-            scope = key and (first_scopes.get(key) or scope_by_contract[key[0]])
+            first = key and first_scopes.get(key)
+            scope = key and (first[0] if first else scope_by_contract[key[0]])
             ref = key[1] if scope == "incident" else None
             if ref:
                 ids_by_incident[key].append(line.id)
@@ -1149,7 +1154,10 @@ class AccountAnalyticLine(models.Model):
         target, and a shortfall becomes one new debit naming the incident
         and the line that caused it, dated on that line's date. A debit of
         the causing line dated otherwise than the line is stale (the line
-        moved in time).
+        moved in time). An incident is rounded with the policy of its first
+        debit (``rounding_policy``, named again on each new debit), else
+        with its retainer's policy now: changing a retainer's policy never
+        re-prices an incident already charged.
 
         :param dict cause_by_incident: ``{(retainer id, incident): line}``,
             the line whose change re-targets the incident.
@@ -1197,22 +1205,39 @@ class AccountAnalyticLine(models.Model):
             entered[contract_id, ref] += hours
         debits = Ledger._retainer_active_incident_debits(contracts.ids, refs)
         live_by_incident = defaultdict(lambda: Ledger)
-        for debit in debits:
-            live_by_incident[debit.contract_id.id, debit.incident_ref] |= debit
-        counters = {
-            contract.id: contract._retainer_incident_counter() for contract in contracts
-        }
+        policies = {}
+        for debit, policy in zip(debits, debits.mapped("rounding_policy"), strict=True):
+            key = (debit.contract_id.id, debit.incident_ref)
+            live_by_incident[key] |= debit
+            policies.setdefault(key, policy)
+        # Incidents without live debits may have had some: their first one
+        # names the policy (one query, only for them).
+        missing = [key for key in cause_by_incident if key not in policies]
+        if missing:
+            first = Ledger._retainer_incident_first_scopes(
+                {key[0] for key in missing}, {key[1] for key in missing}
+            )
+            for key in missing:
+                policies[key] = first.get(key, (None, None))[1]
+        by_id = {contract.id: contract for contract in contracts}
+        counters = {}
         to_reverse = Ledger
         new_vals = []
         for (contract_id, ref), cause in cause_by_incident.items():
             key = (contract_id, ref)
-            target = counters[contract_id](entries.get(key, ()))
+            contract = by_id[contract_id]
+            policy = policies[key] or contract._retainer_policy_key()
+            if (contract_id, policy) not in counters:
+                counters[contract_id, policy] = contract._retainer_incident_counter(
+                    policy
+                )
+            target = counters[contract_id, policy](entries.get(key, ()))
             live = live_by_incident[key].with_prefetch(debits._prefetch_ids)
             reverse, post = Ledger._reconcile_plan(
                 live,
                 -target,
-                lambda units, key=key, cause=cause: cause._retainer_incident_debit_vals(
-                    key, units
+                lambda units, key=key, cause=cause, policy=policy: (
+                    cause._retainer_incident_debit_vals(key, units, policy)
                 ),
                 stale=lambda debit, cause=cause: (
                     debit.timesheet_id == cause and debit.date != cause.date
@@ -1226,9 +1251,10 @@ class AccountAnalyticLine(models.Model):
             new_vals += post
         return to_reverse, new_vals
 
-    def _retainer_incident_debit_vals(self, key, units):
+    def _retainer_incident_debit_vals(self, key, units, policy):
         """Values of a debit of ``units`` (negative) of the incident ``key``
-        (``(retainer id, incident)``) caused by the line ``self``."""
+        (``(retainer id, incident)``) caused by the line ``self``, rounded
+        with the rounding policy named ``policy``."""
         self.ensure_one()
         return {
             "contract_id": key[0],
@@ -1242,4 +1268,5 @@ class AccountAnalyticLine(models.Model):
             "contact_type": self.retainer_contact_type,
             "incident_ref": key[1],
             "rounding_scope": "incident",
+            "rounding_policy": policy,
         }

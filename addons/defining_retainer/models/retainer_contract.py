@@ -12,7 +12,13 @@ from odoo.tools import SQL, format_date, split_every
 from ..tools import forecast as forecast_tools
 from ..tools.alerts import crosses_low_balance, due_warning
 from ..tools.durations import format_days, format_duration_human
-from ..tools.rounding import duration_to_units, incident_units, units_to_hours
+from ..tools.rounding import (
+    duration_to_units,
+    incident_units,
+    parse_policy_key,
+    policy_key,
+    units_to_hours,
+)
 from ..tools.server_values import server_values
 from ..tools.statement import period_start, running_balances
 from .res_company import (
@@ -662,11 +668,14 @@ class RetainerContract(models.Model):
 
         return count
 
-    def _retainer_incident_counter(self):
+    def _retainer_incident_counter(self, policy_key=None):
         """Return ``count([(hours, contact_type)]) -> units`` of one
-        incident rounded once with this contract's policy and rates (see
+        incident rounded once with this contract's rates and the policy
+        named by ``policy_key`` (an incident's first debit's, see
+        ``tools.rounding.policy_key``), else this contract's policy now (see
         ``tools.rounding.incident_units``), read once for many incidents."""
         policy, rates = self._retainer_rounding_policy()
+        policy = parse_policy_key(policy_key) or policy
 
         def count(entries):
             return incident_units(
@@ -674,6 +683,11 @@ class RetainerContract(models.Model):
             )
 
         return count
+
+    def _retainer_policy_key(self):
+        """The key naming this contract's rounding policy now, as its
+        incidents' debits record it (``tools.rounding.policy_key``)."""
+        return policy_key(**self._retainer_rounding_policy()[0])
 
     def _retainer_rounding_policy(self):
         """``(policy, rates)``: this contract's rounding policy as keyword

@@ -137,6 +137,11 @@ class RetainerLedgerEntry(models.Model):
     rounding_scope = fields.Selection(
         ROUNDING_SCOPE_SELECTION, readonly=True, help="How the usage was rounded."
     )
+    # The rounding policy an incident rounded once was charged with
+    # ("grace/15/5/1", see tools.rounding.policy_key): an incident keeps the
+    # policy of its first debit, as it keeps its scope, so a later change of
+    # the retainer's policy never re-prices the incident's earlier lines.
+    rounding_policy = fields.Char(readonly=True)
     # Source of a sold credit: the order line it tops up from and, when the
     # credit waited for it, the invoice (also the source of overdraft credits).
     sale_line_id = fields.Many2one(
@@ -844,6 +849,7 @@ class RetainerLedgerEntry(models.Model):
                     "entered_hours": -entry.entered_hours,
                     "incident_ref": entry.incident_ref,
                     "rounding_scope": entry.rounding_scope,
+                    "rounding_policy": entry.rounding_policy,
                 }
             )
         return all_vals
@@ -1200,22 +1206,27 @@ class RetainerLedgerEntry(models.Model):
                 ("reversal_entry_ids", "=", False),
             ],
             ["contract_id", "incident_ref", "units", "date", "timesheet_id"]
-            + ["entered_hours"],
+            + ["entered_hours", "rounding_policy"],
             order="id",
         )
 
     @api.model
     def _retainer_incident_first_scopes(self, contract_ids, refs):
-        """``{(contract id, incident): scope}`` of the first debit of each
-        incident of ``refs`` on ``contract_ids`` that has one (one query):
-        an incident keeps the scope it was first charged in."""
+        """``{(contract id, incident): (scope, policy)}`` of the first debit
+        of each incident of ``refs`` on ``contract_ids`` that has one (one
+        query): an incident keeps the scope and the rounding policy (its
+        ``rounding_policy`` key, empty for an incident rounded entry by entry
+        or charged before the policy was named) it was first charged with."""
         if not contract_ids or not refs:
             return {}
-        self.flush_model(["contract_id", "incident_ref", "kind", "rounding_scope"])
+        self.flush_model(
+            ["contract_id", "incident_ref", "kind", "rounding_scope", "rounding_policy"]
+        )
         self.env.cr.execute(
             SQL(
                 "SELECT DISTINCT ON (contract_id, incident_ref) contract_id, "
-                "incident_ref, rounding_scope FROM retainer_ledger_entry "
+                "incident_ref, rounding_scope, rounding_policy "
+                "FROM retainer_ledger_entry "
                 "WHERE kind = 'debit' AND contract_id = ANY(%s) "
                 "AND incident_ref = ANY(%s) ORDER BY contract_id, incident_ref, id",
                 list(contract_ids),
@@ -1223,8 +1234,8 @@ class RetainerLedgerEntry(models.Model):
             )
         )
         return {
-            (contract_id, ref): scope or "entry"
-            for contract_id, ref, scope in self.env.cr.fetchall()
+            (contract_id, ref): (scope or "entry", policy)
+            for contract_id, ref, scope, policy in self.env.cr.fetchall()
         }
 
     def _retainer_block_label(self):

@@ -441,6 +441,45 @@ class TestIncidentScope(IncidentCommon):
         self.assertFalse(line.retainer_incident_ref)
         self.assertEqual(self.incident_contract.balance_units, 56 - 3)
 
+    def test_incident_keeps_the_policy_of_its_first_debit(self):
+        self.incident_contract.write({"rounding_method": "up"})
+        self._on(self.task, 20)  # 0:20 rounded up: 2 units
+        self._on(self.task, 20)  # 0:40: 3 units, 1 more
+        self.assertEqual(self._debits().mapped("rounding_policy"), ["up/15/5/1"] * 2)
+        self.assertEqual(self._charged(), 3)
+        # Rounded down without a minimum, 0:40 would be 2 units and 0:50 3:
+        # the change must not give back a unit of the earlier lines.
+        self.incident_contract.write(
+            {"rounding_method": "down", "rounding_min_units": 0}
+        )
+        third = self._on(self.task, 10)
+        # 0:50 rounded up (the incident's policy) is 4 units: 1 more.
+        self.assertEqual(self._charged(), 4)
+        self.assertRecordValues(
+            self._debits()[-1:],
+            [{"units": -1, "timesheet_id": third.id, "rounding_policy": "up/15/5/1"}],
+        )
+        self.assertEqual(third.retainer_charged_units, 1)
+        # An edit of an earlier line is priced with the incident's policy too.
+        third.with_user(self.consultant).write({"unit_amount": 25 / 60})
+        self.assertEqual(self._charged(), 5)  # 1:05 rounded up
+        # A new incident takes the retainer's policy now.
+        self._on(self.other_task, 20)
+        self._on(self.other_task, 20)
+        self.assertEqual(self._charged(self.other_task), 2)  # 0:40 rounded down
+        self.assertEqual(
+            self._debits(self.other_task).mapped("rounding_policy"), ["down/15/5/0"] * 2
+        )
+
+    def test_incident_policy_survives_a_deleted_first_debit(self):
+        first = self._on(self.task, 4)  # 1 unit: the minimum
+        self.incident_contract.write({"rounding_min_units": 0})
+        first.with_user(self.consultant).write({"unit_amount": 0})
+        self.assertEqual(self._charged(), 0)  # no time: nothing
+        self._on(self.task, 4)
+        # The incident's first debit named a minimum of 1 unit.
+        self.assertEqual(self._charged(), 1)
+
     def test_hooks(self):
         with_task = self._on(self.task, 4)
         without = self._on(False, 4)

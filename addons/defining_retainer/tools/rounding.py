@@ -174,3 +174,35 @@ def _seconds_to_units(seconds, *, unit_minutes, grace_minutes, min_units, method
 def units_to_hours(units, unit_minutes=15):
     """Return the hours (float) that ``units`` units of ``unit_minutes`` make."""
     return units * unit_minutes / 60
+
+
+# How a debit names the rounding policy it was computed with, e.g.
+# ``grace/15/5/1``: an incident keeps the policy of its first debit.
+_POLICY_KEY_FIELDS = ("method", "unit_minutes", "grace_minutes", "min_units")
+
+
+def policy_key(*, method, unit_minutes, grace_minutes, min_units):
+    """Return the text that names a rounding policy (see :func:`parse_policy_key`)."""
+    return f"{method}/{unit_minutes}/{grace_minutes}/{min_units}"
+
+
+def parse_policy_key(key):
+    """Return the policy named by ``key`` (see :func:`policy_key`) as the
+    keyword arguments of :func:`incident_units`, or ``None`` when ``key`` is
+    empty or names no valid policy (the caller falls back on the current
+    policy)."""
+    parts = (key or "").split("/")
+    if len(parts) != len(_POLICY_KEY_FIELDS) or parts[0] not in METHODS:
+        return None
+    try:
+        numbers = [int(part) for part in parts[1:]]
+    except ValueError:
+        return None
+    policy = dict(zip(_POLICY_KEY_FIELDS, [parts[0], *numbers], strict=True))
+    if policy_error(
+        unit_minutes=policy["unit_minutes"],
+        grace_minutes=policy["grace_minutes"],
+        min_units=policy["min_units"],
+    ):
+        return None
+    return policy

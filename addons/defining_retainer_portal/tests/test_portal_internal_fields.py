@@ -107,6 +107,7 @@ CUSTOMER_FIELDS = {
         "reversal_entry_ids",
         "reversed_entry_id",
         "reversed_kind",
+        "rounding_policy",
         "rounding_scope",
         "sale_line_id",
         "signed_hours",
