@@ -40,7 +40,7 @@ RETAINER_COLUMNS = (
 LIST_COLUMNS = (
     "retainer_contact_type",
     "retainer_billed_hours",
-    "retainer_units",
+    "retainer_charged_units",
     "retainer_balance_units",
 )
 
@@ -124,8 +124,9 @@ class TestTimesheetLogging(RetainerCommon):
             self.assertIn("not retainer_id", node[0].get("invisible"))
 
     def test_my_timesheets_list_stays_readable(self):
-        """My Timesheets shows one retainer column by default (the units a
-        row uses), the others are optional; today's balance shows on the row
+        """My Timesheets shows the units a row cost by default (and the
+        incident's total where time is rounded per incident), the others are
+        optional; today's balance shows on the row
         being typed, never on saved rows, where it would read as the
         balance after them."""
         Line = self.Line.with_user(self.consultant)
@@ -142,7 +143,14 @@ class TestTimesheetLogging(RetainerCommon):
                     for node in tree.xpath("//field[starts-with(@name, 'retainer_')]")
                     if node.get("optional") == "show"
                 ]
-                self.assertEqual(shown, ["retainer_units"])
+                # What the row cost (the difference it made to its
+                # incident) and the incident's total, not the row alone.
+                self.assertEqual(
+                    shown, ["retainer_charged_units", "retainer_incident_summary"]
+                )
+                units = tree.xpath("//field[@name='retainer_charged_units']")[0]
+                self.assertEqual(units.get("string"), "Units")
+                self.assertEqual(units.get("sum"), "Units")
                 balance = tree.xpath("//field[@name='retainer_balance_units']")[0]
                 self.assertEqual(balance.get("invisible"), "not retainer_id or id")
                 self.assertEqual(balance.get("string"), "Balance now")

@@ -19,7 +19,7 @@ registry.category("web_tour.tours").add("defining_retainer_timesheet_tour", {
         },
         {
             content: "Time already logged shows its units, not today's balance as if it were its own",
-            trigger: ".o_field_widget[name=timesheet_ids] .o_data_row:contains(Preparation):has(td[name=retainer_units]:contains(52)):not(:has(td[name=retainer_balance_units]:contains(4)))",
+            trigger: ".o_field_widget[name=timesheet_ids] .o_data_row:contains(Preparation):has(td[name=retainer_charged_units]:contains(52)):not(:has(td[name=retainer_balance_units]:contains(4)))",
         },
         {
             content: "Log time",
@@ -44,7 +44,7 @@ registry.category("web_tour.tours").add("defining_retainer_timesheet_tour", {
         },
         {
             content: "The new line costs 8 units",
-            trigger: ".o_field_widget[name=timesheet_ids] .o_data_row td[name=retainer_units]:contains(8)",
+            trigger: ".o_field_widget[name=timesheet_ids] .o_data_row td[name=retainer_charged_units]:contains(8)",
         },
         {
             content: "Save the task",
@@ -57,7 +57,7 @@ registry.category("web_tour.tours").add("defining_retainer_timesheet_tour", {
         },
         {
             content: "Saved rows show what they used, and no balance that is not theirs",
-            trigger: ".o_field_widget[name=timesheet_ids] .o_data_row:contains(Server move, first part):has(td[name=retainer_units]:contains(8)):not(:has(td[name=retainer_balance_units]:contains(-4)))",
+            trigger: ".o_field_widget[name=timesheet_ids] .o_data_row:contains(Server move, first part):has(td[name=retainer_charged_units]:contains(8)):not(:has(td[name=retainer_balance_units]:contains(-4)))",
         },
     ],
 });
