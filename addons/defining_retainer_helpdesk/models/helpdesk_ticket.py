@@ -182,18 +182,18 @@ class HelpdeskTicket(models.Model):
             ticket.retainer_next_expiry_date = contract.next_expiry_date
             ticket.retainer_alert = ticket._retainer_alert_message()
 
-    @api.depends("timesheet_ids.retainer_units")
+    # What the ledger charged for the ticket's work, as the portal sums it:
+    # for an incident rounded once, the difference each line made, not the
+    # line rounded alone.
+    @api.depends("timesheet_ids.retainer_units", "timesheet_ids.unit_amount")
     def _compute_retainer_units(self):
         if not self.env["account.analytic.line"].has_access("read"):
             # A salesman sees retainers, not the timesheets behind them.
             self.retainer_units = 0
             return
-        groups = self.env["account.analytic.line"]._read_group(
-            [("ticket_id", "in", self._origin.ids), ("retainer_id", "!=", False)],
-            ["ticket_id"],
-            ["retainer_units:sum"],
-        )
-        units = {ticket.id: total for ticket, total in groups}
+        # sudo: the sums of the tickets' own debits, shown to the retainer
+        # users this field is for (a consultant may not read the ledger).
+        units = self.sudo()._retainer_units_by_ticket()
         for ticket in self:
             ticket.retainer_units = units.get(ticket._origin.id, 0)
 
@@ -569,29 +569,57 @@ class HelpdeskTicket(models.Model):
 
     @api.model
     def _portal_retainer_work(self, retainer, tickets):
-        """The ledger debits of ``retainer`` for the work on ``tickets``:
-        the debits, not reversed, of the tickets' timesheet lines (one
-        query). Called with the retainer the portal's access check returned
-        (sudo): it reads that retainer's ledger only."""
-        if not tickets:
-            return self.env["retainer.ledger.entry"]
-        return self.env["retainer.ledger.entry"].search(
-            [
-                ("contract_id", "=", retainer.id),
-                ("kind", "=", "debit"),
-                ("reversal_entry_ids", "=", False),
-                ("timesheet_id.ticket_id", "in", tickets.ids),
-            ]
-        )
+        """The ledger debits of ``retainer`` for the work on ``tickets`` (see
+        :meth:`_retainer_work_entries`). Called with the retainer the
+        portal's access check returned (sudo): it reads that retainer's
+        ledger only."""
+        return tickets.with_env(self.env)._retainer_work_entries(retainer)
 
     @api.model
     def _portal_retainer_units(self, retainer, tickets):
         """``{ticket id: units}``: what the work on each of ``tickets`` cost
         ``retainer`` (a positive number; 0 for a ticket without work). See
         ``_portal_retainer_work`` for who calls it."""
-        units = dict.fromkeys(tickets.ids, 0)
-        for entry in self._portal_retainer_work(retainer, tickets):
-            units[entry.timesheet_id.ticket_id.id] -= entry.units
+        return tickets.with_env(self.env)._retainer_units_by_ticket(retainer)
+
+    def _retainer_work_entries(self, retainer=None):
+        """The debits, not reversed, for the work on the tickets of ``self``
+        (on ``retainer`` only, when given), in one query: those of the
+        tickets' incidents rounded once (each the difference a change of the
+        incident's lines made, named by the incident) and those of their
+        timesheet lines rounded entry by entry."""
+        ids = self._origin.ids
+        if not ids:
+            return self.env["retainer.ledger.entry"]
+        domain = [
+            ("kind", "=", "debit"),
+            ("reversal_entry_ids", "=", False),
+            "|",
+            "&",
+            ("rounding_scope", "=", "incident"),
+            ("incident_ref", "in", [f"{self._name},{ticket_id}" for ticket_id in ids]),
+            "&",
+            ("rounding_scope", "!=", "incident"),
+            ("timesheet_id.ticket_id", "in", ids),
+        ]
+        if retainer is not None:
+            domain.append(("contract_id", "=", retainer.id))
+        return self.env["retainer.ledger.entry"].search(domain)
+
+    def _retainer_units_by_ticket(self, retainer=None):
+        """``{ticket id: units}`` the ledger charged for the work on each
+        ticket of ``self`` (see :meth:`_retainer_work_entries`; a positive
+        number, 0 for a ticket without work)."""
+        units = dict.fromkeys(self._origin.ids, 0)
+        prefix = f"{self._name},"
+        for entry in self._retainer_work_entries(retainer):
+            ref = entry.incident_ref or ""
+            if entry.rounding_scope == "incident" and ref.startswith(prefix):
+                ticket_id = int(ref.removeprefix(prefix))
+            else:
+                ticket_id = entry.timesheet_id.ticket_id.id
+            if ticket_id in units:
+                units[ticket_id] -= entry.units
         return units
 
     @api.model

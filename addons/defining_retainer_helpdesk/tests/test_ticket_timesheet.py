@@ -27,6 +27,43 @@ class TestTicketTimesheet(HelpdeskRetainerCommon):
         self.assertEqual(debit.units, -3)
         self.assertEqual(ticket.retainer_units, 3)
 
+    def test_ticket_units_are_the_ledgers_in_both_scopes(self):
+        """Units used on the ticket form: what the ledger charged for the
+        ticket's work, as the portal sums it (0:45 + 0:45 + 0:05 is 7 units
+        entry by entry, 6 for the ticket rounded once)."""
+        for scope, expected in (("entry", 7), ("incident", 6)):
+            with self.subTest(scope=scope):
+                self.contract.rounding_scope = scope
+                ticket = self._ticket(task_id=self.task.id)
+                lines = self.env["account.analytic.line"]
+                for minutes in (45, 45, 5):
+                    lines |= self._log_ticket(ticket, minutes / 60)
+                # Each line rounded alone: 3 + 3 + 1, whatever the scope.
+                self.assertEqual(sum(lines.mapped("retainer_units")), 7)
+                self.env.invalidate_all()
+                self.assertEqual(
+                    ticket.with_user(self.consultant).retainer_units, expected
+                )
+                self.assertEqual(
+                    self.Ticket.sudo()._portal_retainer_units(self.contract, ticket),
+                    {ticket.id: expected},
+                )
+                charged = self.env["retainer.ledger.entry"].search(
+                    [
+                        ("contract_id", "=", self.contract.id),
+                        ("timesheet_id", "in", lines.ids),
+                        ("effective_kind", "=", "debit"),
+                    ]
+                )
+                self.assertEqual(-sum(charged.mapped("units")), expected)
+                # A line edited down: the ticket follows the ledger.
+                lines[0].with_user(self.consultant).unit_amount = 10 / 60
+                self.env.invalidate_all()
+                self.assertEqual(
+                    ticket.with_user(self.consultant).retainer_units,
+                    {"entry": 5, "incident": 4}[scope],
+                )
+
     def test_client_project_and_derived_values_are_not_trusted(self):
         ticket = self._ticket()
         line = self._log_ticket(
