@@ -2095,7 +2095,11 @@ class RetainerContract(models.Model):
         about), ``blocks_date`` (the day the block figures are read: today)
         and ``expiring`` (see ``retainer.ledger.entry._expiring_summary``);
         ``outside_lines`` (the period's timesheets billed outside the
-        retainer, oldest first: they use no units) and ``outside_hours``.
+        retainer, oldest first: they use no units) and ``outside_hours``;
+        ``incidents``: the usage of the period's incidents rounded once,
+        per incident (see ``retainer.ledger.entry._retainer_incident_groups``;
+        each also with ``blocks``, the blocks that paid its entries) and
+        ``incident_labels`` (``{incident: name}``).
 
         The block figures and the blocks paying each line are computed for
         all the retainers at once: one more query for the replay of their
@@ -2136,6 +2140,12 @@ class RetainerContract(models.Model):
             .grouped("retainer_id")
         )
         blocks_by_contract = live_blocks.grouped("contract_id")
+        # The incidents rounded once, for all the retainers at once.
+        incidents_by_contract = defaultdict(list)
+        for group in period_entries.filtered(
+            lambda entry: entry.rounding_scope == "incident" and entry.incident_ref
+        )._retainer_incident_groups(date_from, date_to):
+            incidents_by_contract[group["contract"].id].append(group)
         statements = {}
         for contract in self:
             opening = openings.get(contract, 0) or 0
@@ -2152,6 +2162,10 @@ class RetainerContract(models.Model):
             outside = outside_by_contract.get(
                 contract, self.env["account.analytic.line"]
             )
+            incidents = incidents_by_contract[contract.id]
+            for group in incidents:
+                payers = [line_blocks.get(entry.id) for entry in group["entries"]]
+                group["blocks"] = ", ".join(dict.fromkeys(filter(None, payers)))
             statements[contract.id] = {
                 "date_from": date_from,
                 "date_to": date_to,
@@ -2168,6 +2182,10 @@ class RetainerContract(models.Model):
                 )._expiring_summary(today),
                 "outside_lines": outside,
                 "outside_hours": sum(outside.mapped("unit_amount")),
+                "incidents": incidents,
+                "incident_labels": {
+                    group["ref"]: group["label"] for group in incidents
+                },
             }
         return statements
 

@@ -1279,6 +1279,127 @@ class RetainerLedgerEntry(models.Model):
 
     # === CUSTOMER-FACING TEXT (statement, portal) === #
 
+    def _retainer_incident_groups(self, date_from=None, date_to=None):
+        """Group the entries of ``self`` per incident, for whoever reads the
+        usage (the portal, the statement): a list of dicts, in the order of
+        each incident's first entry in ``self``, with
+
+        * ``ref`` (the incident, ``"project.task,7"``; ``False`` for an entry
+          of no incident: a top-up, an adjustment, an expiry, which makes a
+          group of its own), ``scope`` (``incident``: rounded once,
+          ``entry``: each line rounded alone), ``label`` (the incident's
+          name: its ticket, task or line), ``contract`` and ``entries``;
+        * ``lines``: dicts of ``date``, ``name``, ``employee``, ``hours``
+          (entered time) and ``units`` (``None`` in an incident rounded
+          once: its units are the incident's): for an incident rounded
+          once, every line of the incident but those billed outside the
+          retainer, also those that
+          cost no unit (an earlier line paid the rounding step), dated within
+          ``date_from``..``date_to`` when given (the period the entries were
+          read for); otherwise the debits of the group; oldest first;
+        * ``entered_hours``, ``units`` (the group's entries, net of
+          corrections: what the incident cost, once) and ``billed_hours``.
+
+        In a constant number of queries: one for the lines of the
+        incidents rounded once, one per kind of incident for the labels."""
+        incident = self.filtered(lambda entry: entry.incident_ref)
+        keyed = defaultdict(lambda: self.browse())
+        order = []
+        for entry in self:
+            key = (entry.contract_id.id, entry.incident_ref or entry.id)
+            if key not in keyed:
+                order.append(key)
+            keyed[key] |= entry
+        once = {
+            (entry.contract_id.id, entry.incident_ref)
+            for entry in incident
+            if entry.rounding_scope == "incident"
+        }
+        lines_by_key = defaultdict(list)
+        if once:
+            # Lines of these retainers only, read with the entries' rights
+            # (the portal and the statement read in sudo after their checks).
+            domain = [
+                ("retainer_id", "in", list({key[0] for key in once})),
+                ("retainer_incident_ref", "in", list({key[1] for key in once})),
+                ("retainer_billed_outside", "=", False),
+            ]
+            if date_from:
+                domain.append(("date", ">=", date_from))
+            if date_to:
+                domain.append(("date", "<=", date_to))
+            lines = self.env["account.analytic.line"].search_fetch(
+                domain,
+                ["retainer_id", "retainer_incident_ref", "date", "name"]
+                + ["employee_id", "unit_amount"],
+                order="date asc, id asc",
+            )
+            for line in lines:
+                key = (line.retainer_id.id, line.retainer_incident_ref)
+                if key in once:
+                    lines_by_key[key].append(
+                        {
+                            "date": line.date,
+                            "name": line.name or "",
+                            "employee": line.employee_id.name or "",
+                            "hours": line.unit_amount,
+                            "units": None,  # the incident's, once
+                        }
+                    )
+        labels = self._retainer_incident_labels(incident.mapped("incident_ref"))
+        groups = []
+        for key in order:
+            entries = keyed[key].with_prefetch(self._prefetch_ids)
+            contract = entries[:1].contract_id
+            units = sum(entries.mapped("units"))
+            ref = entries[:1].incident_ref or False
+            if key in once:
+                lines = lines_by_key[key]
+                entered = sum(line["hours"] for line in lines)
+            else:
+                lines = [
+                    {
+                        "date": entry.date,
+                        "name": entry._customer_description(),
+                        "employee": entry.employee_id.name or "",
+                        "hours": entry.entered_hours,
+                        "units": entry.units,
+                    }
+                    for entry in entries.sorted(lambda e: (e.date, e.id))
+                    if entry.kind == "debit"
+                ]
+                entered = sum(entries.mapped("entered_hours"))
+            groups.append(
+                {
+                    "ref": ref,
+                    "scope": "incident" if key in once else "entry",
+                    "label": labels.get(ref) or entries[:1]._customer_description(),
+                    "contract": contract,
+                    "entries": entries,
+                    "lines": lines,
+                    "entered_hours": entered,
+                    "units": units,
+                    "billed_hours": contract._units_to_hours(-units),
+                }
+            )
+        return groups
+
+    @api.model
+    def _retainer_incident_labels(self, refs):
+        """``{incident: name}`` of the incidents ``refs`` (``"model,id"``):
+        its ticket's, task's or line's name, one read per model; an incident
+        whose record is gone has no name here."""
+        ids_by_model = defaultdict(set)
+        for ref in refs:
+            model, _sep, record_id = (ref or "").partition(",")
+            if model in self.env and record_id.isdigit():
+                ids_by_model[model].add(int(record_id))
+        labels = {}
+        for model, ids in ids_by_model.items():
+            for record in self.env[model].browse(sorted(ids)).exists():
+                labels[f"{model},{record.id}"] = record.display_name
+        return labels
+
     def _customer_description(self):
         """Customer-facing text of the entry.
 

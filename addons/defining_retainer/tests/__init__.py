@@ -41,3 +41,4 @@ from . import test_audit
 from . import test_ledger_growth
 from . import test_incident_rounding
 from . import test_incident_concurrency
+from . import test_incident_usage

@@ -1,6 +1,15 @@
 from contextlib import contextmanager
 
+from lxml import html
+
 from odoo.tests import TransactionCase, new_test_user
+
+
+def html_texts(page, xpath):
+    """Whitespace-normalised text of each element that ``xpath`` selects in
+    ``page`` (HTML text, or a parsed element)."""
+    tree = html.fromstring(page) if isinstance(page, str | bytes) else page
+    return [" ".join(element.text_content().split()) for element in tree.xpath(xpath)]
 
 
 class RaisesRegexMixin:
