@@ -17,6 +17,8 @@ from odoo.addons.portal.controllers.portal import pager as portal_pager
 from ..tools.params import parse_id, parse_page, parse_text, parse_token
 
 SEARCH_MAX_LENGTH = 100
+# How the usage can be grouped (the "Group by" choice of the page).
+GROUPBY_OPTIONS = ("none", "month", "incident")
 # Retainers the /my tile names (a customer usually has one).
 HOME_TILE_RETAINERS = 3
 
@@ -202,13 +204,19 @@ class RetainerPortal(CustomerPortal):
         date_from, date_to = parse_date(date_from), parse_date(date_to)
         if date_from and date_to and date_from > date_to:
             date_from, date_to = date_to, date_from
-        groupby = groupby if groupby in ("none", "month") else "none"
+        # Time rounded per incident reads best per incident (a line that
+        # cost nothing shows inside its incident): the default there.
+        default_groupby = (
+            "incident" if retainer_sudo.rounding_scope == "incident" else "none"
+        )
+        groupby = groupby if groupby in GROUPBY_OPTIONS else default_groupby
         search = parse_text(search, SEARCH_MAX_LENGTH)
         detail = retainer_sudo._portal_detail_values(
             date_from=date_from,
             date_to=date_to,
             search=search,
             group_by_month=groupby == "month",
+            group_by_incident=groupby == "incident",
             page=parse_page(page),
             step=self._retainer_usage_per_page,
         )
@@ -216,7 +224,7 @@ class RetainerPortal(CustomerPortal):
             "date_from": date_from and date_from.isoformat(),
             "date_to": date_to and date_to.isoformat(),
             "search": search,
-            "groupby": groupby if groupby != "none" else None,
+            "groupby": groupby if groupby != default_groupby else None,
         }
         url_args = {key: value for key, value in filters.items() if value}
         if access_token:

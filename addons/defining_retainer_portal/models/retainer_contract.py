@@ -123,6 +123,7 @@ class RetainerContract(models.Model):
         date_to=None,
         search=None,
         group_by_month=False,
+        group_by_incident=False,
         page=1,
         step=40,
         today=None,
@@ -137,13 +138,15 @@ class RetainerContract(models.Model):
         :param str search: optional text searched in the descriptions.
         :param bool group_by_month: also return the page's entries grouped
             by month with the totals of each whole month.
+        :param bool group_by_incident: also return the page's entries
+            grouped by incident (see :meth:`_portal_incident_groups`).
         :param int page: usage page, clamped to the pages that exist.
         :param int step: usage entries per page.
         :returns: dict with ``usage_entries`` (this page), ``usage_total``
             (matching entries), ``usage_units``, ``usage_entered_hours``,
             ``usage_hours`` (totals of the matching entries), ``page`` (the
-            clamped page), ``month_groups``, ``topups``, ``topup_total``,
-            ``topup_documents``, ``expiring``, ``expiring_dates`` and
+            clamped page), ``month_groups``, ``incident_groups``, ``topups``,
+            ``topup_total``, ``topup_documents``, ``expiring``, ``expiring_dates`` and
             ``blocks_today`` (see :meth:`_portal_block_values`) and
             ``forecast``.
         """
@@ -167,6 +170,11 @@ class RetainerContract(models.Model):
             "page": page,
             "month_groups": (
                 self._portal_month_groups(domain, entries) if group_by_month else []
+            ),
+            "incident_groups": (
+                self._portal_incident_groups(domain, entries, date_from, date_to)
+                if group_by_incident
+                else []
             ),
             "topups": topups,
             "topup_total": Ledger.search_count(self._portal_topup_domain()),
@@ -212,6 +220,31 @@ class RetainerContract(models.Model):
             "expiring": open_blocks._expiring_summary(today),
             "today": today,
         }
+
+    def _portal_incident_groups(self, domain, entries, date_from=None, date_to=None):
+        """Group ``entries`` (one page) by incident, each incident with all
+        its entries matching ``domain`` (an incident whose entries span two
+        pages shows whole on both) and its lines dated within
+        ``date_from``..``date_to``, those that cost no unit included (see
+        ``retainer.ledger.entry._retainer_incident_groups``). A constant
+        number of queries, whatever the number of incidents."""
+        if not entries:
+            return []
+        Ledger = self.env["retainer.ledger.entry"]
+        refs = [ref for ref in set(entries.mapped("incident_ref")) if ref]
+        others = (
+            Ledger.search(
+                expression.AND(
+                    [
+                        domain,
+                        [("incident_ref", "in", refs), ("id", "not in", entries.ids)],
+                    ]
+                )
+            )
+            if refs
+            else Ledger
+        )
+        return (entries | others)._retainer_incident_groups(date_from, date_to)
 
     def _portal_month_groups(self, domain, entries):
         """Group ``entries`` (one page, newest first) by month, each month

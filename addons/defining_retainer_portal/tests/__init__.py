@@ -19,3 +19,4 @@ from . import test_portal_buy
 from . import test_portal_field_access
 from . import test_portal_audit
 from . import test_portal_language
+from . import test_portal_incidents

@@ -7,6 +7,8 @@ from lxml import html
 from odoo.tests import tagged
 from odoo.tools import format_date
 
+from odoo.addons.defining_retainer.tests.common import html_texts
+
 from .common import RetainerPortalCommon
 
 _logger = logging.getLogger(__name__)
@@ -17,13 +19,10 @@ MANY_BLOCKS = 50
 def _texts(page, css_class):
     """Whitespace-normalised text of each element of ``page`` (HTML) whose
     class list contains ``css_class``."""
-    tree = html.fromstring(page)
-    return [
-        " ".join(element.text_content().split())
-        for element in tree.xpath(
-            f"//*[contains(concat(' ', normalize-space(@class), ' '), ' {css_class} ')]"
-        )
-    ]
+    return html_texts(
+        page,
+        f"//*[contains(concat(' ', normalize-space(@class), ' '), ' {css_class} ')]",
+    )
 
 
 @tagged("post_install", "-at_install", "defining_retainer_portal")

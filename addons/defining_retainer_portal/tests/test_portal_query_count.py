@@ -62,6 +62,7 @@ class TestPortalQueryCount(RetainerPortalCommon):
             "?groupby=month",
             f"?groupby=month&date_from={start}&date_to={self.today.isoformat()}",
             "?search=Backup",
+            "?groupby=incident",
         ]:
             with self.subTest(query=query):
                 small_url = self._detail_url(self.small) + query
