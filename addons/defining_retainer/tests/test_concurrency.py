@@ -25,95 +25,23 @@ class TestConcurrentUsage(ConcurrentClientsMixin, TransactionCase):
     def setUp(self):
         super().setUp()
         # Real, separate connections: the fixtures must be committed.
-        with self.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
-            partner = env["res.partner"].create(
-                {"name": "Race Ltd", "is_company": True}
-            )
-            level = env["retainer.level"].create({"name": "Race level"})
-            contract = env["retainer.contract"].create(
-                {"partner_id": partner.id, "level_id": level.id}
-            )
-            contract._post_manual_entry("credit", 4, "One hour")
-            project = env["project.project"].create(
-                {
-                    "name": "Race project",
-                    "partner_id": partner.id,
-                    "allow_timesheets": True,
-                    "retainer_id": contract.id,
-                }
-            )
-            employee = env["hr.employee"].create({"name": "Race consultant"})
-            self.ids = {
-                "partner": partner.id,
-                "level": level.id,
-                "contract": contract.id,
-                "project": project.id,
-                "employee": employee.id,
-            }
-        self.addCleanup(self._drop_fixtures)
-
-    def _drop_fixtures(self):
-        ids = self.ids
-        with self.registry.cursor() as cr:
-            # The ledger refuses deletion through the ORM by design.
-            cr.execute(
-                SQL(
-                    "DELETE FROM retainer_ledger_entry WHERE contract_id = %s",
-                    ids["contract"],
-                )
-            )
-            cr.execute(
-                SQL(
-                    "DELETE FROM account_analytic_line WHERE project_id = %s",
-                    ids["project"],
-                )
-            )
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            env["project.project"].browse(ids["project"]).unlink()
-            env["retainer.contract"].browse(ids["contract"]).unlink()
-            env["retainer.level"].browse(ids["level"]).unlink()
-            env["hr.employee"].browse(ids["employee"]).unlink()
-            env["res.partner"].browse(ids["partner"]).unlink()
+        self._commit_retainer("Race", 4, "One hour")
 
     def _race(self, policy):
         """Run two concurrent one-hour timesheets; return each outcome."""
-        with self.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
+        with self._committed_env() as env:
             env["retainer.contract"].browse(
                 self.ids["contract"]
             ).overdraft_policy = policy
 
-        def read_balance(env):
-            # Reading the balance takes the transaction's snapshot.
-            return env["retainer.contract"].browse(self.ids["contract"]).balance_units
-
-        def log_time(name):
-            def log(env):
-                return (
-                    env["account.analytic.line"]
-                    .create(
-                        {
-                            "project_id": self.ids["project"],
-                            "employee_id": self.ids["employee"],
-                            "name": f"Incident for {name}",
-                            "unit_amount": 1.0,
-                        }
-                    )
-                    .id
-                )
-
-            return log
-
         outcomes, serialization_failures, errors = self._run_clients(
-            {name: log_time(name) for name in ("a", "b")},
-            read_balance,
+            {name: self._log_job(f"Incident for {name}") for name in ("a", "b")},
+            self._read_balance,
             refused=(UserError,),
             timeout=30,
         )
         self.assertEqual(len(outcomes), 2, f"both clients finished: {errors}")
-        with self.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
+        with self._committed_env() as env:
             contract = env["retainer.contract"].browse(self.ids["contract"])
             balance = contract.balance_units
             debits = contract.ledger_entry_ids.filtered(lambda e: e.kind == "debit")
@@ -141,8 +69,7 @@ class TestConcurrentUsage(ConcurrentClientsMixin, TransactionCase):
         self.assertEqual(balance, -4)
         self.assertEqual(debits, 2)
         self.assertFalse(failures, "nobody failed: the later client waited")
-        with self.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
+        with self._committed_env() as env:
             contract = env["retainer.contract"].browse(self.ids["contract"])
             self.assertTrue(contract.overdraft_notified)
             notes = contract.message_ids.filtered(
@@ -185,52 +112,23 @@ class TestConcurrentExpiry(ConcurrentClientsMixin, TransactionCase):
         super().setUp()
         self.today = fields.Date.context_today(self.env["retainer.contract"])
         self.expiry = self.today - timedelta(days=10)
-        with self.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
-            partner = env["res.partner"].create(
-                {"name": "Expiry Race Ltd", "is_company": True}
-            )
-            level = env["retainer.level"].create({"name": "Expiry race level"})
-            contract = env["retainer.contract"].create(
-                {
-                    "partner_id": partner.id,
-                    "level_id": level.id,
-                    "overdraft_policy": "warn",
-                    "rollover_max_units": 0,
-                }
-            )
-            block = contract._post_manual_entry(
-                "credit",
-                20,
-                "Block of 5 hours",
-                date=self.expiry - timedelta(days=60),
-                expiry_date=self.expiry,
-            )
-            project = env["project.project"].create(
-                {
-                    "name": "Expiry race project",
-                    "partner_id": partner.id,
-                    "allow_timesheets": True,
-                    "retainer_id": contract.id,
-                }
-            )
-            employee = env["hr.employee"].create({"name": "Expiry consultant"})
-            self.ids = {
-                "partner": partner.id,
-                "level": level.id,
-                "contract": contract.id,
-                "block": block.id,
-                "project": project.id,
-                "employee": employee.id,
-            }
-        self.addCleanup(TestConcurrentUsage._drop_fixtures, self)
+        self._commit_retainer(
+            "Expiry Race",
+            20,
+            "Block of 5 hours",
+            contract_vals={"overdraft_policy": "warn", "rollover_max_units": 0},
+            credit_vals={
+                "date": self.expiry - timedelta(days=60),
+                "expiry_date": self.expiry,
+            },
+            employee_names=("Expiry consultant",),
+        )
 
     def _snapshot(self, env):
         env["retainer.contract"].browse(self.ids["contract"]).read(["balance_units"])
 
     def _figures(self):
-        with self.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
+        with self._committed_env() as env:
             block = env["retainer.ledger.entry"].browse(self.ids["block"])
             contract = block.contract_id
             expiries = env["retainer.ledger.entry"].search(

@@ -1,8 +1,6 @@
 from unittest.mock import patch
 
-from odoo import SUPERUSER_ID, api
 from odoo.tests import TransactionCase, tagged
-from odoo.tools import SQL
 
 from ..models.account_analytic_line import AccountAnalyticLine
 from ..models.retainer_contract import RetainerContract
@@ -22,70 +20,14 @@ class TestConcurrentIncident(ConcurrentClientsMixin, TransactionCase):
 
     def setUp(self):
         super().setUp()
-        with self.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
-            partner = env["res.partner"].create(
-                {"name": "Incident Race Ltd", "is_company": True}
-            )
-            level = env["retainer.level"].create({"name": "Incident race level"})
-            contract = env["retainer.contract"].create(
-                {
-                    "partner_id": partner.id,
-                    "level_id": level.id,
-                    "rounding_scope": "incident",
-                }
-            )
-            contract._post_manual_entry("credit", 8, "Two hours")
-            project = env["project.project"].create(
-                {
-                    "name": "Incident race project",
-                    "partner_id": partner.id,
-                    "allow_timesheets": True,
-                    "retainer_id": contract.id,
-                }
-            )
-            tasks = env["project.task"].create(
-                [
-                    {"name": "Outage", "project_id": project.id},
-                    {"name": "Outage, follow-up", "project_id": project.id},
-                ]
-            )
-            employees = env["hr.employee"].create(
-                [{"name": "Racer A"}, {"name": "Racer B"}]
-            )
-            self.ids = {
-                "partner": partner.id,
-                "level": level.id,
-                "contract": contract.id,
-                "project": project.id,
-                "tasks": tasks.ids,
-                "employees": employees.ids,
-            }
-        self.addCleanup(self._drop_fixtures)
-
-    def _drop_fixtures(self):
-        ids = self.ids
-        with self.registry.cursor() as cr:
-            # The ledger refuses deletion through the ORM by design.
-            cr.execute(
-                SQL(
-                    "DELETE FROM retainer_ledger_entry WHERE contract_id = %s",
-                    ids["contract"],
-                )
-            )
-            cr.execute(
-                SQL(
-                    "DELETE FROM account_analytic_line WHERE project_id = %s",
-                    ids["project"],
-                )
-            )
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            env["project.task"].browse(ids["tasks"]).unlink()
-            env["project.project"].browse(ids["project"]).unlink()
-            env["retainer.contract"].browse(ids["contract"]).unlink()
-            env["retainer.level"].browse(ids["level"]).unlink()
-            env["hr.employee"].browse(ids["employees"]).unlink()
-            env["res.partner"].browse(ids["partner"]).unlink()
+        self._commit_retainer(
+            "Incident Race",
+            8,
+            "Two hours",
+            contract_vals={"rounding_scope": "incident"},
+            task_names=("Outage", "Outage, follow-up"),
+            employee_names=("Racer A", "Racer B"),
+        )
 
     def _race(self, same_task=True, ref=None):
         """Two concurrent 4-minute calls on the first task (on both tasks
@@ -95,37 +37,19 @@ class TestConcurrentIncident(ConcurrentClientsMixin, TransactionCase):
         task_ids = self.ids["tasks"] if not same_task else self.ids["tasks"][:1] * 2
         ref = ref or f"project.task,{self.ids['tasks'][0]}"
 
-        def read_balance(env):
-            # Reading the balance takes the transaction's snapshot.
-            return env["retainer.contract"].browse(self.ids["contract"]).balance_units
-
-        def call(employee_id, task_id):
-            def log(env):
-                return (
-                    env["account.analytic.line"]
-                    .create(
-                        {
-                            "project_id": self.ids["project"],
-                            "task_id": task_id,
-                            "employee_id": employee_id,
-                            "name": "Call",
-                            "unit_amount": 4 / 60,
-                        }
-                    )
-                    .id
-                )
-
-            return log
-
         outcomes, serialization_failures, errors = self._run_clients(
-            dict(zip("ab", map(call, self.ids["employees"], task_ids), strict=True)),
-            read_balance,
+            {
+                name: self._log_job("Call", 4 / 60, employee_id=employee, task_id=task)
+                for name, employee, task in zip(
+                    "ab", self.ids["employees"], task_ids, strict=True
+                )
+            },
+            self._read_balance,
             timeout=30,
         )
         self.assertFalse(errors)
         self.assertEqual([r for r, _v in outcomes.values()], ["ok", "ok"])
-        with self.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
+        with self._committed_env() as env:
             debits = env["retainer.ledger.entry"]._retainer_active_incident_debits(
                 [self.ids["contract"]], [ref]
             )
