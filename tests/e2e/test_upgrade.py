@@ -341,6 +341,9 @@ def test_previous_release_upgrades_in_place(previous_addons, upgrade_db, work_di
             ), entry_id
         else:
             assert after_row["incident_ref"] is None, entry_id
+        # 18.0.7.1.0: only the debits of incidents rounded once name the
+        # rounding policy they keep; usage rounded entry by entry names none.
+        assert after_row["rounding_policy"] is None, entry_id
 
     contracts, entries = after["contracts"], after["entries"]
     # Balances unchanged, and the sum of the ledger.
