@@ -366,6 +366,7 @@ def _assert_same_replay(partial, full):
     assert partial.allocation.consumed == full.allocation.consumed
     assert partial.allocation.uncovered == full.allocation.uncovered
     assert partial.allocation.overdraft == full.allocation.overdraft
+    assert partial.allocation.stranded == full.allocation.stranded
     # What paid for work is known for every work the replay saw.
     for usage_id, paid in partial.allocation.paid_by.items():
         assert full.allocation.paid_by[usage_id] == paid
@@ -460,3 +461,49 @@ def test_checkpoint_keeps_unpaid_work_and_releases_it():
     _assert_same_replay(partial, full)
     # The late work, dated before the first block's expiry, uses it first.
     assert partial.allocation.paid_by[5] == [(1, 3)]
+
+
+def test_block_credited_after_work_it_could_have_paid_is_marked():
+    """The issue's case: work paid by a block without expiry; a block that
+    expires first, credited (back-dated) after that work, never pays it."""
+    rows = [
+        _row(1, "credit", 28),  # no expiry
+        _row(2, "debit", -4, date=D(2026, 1, 10)),
+        _row(3, "credit", 56, date=D(2026, 1, 1), expiry=D(2026, 12, 26)),
+        _row(4, "debit", -2, date=D(2026, 2, 1)),
+    ]
+    replay = LedgerReplay.from_rows(rows)
+    # The later work uses the block that expires first; the earlier stays.
+    assert replay.allocation.paid_by == {2: [(1, 4)], 4: [(3, 2)]}
+    assert replay.allocation.stranded == {3: (4, 0)}
+    assert replay.remaining(3) == 54
+    # Once the earlier work is released, the mark stays what it was when
+    # the block was credited (a fact of the posting order).
+    release = (5, 1, "reversal", 4, MAR_1, None, 2, None, "debit")
+    assert LedgerReplay.from_rows([*rows, release]).allocation.stranded == {3: (4, 0)}
+
+
+def test_block_credited_after_unpaid_work_dated_after_its_expiry_is_marked():
+    rows = [
+        _row(1, "debit", -6, date=D(2026, 3, 10)),
+        _row(2, "credit", 20, date=D(2026, 1, 1), expiry=D(2026, 2, 28)),
+        _row(3, "credit", 4, date=D(2026, 3, 1)),
+    ]
+    replay = LedgerReplay.from_rows(rows)
+    assert replay.allocation.stranded == {2: (0, 6), 3: (0, 2)}
+    assert replay.allocation.uncovered == {1: 2}
+    # Blocks credited after work but coming after its blocks in the order
+    # (expiring later, or never) could not have paid it anyway: no mark.
+    rows = [
+        _row(1, "credit", 20, expiry=D(2026, 6, 30)),
+        _row(2, "credit", 28, expiry=D(2026, 7, 31)),
+        _row(3, "debit", -30, date=D(2026, 2, 1)),
+        _row(4, "credit", 10, expiry=D(2026, 9, 30)),
+        _row(5, "credit", 10),
+    ]
+    assert LedgerReplay.from_rows(rows).allocation.stranded == {}
+    # A block that expires before the no-expiry block that paid earlier
+    # work is marked: "work uses the blocks that expire first" did not
+    # apply to work posted before it.
+    rows[1] = _row(2, "credit", 28)
+    assert LedgerReplay.from_rows(rows).allocation.stranded == {4: (10, 0)}

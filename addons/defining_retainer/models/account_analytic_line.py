@@ -82,7 +82,7 @@ class AccountAnalyticLine(models.Model):
     # once (see _retainer_incident_refs): set by the server when the line's
     # debits are synced, empty for time rounded entry by entry.
     retainer_incident_ref = fields.Char(
-        string="Incident",
+        string="Incident reference",
         readonly=True,
         copy=False,
         index="btree_not_null",

@@ -39,6 +39,7 @@ class RetainerAudit(models.Model):
             "time_policy",
             "task_id",
             "sale_order_id",
+            "sale_line_id",
             "acknowledged_partner_id",
             "acknowledged_name",
             "acknowledged_date",
@@ -91,6 +92,15 @@ class RetainerAudit(models.Model):
     hours_spent = fields.Float(related="task_id.effective_hours", string="Hours spent")
     sale_order_id = fields.Many2one(
         "sale.order", string="Audit quotation", readonly=True, copy=False
+    )
+    sale_line_id = fields.Many2one(
+        "sale.order.line",
+        string="Audit order line",
+        readonly=True,
+        copy=False,
+        help="The line of the audit product that bills the time logged on the "
+        "audit's task, before and after its completion (delivered quantity "
+        "from the timesheets).",
     )
     acknowledged_partner_id = fields.Many2one(
         "res.partner", string="Acknowledged by", readonly=True, copy=False
@@ -279,11 +289,13 @@ class RetainerAudit(models.Model):
 
     def _retainer_invoice_time(self):
         """With the ``invoice`` policy, a quotation of the audit product for
-        the hours logged on the audit's task (none without time or
-        product)."""
+        the hours logged on the audit's task (none without task or
+        product). As an Odoo order line of a service delivered by
+        timesheets: the time logged on the task, then and later, is its
+        delivered quantity, which is invoiced."""
         self.ensure_one()
         product = self.company_id.retainer_audit_product_id
-        if self.time_policy != "invoice" or not product or not self.hours_spent:
+        if self.time_policy != "invoice" or not product or not self.task_id:
             return
         # sudo: the quotation is the audit's own; a retainer manager may not
         # be a salesperson.
@@ -311,7 +323,15 @@ class RetainerAudit(models.Model):
             )
         )
         with server_values():
-            self.write({"sale_order_id": order.id})
+            self.with_context(retainer_audit_server_write=True).write(
+                {"sale_order_id": order.id, "sale_line_id": order.order_line[:1].id}
+            )
+        # The time already logged now bills the line, as later time will
+        # (see _compute_so_line). sudo: every consultant's time on the
+        # audit's own task.
+        self.task_id.sudo().timesheet_ids.filtered(
+            lambda line: not line.retainer_id and line._is_not_billed()
+        ).write({"so_line": order.order_line[:1].id})
 
     def _retainer_pending_time(self):
         """Timesheets of the audits' tasks kept off the retainer while it was
@@ -350,7 +370,12 @@ class RetainerAudit(models.Model):
                     "acknowledged_date": fields.Datetime.now(),
                 }
             )
-        contract.message_post(
+        # Posted as the customer's portal user, as on the portal (Odoo's
+        # signed quotation): the followers are notified, not its author.
+        # sudo: the contact was checked above; a portal user may not post on
+        # the retainer otherwise.
+        portal_user = partner.sudo().user_ids.filtered(lambda user: user.share)[:1]
+        contract.with_user(portal_user).sudo().message_post(
             body=self.env._(
                 "%(audit)s acknowledged by %(name)s.", audit=self.name, name=name
             ),
@@ -576,14 +601,36 @@ class ResCompany(models.Model):
         help="Free: time on an audit's task uses no units and is not billed. "
         "Debited: it is kept off the retainer while the audit runs and "
         "debited when the retainer becomes active. Invoiced: completing the "
-        "audit prepares a quotation of the audit product for the hours spent.",
+        "audit prepares a quotation of the audit product whose delivered "
+        "quantity is the time logged on the audit's task, before and after "
+        "completion, invoiced as delivered.",
     )
     retainer_audit_product_id = fields.Many2one(
         "product.product",
         string="Audit product",
-        domain="[('type', '=', 'service')]",
+        domain="[('type', '=', 'service'), ('service_type', '=', 'timesheet'), "
+        "('invoice_policy', '=', 'delivery')]",
         groups="base.group_user",
+        help="A service invoiced on timesheets: the audit's quotation bills "
+        "the time logged on the audit's task.",
     )
+
+    @api.constrains("retainer_audit_product_id")
+    def _check_retainer_audit_product(self):
+        for company in self:
+            product = company.retainer_audit_product_id
+            if product and (
+                product.type != "service"
+                or product.service_type != "timesheet"
+                or product.invoice_policy != "delivery"
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "The audit product %(product)s must be a service invoiced "
+                        "on timesheets (Invoicing Policy: Based on Timesheets).",
+                        product=product.display_name,
+                    )
+                )
 
 
 class AccountAnalyticLine(models.Model):
@@ -599,6 +646,39 @@ class AccountAnalyticLine(models.Model):
                 "warning": {"title": self.env._("Audited asset"), "message": message}
             }
         return None
+
+    def _compute_so_line(self):
+        # Time on the task of an audit whose time is invoiced bills the
+        # audit's order line (the retainer's project itself is not billable).
+        result = super()._compute_so_line()
+        lines = self.filtered(
+            lambda line: (
+                line.task_id
+                and not line.retainer_id
+                and line.project_id.retainer_id
+                and not line.is_so_line_edited
+                and line._is_not_billed()
+            )
+        )
+        if not lines:
+            return result
+        # sudo: which audit a task is the task of (see below).
+        audits = (
+            self.env["retainer.audit"]
+            .sudo()
+            .search(
+                [
+                    ("task_id", "in", lines.task_id.ids),
+                    ("time_policy", "=", "invoice"),
+                    ("sale_line_id", "!=", False),
+                ]
+            )
+        )
+        line_by_task = {audit.task_id: audit.sale_line_id for audit in audits}
+        for line in lines:
+            if line.task_id in line_by_task:
+                line.so_line = line_by_task[line.task_id]
+        return result
 
     @api.model
     def _retainer_fill_from_project(self, vals_list, task_type=False):

@@ -252,12 +252,11 @@ class RetainerContract(models.Model):
         groups="base.group_user",
     )
     # --- end of audits
-    unsupported_audit_line_ids = fields.One2many(
+    # The current audit's alone: what earlier audits found is their history.
+    unsupported_audit_line_ids = fields.Many2many(
         "retainer.audit.line",
-        "contract_id",
         string="Unsupported assets",
-        domain=[("supported", "=", False)],
-        readonly=True,
+        compute="_compute_unsupported_audit_line_ids",
         groups="base.group_user",
     )
     ledger_entry_ids = fields.One2many(
@@ -339,6 +338,20 @@ class RetainerContract(models.Model):
             contract.current_audit_id = audits.sorted(
                 lambda a: (a.date, a._origin.id or 0), reverse=True
             )[:1]
+
+    # The latest completed audit's (a new health-check in progress changes
+    # nothing until it is completed), else the first audit's in progress.
+    @api.depends("current_audit_id", "audit_ids.asset_ids.support_status")
+    def _compute_unsupported_audit_line_ids(self):
+        for contract in self:
+            completed = contract.audit_ids.filtered(lambda a: a.state == "done")
+            audit = (
+                completed.sorted(lambda a: (a.date, a._origin.id or 0))[-1:]
+                or contract.current_audit_id
+            )
+            contract.unsupported_audit_line_ids = audit.asset_ids.filtered(
+                lambda asset: asset.support_status == "not_supported"
+            )
 
     # === CONSTRAINT METHODS === #
 

@@ -214,6 +214,16 @@ class RetainerLedgerEntry(models.Model):
         compute="_compute_block_figures",
         help="Units of this block still usable: units - consumed - expired.",
     )
+    # A block credited after work it could have paid for (see
+    # tools/allocation.py, Allocation.stranded): the screens that promise
+    # "work uses the blocks that expire first" say why it did not.
+    stranded_note = fields.Char(
+        string="Not paid by this block",
+        compute="_compute_block_figures",
+        help="Work posted before this block that it could not pay for: a "
+        "block never pays for work already paid by another block, even when "
+        "it expires first or is dated earlier.",
+    )
     paid_by_block_ids = fields.Many2many(
         "retainer.ledger.entry",
         relation="retainer_ledger_entry_paid_by_rel",
@@ -334,6 +344,7 @@ class RetainerLedgerEntry(models.Model):
         for entry in self:
             replay = replays.get(entry.contract_id.id)
             entry_id = entry._origin.id
+            entry.stranded_note = False
             if not replay or not entry.is_block or entry_id not in replay.blocks:
                 entry.consumed_units = entry.expired_units = entry.remaining_units = 0
             else:
@@ -342,10 +353,34 @@ class RetainerLedgerEntry(models.Model):
                 entry.consumed_units = consumed
                 entry.expired_units = expired
                 entry.remaining_units = max(entry.units - consumed - expired, 0)
+                stranded = replay.allocation.stranded.get(entry_id)
+                if stranded:
+                    entry.stranded_note = entry._stranded_note(*stranded)
             paid_by = replay.allocation.paid_by.get(entry_id) if replay else None
             entry.paid_by_block_ids = self.browse(
                 [block_id for block_id, _units in paid_by or ()]
             )
+
+    def _stranded_note(self, later, unpaid):
+        """What the block could not pay for, in words (see
+        ``stranded_note``)."""
+        self.ensure_one()
+        contract = self.contract_id
+        notes = (
+            later
+            and self.env._(
+                "Credited after work it could have paid: %(units)s of earlier "
+                "work stay paid by blocks that expire later.",
+                units=contract._format_units(later),
+            ),
+            unpaid
+            and self.env._(
+                "Credited after work it could not pay for: %(units)s of "
+                "unpaid earlier work are dated after its expiry.",
+                units=contract._format_units(unpaid),
+            ),
+        )
+        return " ".join(note for note in notes if note)
 
     # === CRUD METHODS === #
 
@@ -493,7 +528,13 @@ class RetainerLedgerEntry(models.Model):
         entries.modified(names, create=True)
         # The block figures are replayed from the whole ledger.
         self.invalidate_model(
-            ["consumed_units", "expired_units", "remaining_units", "paid_by_block_ids"]
+            [
+                "consumed_units",
+                "expired_units",
+                "remaining_units",
+                "stranded_note",
+                "paid_by_block_ids",
+            ]
         )
         return entries
 

@@ -102,6 +102,18 @@ class RetainerStatement(models.Model):
         a timeout keeps what was sent and the next run goes on from there."""
         return self._retainer_send_statements(commit=self._retainer_can_commit())
 
+    @api.model
+    def _retainer_demo_send_statements(self):
+        """Demo data only: send the statements due, as the scheduled job
+        does, when PDFs can be made (wkhtmltopdf works, or tests render
+        HTML); a database built without PDFs gets none (no error logged)."""
+        testing = tools.config["test_enable"] or tools.config["test_file"]
+        state = self.env["ir.actions.report"].get_wkhtmltopdf_state()
+        if not testing and state != "ok":
+            _logger.info("Demo statements not sent: wkhtmltopdf is %s.", state)
+            return self.browse()
+        return self._retainer_send_statements()
+
     @staticmethod
     def _retainer_can_commit():
         return not tools.config["test_enable"] and not modules.module.current_test

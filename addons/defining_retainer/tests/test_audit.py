@@ -265,6 +265,34 @@ class TestAuditLifecycle(AuditCommon):
         self.assertEqual(message.author_id, self.portal_user.partner_id)
         self.assertEqual(message.subtype_id, self.env.ref("mail.mt_comment"))
 
+    def test_acknowledgement_is_a_comment_not_emailed_to_its_author(self):
+        audit = self._audit()
+        audit.action_complete()
+        paula = self.portal_user.partner_id
+        # Paula and the account manager follow the retainer's conversation.
+        self.audited.message_subscribe(
+            partner_ids=(paula | self.manager.partner_id).ids
+        )
+        paula.email = "paula@customer.example.com"
+        self.manager.partner_id.email = "manager@quarterhour.example.com"
+        before = self.audited.message_ids
+        audit._retainer_acknowledge(paula, "Paula Portal")
+        message = self.audited.message_ids - before
+        self.assertEqual(len(message), 1)
+        self.assertEqual(message.message_type, "comment")
+        self.assertEqual(message.subtype_id, self.env.ref("mail.mt_comment"))
+        self.assertEqual(message.author_id, paula)
+        self.assertIn(f"{audit.name} acknowledged by Paula Portal.", message.body)
+        # In the conversation like Odoo's quotation signature: the other
+        # followers are told, the author is not emailed her own words.
+        notified = message.notification_ids.res_partner_id
+        self.assertIn(self.manager.partner_id, notified)
+        self.assertNotIn(paula, notified)
+        mails = (
+            self.env["mail.mail"].sudo().search([("mail_message_id", "=", message.id)])
+        )
+        self.assertNotIn(paula, mails.recipient_ids)
+
     def test_acknowledging_twice_refused(self):
         audit = self._audit()
         audit.action_complete()
@@ -343,6 +371,34 @@ class TestAuditLifecycle(AuditCommon):
         # Completing a later health-check leaves an active retainer active.
         self.assertEqual(self.audited.state, "active")
 
+    def test_unsupported_assets_come_from_the_current_audit(self):
+        first = self._audit()
+        first.action_complete()
+        mainframe = first.asset_ids.filtered(lambda a: a.name == "Billing system")
+        self.assertEqual(self.audited.unsupported_audit_line_ids, mainframe)
+        # A new health-check in progress changes nothing until completed.
+        second = self._audit(
+            assets=[{"name": "File server", "technology_id": self.tech_windows.id}]
+        )
+        self.assertEqual(self.audited.current_audit_id, second)
+        self.assertEqual(self.audited.unsupported_audit_line_ids, mainframe)
+        # The mainframe was replaced: the completed second audit is current,
+        # the first one stays as history with its unsupported asset.
+        second.action_complete()
+        self.assertEqual(self.audited.current_audit_id, second)
+        self.assertFalse(self.audited.unsupported_audit_line_ids)
+        self.assertEqual(first.unsupported_count, 1)
+        self.assertEqual(second.unsupported_count, 0)
+        self.assertEqual(
+            first.asset_ids.filtered("supported").mapped("name"),
+            ["File server", "Imaging server"],
+        )
+        self.assertFalse(first.is_current)
+        self.assertTrue(second.is_current)
+        # The retainer form shows the current audit's list only.
+        form = self.audited.with_user(self.manager).get_views([(False, "form")])
+        self.assertIn("unsupported_audit_line_ids", form["views"]["form"]["arch"])
+
 
 @tagged("post_install", "-at_install", "defining_retainer")
 class TestAuditTime(AuditCommon):
@@ -373,30 +429,81 @@ class TestAuditTime(AuditCommon):
         self.assertEqual(line.retainer_units, 4)
         self.assertEqual(self.audited.balance_units, 52)
 
-    def test_invoice_audit_time(self):
-        product = self.env["product.product"].create(
+    def _audit_product(self, **vals):
+        hour = self.env.ref("uom.product_uom_hour")
+        return self.env["product.product"].create(
             {
                 "name": "Audit hour",
                 "type": "service",
+                "service_policy": "delivered_timesheet",
                 "list_price": 120,
-                "uom_id": self.env.ref("uom.product_uom_hour").id,
-                "uom_po_id": self.env.ref("uom.product_uom_hour").id,
+                "uom_id": hour.id,
+                "uom_po_id": hour.id,
             }
+            | vals
         )
+
+    def test_invoice_audit_time(self):
+        product = self._audit_product()
         self.company.write(
             {"retainer_audit_time": "invoice", "retainer_audit_product_id": product.id}
         )
         audit = self._audit()
         line = self._log_on(audit.task_id, 1.5)
         self.assertFalse(line.retainer_id)
+        self.assertFalse(line.so_line)
         audit.action_complete()
         order = audit.sale_order_id
         self.assertEqual(order.partner_id, self.customer)
         self.assertEqual(order.state, "draft")
+        self.assertEqual(audit.sale_line_id, order.order_line)
         self.assertEqual(order.order_line.product_id, product)
         self.assertEqual(order.order_line.product_uom_qty, 1.5)
         self.assertEqual(order.amount_untaxed, 180)
+        self.assertEqual(line.so_line, order.order_line)
+        self.assertEqual(order.order_line.qty_delivered, 1.5)
         self.assertEqual(self.audited.used_units, 0)
+
+    def test_invoice_audit_time_logged_after_completion(self):
+        self.company.write(
+            {
+                "retainer_audit_time": "invoice",
+                "retainer_audit_product_id": self._audit_product().id,
+            }
+        )
+        audit = self._audit()
+        self._log_on(audit.task_id, 1.5)
+        audit.action_complete()
+        self.assertEqual(self.audited.state, "active")
+        # The report written after the visit: on the audit's task, not on
+        # the retainer, billed by the audit's order line.
+        late = self._log_on(audit.task_id, 1.0)
+        self.assertFalse(late.retainer_id)
+        self.assertEqual(late.retainer_units, 0)
+        sale_line = audit.sale_line_id
+        self.assertEqual(late.so_line, sale_line)
+        self.assertEqual(sale_line.qty_delivered, 2.5)
+        # The salesperson confirms the quotation, the accountant invoices.
+        order = audit.sale_order_id.sudo()
+        order.action_confirm()
+        invoice = order._create_invoices()
+        self.assertEqual(invoice.invoice_line_ids.quantity, 2.5)
+        self.assertEqual(invoice.amount_untaxed, 300)
+        self.assertEqual(late.timesheet_invoice_id, invoice)
+        # Time logged after the invoice is invoiced next time, once.
+        later = self._log_on(audit.task_id, 0.5)
+        self.assertEqual(later.so_line, sale_line)
+        self.assertEqual(sale_line.qty_to_invoice, 0.5)
+        self.assertEqual(self.audited.used_units, 0)
+
+    def test_audit_product_must_be_invoiced_on_timesheets(self):
+        fixed = self._audit_product(name="Audit fee", service_policy="ordered_prepaid")
+        with self.assertRaisesRegex(
+            ValidationError,
+            "The audit product Audit fee must be a service invoiced on timesheets",
+        ):
+            self.company.retainer_audit_product_id = fixed
+        self.assertFalse(self.company.retainer_audit_product_id)
 
     def test_server_fields_of_the_audit_are_dropped(self):
         audit = self._audit()

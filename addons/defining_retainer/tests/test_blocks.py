@@ -94,6 +94,54 @@ class TestBlocks(RetainerCommon):
         self.assertEqual(self._debit(sheet).paid_by_block_ids, block)
         self.assertEqual(self._figures(block), (8, 0, 20))
 
+    def test_block_credited_after_work_says_what_it_could_not_pay(self):
+        """The issue's case: work paid by a block without expiry; a block
+        that expires first, credited afterwards (back-dated), never pays for
+        it: the screens mark it instead of promising otherwise."""
+        undated = self._credit(28, date(2026, 1, 1))
+        sheet = self._work(1, date(2026, 2, 10))  # 4 units
+        back_dated = self._credit(56, date(2026, 2, 1), expiry=date(2026, 12, 26))
+        self.assertEqual(self._debit(sheet).paid_by_block_ids, undated)
+        self.assertEqual(self._figures(back_dated), (0, 0, 56))
+        self.assertEqual(
+            back_dated.stranded_note,
+            "Credited after work it could have paid: 4 units (1 h) of earlier "
+            "work stay paid by blocks that expire later.",
+        )
+        self.assertFalse(undated.stranded_note)
+        # Later work uses it first, as promised.
+        later = self._work(0.5, date(2026, 3, 2))
+        self.assertEqual(self._debit(later).paid_by_block_ids, back_dated)
+        back_dated.invalidate_recordset()
+        self.assertIn("4 units (1 h) of earlier work", back_dated.stranded_note)
+        # A block that cannot pay overdrawn work dated after its expiry.
+        overdrawn = self._create_contract(self.customer, self.level_onsite)
+        project = self._create_project(overdrawn)
+        self._work(1.5, date(2026, 3, 10), contract_project=project)
+        expired = self._credit(
+            20, date(2026, 1, 1), expiry=date(2026, 2, 28), contract=overdrawn
+        )
+        self.assertEqual(
+            expired.stranded_note,
+            "Credited after work it could not pay for: 6 units (1 h 30 min) of "
+            "unpaid earlier work are dated after its expiry.",
+        )
+        # The statement shows the mark on the block and explains the rule.
+        html = (
+            self.env["retainer.statement"]
+            ._retainer_render_pdfs(self.dated, date(2026, 1, 1), date(2026, 3, 15))[
+                self.dated.id
+            ]
+            .decode()
+        )
+        self.assertIn("o_retainer_block_stranded", html)
+        self.assertIn("4 units (1 h) of earlier work stay paid by blocks", html)
+        self.assertIn("even when it expires first (the block then says so)", html)
+        # The staff screens show it: the blocks list and the block's form.
+        form = self.env["retainer.contract"].get_view(view_type="form")["arch"]
+        self.assertIn('name="stranded_note"', form)
+        self.assertIn("Not paid by this block", form)
+
     def test_reversed_debit_gives_units_back_to_its_blocks(self):
         soon = self._credit(8, date(2026, 1, 1), expiry=date(2026, 6, 30))
         late = self._credit(8, date(2026, 1, 1), expiry=date(2026, 9, 30))

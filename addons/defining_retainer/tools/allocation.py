@@ -39,8 +39,9 @@ import bisect
 import datetime
 from dataclasses import dataclass, field
 
-# Format of a checkpoint's state: an older one is not read.
-CHECKPOINT_VERSION = 1
+# Format of a checkpoint's state: an older one is not read (2: the work
+# each block paid by date, and what each block could not pay for).
+CHECKPOINT_VERSION = 2
 BLOCK = "block"
 USE = "use"
 RELEASE = "release"
@@ -97,11 +98,19 @@ class Allocation:
     :ivar dict consumed: block id -> units of it that pay for live usage.
     :ivar dict uncovered: usage id -> units no block pays (overdraft), for
         live usage only.
+    :ivar dict stranded: block id -> ``(later, unpaid)``, for a block
+        credited after work it could not pay for (only such blocks): when
+        it was credited, ``later`` units of work posted before it, that it
+        could have paid (dated up to its expiry), were already paid by
+        blocks that expire after it (or never); ``unpaid`` units of earlier
+        work stayed unpaid after it (dated after its expiry). A block never
+        pays for work posted before it that another block already paid.
     """
 
     paid_by: dict = field(default_factory=dict)
     consumed: dict = field(default_factory=dict)
     uncovered: dict = field(default_factory=dict)
+    stranded: dict = field(default_factory=dict)
 
     @property
     def overdraft(self):
@@ -145,6 +154,10 @@ class _Replayer:
         self.outstanding = {}  # usage id -> (Usage, units unpaid), oldest first
         self.released = set()
         self.result = Allocation()
+        # block id -> {work date: units of it the block pays}, and the date
+        # of the work replayed (to release it).
+        self.paid_on = {}
+        self.usage_dates = {}
 
     def state(self):
         """What later events can change, JSON-ready (see the module's
@@ -171,6 +184,21 @@ class _Replayer:
                 ]
                 for usage_id, (usage, units) in self.outstanding.items()
             ],
+            "paid_on": [
+                [
+                    block_id,
+                    sorted(
+                        [date.isoformat(), units]
+                        for date, units in self.paid_on[block_id].items()
+                    ),
+                ]
+                for block_id in self.blocks
+                if self.paid_on.get(block_id)
+            ],
+            "stranded": sorted(
+                [block_id, *figures]
+                for block_id, figures in self.result.stranded.items()
+            ),
         }
 
     @classmethod
@@ -193,7 +221,14 @@ class _Replayer:
         for usage_id, date, units, left, paid in state["outstanding"]:
             usage = Usage(usage_id, datetime.date.fromisoformat(date), units)
             replayer.outstanding[usage_id] = (usage, left)
+            replayer.usage_dates[usage_id] = usage.date
             replayer.result.paid_by[usage_id] = [tuple(pair) for pair in paid]
+        for block_id, pairs in state["paid_on"]:
+            replayer.paid_on[block_id] = {
+                datetime.date.fromisoformat(date): units for date, units in pairs
+            }
+        for block_id, later, unpaid in state["stranded"]:
+            replayer.result.stranded[block_id] = (later, unpaid)
         return replayer
 
     def add_block(self, block):
@@ -201,11 +236,35 @@ class _Replayer:
             raise ValueError(f"block {block.id}: units must be positive")
         if block.id in self.blocks:
             raise ValueError(f"block {block.id} replayed twice")
+        later = self._paid_by_later_blocks(block)
         self.blocks[block.id] = block
         self.capacity[block.id] = block.units
         self.result.consumed[block.id] = 0
         self._make_available(block)
         self._cover_outstanding()
+        unpaid = sum(units for _usage, units in self.outstanding.values())
+        if later or unpaid:
+            self.result.stranded[block.id] = (later, unpaid)
+
+    def _paid_by_later_blocks(self, block):
+        """Units of the work replayed so far that ``block`` could pay for
+        (dated up to its expiry) but that blocks coming after it in the
+        consumption order pay."""
+        key = block.sort_key
+        later = 0
+        for other in self.blocks.values():
+            paid_on = self.paid_on.get(other.id)
+            if not paid_on or other.sort_key <= key:
+                continue
+            if block.expiry_date is None:
+                later += self.result.consumed[other.id]
+            else:
+                later += sum(
+                    units
+                    for date, units in paid_on.items()
+                    if date <= block.expiry_date
+                )
+        return later
 
     def use(self, usage):
         if usage.units <= 0:
@@ -213,6 +272,7 @@ class _Replayer:
         if usage.id in self.result.paid_by or usage.id in self.released:
             raise ValueError(f"usage {usage.id} replayed twice")
         self.result.paid_by[usage.id] = []
+        self.usage_dates[usage.id] = usage.date
         left = self._pay(usage, usage.units)
         if left:
             self.outstanding[usage.id] = (usage, left)
@@ -222,9 +282,14 @@ class _Replayer:
             raise ValueError(f"usage {usage_id} cannot be released")
         self.released.add(usage_id)
         self.outstanding.pop(usage_id, None)
+        date = self.usage_dates.pop(usage_id)
         for block_id, units in self.result.paid_by.pop(usage_id):
             self.capacity[block_id] += units
             self.result.consumed[block_id] -= units
+            paid_on = self.paid_on[block_id]
+            paid_on[date] -= units
+            if not paid_on[date]:
+                del paid_on[date]
             self._make_available(self.blocks[block_id])
         self._cover_outstanding()
 
@@ -247,6 +312,8 @@ class _Replayer:
             taken = min(units, self.capacity[block.id])
             self.capacity[block.id] -= taken
             self.result.consumed[block.id] += taken
+            paid_on = self.paid_on.setdefault(block.id, {})
+            paid_on[usage.date] = paid_on.get(usage.date, 0) + taken
             units -= taken
             if paid and paid[-1][0] == block.id:
                 paid[-1] = (block.id, paid[-1][1] + taken)

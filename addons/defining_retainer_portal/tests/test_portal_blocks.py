@@ -114,6 +114,40 @@ class TestPortalBlocks(RetainerPortalCommon):
         rolled = next(row for row in rows if "Rolled over" in row)
         self.assertRegex(rolled, r"\+4 .* 0 0 4$")
 
+    def test_block_credited_after_work_it_could_have_paid_is_marked(self):
+        """The page promises that time uses the blocks that expire first: a
+        top-up credited after work already paid by a block without expiry
+        says why it did not pay for it, in its row."""
+        retainer = self._create_retainer(self.customer)
+        self._post_block(retainer, 40, "Open credit", 20, None)
+        self._post_usage(retainer, 1, first_days_ago=10, step_days=1)
+        expiring = self._post_block(
+            retainer, 28, "Back-dated top-up", 15, self.today + timedelta(days=20)
+        )
+        self.assertEqual(expiring.remaining_units, 28)
+        self.authenticate(self.portal_user.login, self.portal_user.login)
+        response = self.url_open(self._detail_url(retainer))
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(
+            _texts(response.text, "o_retainer_block_stranded"),
+            [
+                (
+                    "Credited after work it could have paid: 15 units (3 h 45 min) "
+                    "of earlier work stay paid by blocks that expire later."
+                )
+            ],
+        )
+        rows = _texts(response.text, "o_retainer_topup_row")
+        marked = next(row for row in rows if "Back-dated top-up" in row)
+        self.assertIn("could have paid", marked)
+        self.assertNotIn(
+            "could have paid", next(row for row in rows if "Open credit" in row)
+        )
+        self.assertIn(
+            "even when it expires first (the top-up then says so)",
+            " ".join(_texts(response.text, "o_retainer_block_rule")),
+        )
+
     def test_no_notice_without_blocks_expiring_soon(self):
         self.authenticate(self.portal_user.login, self.portal_user.login)
         response = self.url_open(self._detail_url(self.retainer))

@@ -111,6 +111,7 @@ CUSTOMER_FIELDS = {
         "rounding_scope",
         "sale_line_id",
         "signed_hours",
+        "stranded_note",
         "timesheet_id",
         "topup_origin",
         "unit_minutes",
