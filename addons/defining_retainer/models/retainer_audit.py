@@ -566,6 +566,7 @@ class ResCompany(models.Model):
         "and the customer has acknowledged it on the portal (a manager may "
         "still waive it, with a reason).",
         groups="base.group_user",
+        prefetch="retainer",
     )
     retainer_audit_time = fields.Selection(
         AUDIT_TIME_SELECTION,
@@ -573,6 +574,7 @@ class ResCompany(models.Model):
         default="free",
         required=True,
         groups="base.group_user",
+        prefetch="retainer",
         help="Free: time on an audit's task uses no units and is not billed. "
         "Debited: it is kept off the retainer while the audit runs and "
         "debited when the retainer becomes active. Invoiced: completing the "
@@ -583,6 +585,7 @@ class ResCompany(models.Model):
         string="Audit product",
         domain="[('type', '=', 'service')]",
         groups="base.group_user",
+        prefetch="retainer",
     )
 
 
