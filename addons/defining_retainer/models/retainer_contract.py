@@ -919,7 +919,11 @@ class RetainerContract(models.Model):
         }
         needed = (policed | watched).filtered(lambda c: c.id not in replays)
         if needed:
-            balances.update(Ledger._retainer_current_balances(needed.ids))
+            balances.update(
+                Ledger._retainer_current_balances(
+                    needed.ids, fresh=plan.get("fresh", ())
+                )
+            )
         self._retainer_apply_overdraft_policy(
             entries, plan, replays, apply_overdraft_policy, balances=balances
         )
