@@ -76,8 +76,8 @@ class ResCompany(models.Model):
 
     # The retainer settings are read together, in a prefetch group of their
     # own: every request reads its company, and a timesheet saved on a
-    # plain project (measured) then fetches none of these 34 columns. The
-    # other addons' settings of res.company join the same group.
+    # plain project (measured) then fetches none of these 32 columns. The
+    # retainer settings of res.company declared elsewhere join the group.
 
     retainer_rounding_method = fields.Selection(
         ROUNDING_METHOD_SELECTION,
