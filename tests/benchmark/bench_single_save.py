@@ -12,13 +12,18 @@ timesheet created and flushed, then the next, with a fresh cache each time
    entries (target: 20,000 vs 100 at most 1.2x); for these retainers the
    portal page and the statement of last month are also measured.
 
-Each round runs every case once, in a rotating order (after one warm-up
-round), and rolls its work back; the ratios printed are the medians of the
-per-round ratios (two cases measured in the same round), beside the median
-times. Machine noise moves wall times; beside them each case prints its
-Python function calls (one cProfiled round) and its queries (on every
-connection: the posting reads the committed ledger on one of its own) per
-save, which noise does not move.
+Each save runs in a transaction of its own, as a request of the web client
+does, rolled back after the save (outside the timing); ``--one-transaction``
+saves a round's timesheets in one transaction instead (this benchmark's
+first way, where every save after the first found the round's earlier
+postings in its transaction). Each round runs every case once, in a
+rotating order (after one warm-up round), and rolls its work back; the
+ratios printed are the medians of the per-round ratios (two cases
+measured in the same round), beside the median times. Machine noise
+moves wall times; beside them each case prints its Python function calls
+(one cProfiled round) and its queries (on every connection: the posting
+reads the committed ledger on one of its own) per save, which noise does
+not move.
 
 The fixtures (customers, projects, retainers and their ledgers) are
 committed in the databases on the first run and found again by name on
@@ -28,7 +33,7 @@ Usage (from the project root, after ``scripts/bootstrap``)::
 
     .venv/bin/python tests/benchmark/bench_single_save.py --addon-db DB
         --stock-db STOCK_DB [--saves 300] [--rounds 7]
-        [--sizes 100,2000,20000] [--profile FILE]
+        [--sizes 100,2000,20000] [--profile FILE] [--one-transaction]
 
 ``--addon-db``: a database with ``defining_retainer`` and
 ``defining_retainer_portal``; ``--stock-db``: one with ``sale_timesheet``
@@ -236,9 +241,12 @@ def fixtures(addon_db, stock_db, sizes):
     return cases
 
 
-def run_saves(db, project_id, employee_id, saves, profile=None):
+def run_saves(db, project_id, employee_id, saves, profile=None, one_transaction=False):
     """Wall time (s) and queries of ``saves`` timesheets saved one at a
-    time, each with a fresh cache (rolled back)."""
+    time, each with a fresh cache and in a transaction of its own, as a
+    request of the web client runs (rolled back after each save, outside the
+    timing); with ``one_transaction``, all in one transaction (rolled back
+    at the end)."""
     registry = Registry(db)
     elapsed = 0.0
     count = 0
@@ -265,6 +273,8 @@ def run_saves(db, project_id, employee_id, saves, profile=None):
             if profile:
                 profile.disable()
             count += queries() - before
+            if not one_transaction:
+                cr.rollback()
         gc.unfreeze()
         cr.rollback()
     return elapsed, count
@@ -301,9 +311,9 @@ def run_reads(db, contract_id, profile=None):
     return figures
 
 
-def calls_of(function, *args):
+def calls_of(function, *args, **kwargs):
     profile = cProfile.Profile()
-    function(*args, profile=profile)
+    function(*args, profile=profile, **kwargs)
     return pstats.Stats(profile).total_calls, profile
 
 
@@ -315,6 +325,12 @@ def main():
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--sizes", default="100,2000,20000")
     parser.add_argument("--profile", help="write cProfiles to FILE.<case>")
+    parser.add_argument(
+        "--one-transaction",
+        action="store_true",
+        help="save a round's timesheets in one transaction (as before this "
+        "option existed) instead of one transaction per save",
+    )
     options = parser.parse_args()
     sizes = [int(size) for size in options.sizes.split(",")]
 
@@ -323,11 +339,14 @@ def main():
     for db in {options.addon_db, options.stock_db}:
         vacuum(db)
     saves = options.saves
+    one = options.one_transaction
     # Python calls (deterministic), one cProfiled round per case.
     calls = {}
     for name, db, project_id, employee_id, _values in cases:
-        run_saves(db, project_id, employee_id, saves)  # warm-up
-        calls[name], profile = calls_of(run_saves, db, project_id, employee_id, saves)
+        run_saves(db, project_id, employee_id, saves, None, one)  # warm-up
+        calls[name], profile = calls_of(
+            run_saves, db, project_id, employee_id, saves, one_transaction=one
+        )
         if options.profile:
             profile.dump_stats(f"{options.profile}.{name.split(' (')[0]}")
     times = {name: [] for name, *_rest in cases}
@@ -335,11 +354,12 @@ def main():
     for round_ in range(options.rounds):
         shift = round_ % len(cases)
         for name, db, project_id, employee_id, _values in cases[shift:] + cases[:shift]:
-            elapsed, count = run_saves(db, project_id, employee_id, saves)
+            elapsed, count = run_saves(db, project_id, employee_id, saves, None, one)
             times[name].append(elapsed / saves)
             counts[name] = count / saves
     print(
-        f"\nOne timesheet saved at a time ({saves} saves a round, fresh cache), "
+        f"\nOne timesheet saved at a time ({saves} saves a round, fresh cache, "
+        f"{'one transaction a round' if one else 'one transaction a save'}), "
         f"{options.rounds} interleaved rounds:"
     )
     print(

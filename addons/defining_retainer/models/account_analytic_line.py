@@ -1035,7 +1035,7 @@ class AccountAnalyticLine(models.Model):
         retainer_lines._retainer_validate()
         refs = retainer_lines._retainer_incident_refs()
         lines_by_incident = self._retainer_store_incidents(
-            dict(zip(retainer_lines.ids, refs, strict=True))
+            dict(zip(retainer_lines.ids, refs, strict=True)), new=new
         )
         incident_line_ids = set().union(
             *(lines.ids for lines in lines_by_incident.values())
@@ -1086,7 +1086,7 @@ class AccountAnalyticLine(models.Model):
                 reason=reason or self.env._("Timesheet changed"),
             )
 
-    def _retainer_store_incidents(self, ref_by_line):
+    def _retainer_store_incidents(self, ref_by_line, new=False):
         """Store on the lines of ``self`` their incident (``ref_by_line``:
         ``{line id: incident}`` of those on a retainer) when it is rounded
         once, clear it on the others, and return ``{(retainer id,
@@ -1096,16 +1096,21 @@ class AccountAnalyticLine(models.Model):
         An incident is rounded the way of its first debit, else the way its
         retainer rounds now: changing a retainer's scope never re-prices
         time already charged (nor does changing its policy: see
-        :meth:`_retainer_incident_plan`)."""
+        :meth:`_retainer_incident_plan`). With ``new`` (lines just created),
+        a line that is its own incident has no debit yet: its scope is not
+        read (a single save on a plain retainer project reads nothing
+        here)."""
         keys = [
             (line.retainer_id.id, ref_by_line[line.id])
             if line.id in ref_by_line
             else None
             for line in self
         ]
+        own_refs = {f"{self._name},{line_id}" for line_id in self.ids} if new else set()
         Ledger = self.env["retainer.ledger.entry"]
         first_scopes = Ledger._retainer_incident_first_scopes(
-            {key[0] for key in keys if key}, {key[1] for key in keys if key}
+            {key[0] for key in keys if key and key[1] not in own_refs},
+            {key[1] for key in keys if key and key[1] not in own_refs},
         )
         scope_by_contract = {
             contract.id: contract.rounding_scope for contract in self.retainer_id

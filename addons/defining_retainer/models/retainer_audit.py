@@ -591,6 +591,7 @@ class ResCompany(models.Model):
         "and the customer has acknowledged it on the portal (a manager may "
         "still waive it, with a reason).",
         groups="base.group_user",
+        prefetch="retainer",
     )
     retainer_audit_time = fields.Selection(
         AUDIT_TIME_SELECTION,
@@ -598,6 +599,7 @@ class ResCompany(models.Model):
         default="free",
         required=True,
         groups="base.group_user",
+        prefetch="retainer",
         help="Free: time on an audit's task uses no units and is not billed. "
         "Debited: it is kept off the retainer while the audit runs and "
         "debited when the retainer becomes active. Invoiced: completing the "
@@ -613,6 +615,7 @@ class ResCompany(models.Model):
         groups="base.group_user",
         help="A service invoiced on timesheets: the audit's quotation bills "
         "the time logged on the audit's task.",
+        prefetch="retainer",
     )
 
     @api.constrains("retainer_audit_product_id")

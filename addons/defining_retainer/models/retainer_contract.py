@@ -946,7 +946,11 @@ class RetainerContract(models.Model):
         }
         needed = (policed | watched).filtered(lambda c: c.id not in replays)
         if needed:
-            balances.update(Ledger._retainer_current_balances(needed.ids))
+            balances.update(
+                Ledger._retainer_current_balances(
+                    needed.ids, fresh=plan.get("fresh", ())
+                )
+            )
         self._retainer_apply_overdraft_policy(
             entries, plan, replays, apply_overdraft_policy, balances=balances
         )
@@ -1097,12 +1101,15 @@ class RetainerContract(models.Model):
     # Blocks on the retainer: expiring units, rollover settings and the
     # expiry job (see tools/allocation.py for the consumption order).
 
+    # Never read by a posting: in a prefetch group of its own, out of the
+    # contract row every timesheet save reads (see README, Performance).
     rollover_max_units = fields.Integer(
         string="Rollover (max units)",
         tracking=True,
         default=lambda self: self.env.company.retainer_rollover_max_units,
         help="When a block expires, up to this many of its unused units move "
         "into a new block. 0: nothing rolls over.",
+        prefetch="retainer_rollover",
     )
 
     rollover_validity_months = fields.Integer(
@@ -1111,6 +1118,7 @@ class RetainerContract(models.Model):
         default=lambda self: self.env.company.retainer_rollover_validity_months,
         help="A rolled-over block expires this many months after the block it "
         "comes from. 0: it never expires.",
+        prefetch="retainer_rollover",
     )
 
     block_ids = fields.One2many(
@@ -2001,6 +2009,8 @@ class RetainerContract(models.Model):
         expire."""
         return self._retainer_send_expiry_warnings()
 
+    # Never read by a posting: in a prefetch group of its own, out of the
+    # contract row every timesheet save reads (see README, Performance).
     statement_frequency = fields.Selection(
         STATEMENT_FREQUENCY_SELECTION,
         string="Statements by email",
@@ -2009,6 +2019,7 @@ class RetainerContract(models.Model):
         default=lambda self: self.env.company.retainer_statement_frequency,
         help="After each closed month or quarter, the statement of the period "
         "(PDF attached) is emailed to the notified contacts.",
+        prefetch="retainer_statement",
     )
 
     statement_start_date = fields.Date(
@@ -2021,6 +2032,7 @@ class RetainerContract(models.Model):
         "day of the current period when statements are switched on or the "
         "retainer is activated, so no statements of past periods are sent; "
         "set it earlier to send them.",
+        prefetch="retainer_statement",
     )
 
     statement_ids = fields.One2many(

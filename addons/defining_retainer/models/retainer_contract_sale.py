@@ -56,20 +56,26 @@ class RetainerContract(models.Model):
     overdraft_mode = fields.Selection(
         related="company_id.retainer_overdraft_mode", groups="base.group_user"
     )
+    # Never read by a posting: in a prefetch group of its own, out of the
+    # contract row every timesheet save reads (see README, Performance).
     recurring_quantity = fields.Float(
         string="Days per period",
         digits=(16, 2),
         tracking=True,
         help="Retainer days ordered automatically each period. 0: no plan.",
         groups="base.group_user",
+        prefetch="retainer_recurring",
     )
     recurring_interval = fields.Selection(
         [("month", "Month"), ("quarter", "Quarter"), ("year", "Year")],
         string="Every",
         tracking=True,
         groups="base.group_user",
+        prefetch="retainer_recurring",
     )
-    recurring_start_date = fields.Date(tracking=True, groups="base.group_user")
+    recurring_start_date = fields.Date(
+        tracking=True, groups="base.group_user", prefetch="retainer_recurring"
+    )
     recurring_next_date = fields.Date(
         compute="_compute_recurring_next_date",
         store=True,
@@ -79,18 +85,21 @@ class RetainerContract(models.Model):
         help="Start of the next period to order: the scheduled job prepares "
         "its document on that day.",
         groups="base.group_user",
+        prefetch="retainer_recurring",
     )
     recurring_document = fields.Selection(
         TOPUP_DOCUMENT_SELECTION,
         string="Recurring document",
         default=lambda self: self.env.company.retainer_topup_document,
         groups="base.group_user",
+        prefetch="retainer_recurring",
     )
     recurring_auto_confirm = fields.Boolean(
         string="Confirm automatically",
         help="Confirm the quotation, or post the invoice, as soon as it is "
         "created. Otherwise a salesperson sends it.",
         groups="base.group_user",
+        prefetch="retainer_recurring",
     )
 
     # === COMPUTE METHODS === #
@@ -565,6 +574,8 @@ class RetainerContract(models.Model):
         groups="base.group_user",
     )
 
+    # Never read by a posting: in a prefetch group of its own, out of the
+    # contract row every timesheet save reads (see README, Performance).
     auto_topup_product_id = fields.Many2one(
         "product.product",
         string="Top-up product",
@@ -572,6 +583,7 @@ class RetainerContract(models.Model):
         domain="[('retainer_units', '>', 0), "
         "('company_id', 'in', [False, company_id])]",
         groups="base.group_user",
+        prefetch="retainer_auto_topup",
     )
 
     auto_topup_quantity = fields.Float(
@@ -580,6 +592,7 @@ class RetainerContract(models.Model):
         tracking=True,
         help="Quantity of the top-up product ordered, in its unit of measure.",
         groups="base.group_user",
+        prefetch="retainer_auto_topup",
     )
 
     auto_topup_token_id = fields.Many2one(
@@ -592,6 +605,7 @@ class RetainerContract(models.Model):
         "each top-up is charged to it and confirmed. Empty: each top-up is "
         "emailed to the customer to pay online.",
         groups="base.group_user",
+        prefetch="retainer_auto_topup",
     )
 
     # Set when a top-up was ordered for the current crossing of the

@@ -35,6 +35,9 @@ CHECKPOINT_EVERY = 64
 # a block taken away) make the replay start from an older one; after this
 # many tries, from the first entry.
 MAX_CHECKPOINT_TRIES = 6
+# Key of the cursor's cache holding the ledger rows this transaction
+# inserted (see _retainer_own_rows).
+OWN_ROWS_KEY = "retainer_ledger_own_rows"
 NO_LIMIT = 2**31 - 1
 # Blocks whose units expire within this many days are announced ("N units
 # expire on DATE") on the retainer, its statement and the portal.
@@ -394,7 +397,11 @@ class RetainerLedgerEntry(models.Model):
             raise UserError(
                 self.env._("Ledger entries are posted, never created by hand.")
             )
-        return super().create(self._prepare_entry_vals(vals_list))
+        entries = super().create(self._prepare_entry_vals(vals_list))
+        self._retainer_note_own_rows(
+            entries.ids, [vals["contract_id"] for vals in vals_list], vals_list
+        )
+        return entries
 
     def write(self, vals):  # pylint: disable=method-required-super
         # Append-only: no code path may change an entry, so super() is never
@@ -514,6 +521,9 @@ class RetainerLedgerEntry(models.Model):
                 SQL(template, *(column(field, batch) for field in fields_))
             )
             ids.extend(row[0] for row in self.env.cr.fetchall())
+        self._retainer_note_own_rows(
+            ids, [vals["contract_id"] for vals in vals_list], vals_list
+        )
         entries = self.browse(ids)
         # What create() does for the rest of the ORM: caches of the
         # contracts' ledgers and of the balances computed from them.
@@ -606,6 +616,9 @@ class RetainerLedgerEntry(models.Model):
             bump=bool(reverse.filtered(lambda entry: entry.kind != "debit"))
         )
         plan["dated"] |= dated or set()
+        # Retainers this transaction posts on for the first time: all their
+        # own rows will be this posting's (see _retainer_current_balances).
+        plan["fresh"] = set(contracts.ids) - set(self._retainer_own_rows())
         entries = self._insert_entries(all_vals)
         contracts._retainer_after_posting(
             entries, plan, apply_overdraft_policy=apply_overdraft_policy
@@ -983,9 +996,50 @@ class RetainerLedgerEntry(models.Model):
         return not registry.ready or registry.in_test_mode()
 
     @api.model
-    def _retainer_current_balances(self, contract_ids):
+    def _retainer_own_rows(self):
+        """``{contract id: {entry id: units}}``: the ledger rows this
+        transaction inserted (through :meth:`_insert_entries` or create()),
+        kept on the cursor until the transaction ends (commit or rollback).
+
+        A savepoint rolled back may have undone some of them: they tell
+        which retainers this transaction posted on, and their units are
+        trusted only for the rows of the posting still running (see
+        :meth:`_retainer_current_balances`)."""
+        cr = self.env.cr
+        holder = cr.cache.setdefault(OWN_ROWS_KEY, {"rows": {}, "armed": False})
+        if not holder["armed"]:
+            # Forgotten when the transaction ends (the cursor's cache is
+            # not: it may be gone when a closing cursor rolls back).
+            def forget():
+                holder["rows"] = {}
+                holder["armed"] = False
+
+            cr.postcommit.add(forget)
+            cr.postrollback.add(forget)
+            holder["armed"] = True
+        return holder["rows"]
+
+    @api.model
+    def _retainer_note_own_rows(self, ids, contract_ids, vals_list):
+        """Remember the rows ``ids`` just inserted (of ``contract_ids`` and
+        ``vals_list``, in the same order) as this transaction's own."""
+        own = self._retainer_own_rows()
+        for entry_id, contract_id, vals in zip(
+            ids, contract_ids, vals_list, strict=True
+        ):
+            own.setdefault(contract_id, {})[entry_id] = vals.get("units", 0)
+
+    @api.model
+    def _retainer_current_balances(self, contract_ids, fresh=()):
         """``{contract_id: units}`` now, for contracts locked by this
-        transaction (see :meth:`_retainer_current_replay`), in two queries."""
+        transaction (see :meth:`_retainer_current_replay`), in two queries.
+
+        :param fresh: ids of contracts whose own rows in this transaction
+            are all from the posting running now (it found none when it
+            took its lock, see ``_post``): no savepoint can have undone
+            them, so their units are known without the second query, which
+            a save of one timesheet then does not run.
+        """
         if not contract_ids:
             return {}
         self.flush_model()
@@ -998,6 +1052,12 @@ class RetainerLedgerEntry(models.Model):
         )
         balances = {cid: units for cid, units, _newest in committed}
         if self._retainer_committed_reads_own_rows():
+            return balances
+        own = self._retainer_own_rows()
+        for cid in set(fresh) & set(contract_ids):
+            balances[cid] = balances.get(cid, 0) + sum(own.get(cid, {}).values())
+        contract_ids = [cid for cid in contract_ids if cid not in fresh]
+        if not contract_ids:
             return balances
         newest = {cid: last for cid, _units, last in committed}
         self.env.cr.execute(

@@ -2,7 +2,7 @@ import threading
 from datetime import timedelta
 from unittest.mock import patch
 
-from odoo import SUPERUSER_ID, Command, api, fields
+from odoo import SUPERUSER_ID, Command, api, fields, sql_db
 from odoo.exceptions import UserError
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import SQL
@@ -76,6 +76,63 @@ class TestConcurrentUsage(ConcurrentClientsMixin, TransactionCase):
                 lambda m: "is overdrawn" in (m.body or "")
             )
             self.assertEqual(len(notes), 1, "one overdraft, one notification")
+
+    def test_own_rows_read_only_after_an_earlier_posting(self):
+        """The balance of a posting is the committed one plus this
+        transaction's own rows: the first posting on a retainer in a
+        transaction knows its own rows (no second query), a later one reads
+        them (a savepoint may have undone some), and both refuse what a
+        ``block`` retainer cannot pay."""
+        own_rows_query = "e.id > t.newest GROUP BY e.contract_id"
+        executed = []
+        execute = sql_db.Cursor.execute
+
+        def spy(cursor, query, params=None, log_exceptions=True):
+            executed.append(str(query.code if isinstance(query, SQL) else query))
+            return execute(cursor, query, params, log_exceptions)
+
+        def log_time(env, name, hours):
+            return env["account.analytic.line"].create(
+                {
+                    "project_id": self.ids["project"],
+                    "employee_id": self.ids["employee"],
+                    "name": name,
+                    "unit_amount": hours,
+                }
+            )
+
+        def own_rows_reads():
+            return sum(own_rows_query in query for query in executed)
+
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            env["retainer.contract"].browse(
+                self.ids["contract"]
+            ).overdraft_policy = "block"
+        with self.registry.cursor() as cr, patch.object(sql_db.Cursor, "execute", spy):
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            log_time(env, "First half hour", 0.5)  # 2 of the 4 units
+            self.assertEqual(own_rows_reads(), 0, "first posting: no second read")
+            # 2 units left, this transaction's own debit included: refused.
+            with (
+                self.assertRaisesRegex(UserError, "has 2 units .* needs 4 units"),
+                cr.savepoint(),
+            ):
+                log_time(env, "An hour too many", 1.0)
+            self.assertEqual(own_rows_reads(), 1, "later posting: own rows read")
+        with self.registry.cursor() as cr, patch.object(sql_db.Cursor, "execute", spy):
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            # Committed: 2 units left; a new transaction's first posting.
+            with (
+                self.assertRaisesRegex(UserError, "has 2 units .* needs 4 units"),
+                cr.savepoint(),
+            ):
+                log_time(env, "Another hour too many", 1.0)
+            self.assertEqual(own_rows_reads(), 1, "first posting: no second read")
+            contract = env["retainer.contract"].browse(self.ids["contract"])
+            self.assertEqual(contract.balance_units, 2)
+            debits = contract.ledger_entry_ids.filtered(lambda e: e.kind == "debit")
+            self.assertEqual(debits.mapped("name"), ["First half hour"])
 
     def test_control_without_row_write_overspends(self):
         """Without the contract lock, two postings that both check the

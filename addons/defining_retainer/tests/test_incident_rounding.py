@@ -3,6 +3,7 @@ from unittest.mock import patch
 
 from odoo import fields
 from odoo.tests import tagged
+from odoo.tools import SQL
 
 from ..models.account_analytic_line import RETAINER_USAGE_FIELDS, AccountAnalyticLine
 from .common import RetainerCommon
@@ -565,6 +566,50 @@ class TestIncidentScope(IncidentCommon):
         few = queries(5, "incident") - queries(5, "entry")
         many = queries(40, "incident") - queries(40, "entry")
         self.assertLessEqual(many, few)
+
+    def test_new_line_of_its_own_reads_no_first_scope(self):
+        """A new line without task is its own incident: it has no debit yet,
+        so the scope of its first debit is not looked up (a query less per
+        save); a line on a task still looks its incident's up, and keeps it."""
+        executed = []
+        cursor_class = type(self.env.cr)
+        execute = cursor_class.execute
+
+        def spy(cursor, query, params=None, log_exceptions=True):
+            executed.append(str(query.code if isinstance(query, SQL) else query))
+            return execute(cursor, query, params, log_exceptions)
+
+        def scope_lookups():
+            return sum("DISTINCT ON (contract_id, incident_ref)" in q for q in executed)
+
+        task = self.env["project.task"].create(
+            {"name": "Printer", "project_id": self.project.id}
+        )
+        first = self._log(45 / 60, task_id=task.id, retainer_contact_type="remote")
+        self.contract.rounding_scope = "incident"
+        self.env.flush_all()
+        with patch.object(cursor_class, "execute", spy):
+            alone = self._log(45 / 60, retainer_contact_type="remote")
+            self.assertEqual(scope_lookups(), 0)
+            second = self._log(45 / 60, task_id=task.id, retainer_contact_type="remote")
+            self.assertEqual(scope_lookups(), 1)
+        Ledger = self.env["retainer.ledger.entry"]
+        # The line alone is rounded as its retainer rounds now: once, as an
+        # incident; the task's incident keeps the scope of its first debit.
+        self.assertEqual(
+            alone.retainer_incident_ref, f"account.analytic.line,{alone.id}"
+        )
+        self.assertEqual(
+            Ledger._retainer_active_incident_debits(
+                self.contract.ids, [alone.retainer_incident_ref]
+            ).units,
+            -3,
+        )
+        self.assertFalse(second.retainer_incident_ref)
+        self.assertEqual(
+            (Ledger._retainer_active_debits(first | second)).mapped("rounding_scope"),
+            ["entry", "entry"],
+        )
 
     def test_single_save_on_a_big_incident_costs_no_more_queries(self):
         Line = self.env["account.analytic.line"]

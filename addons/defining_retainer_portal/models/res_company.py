@@ -19,6 +19,7 @@ class ResCompany(models.Model):
         "sales review. Buy: the customer chooses a retainer product sold on "
         "the portal and pays online; the time is credited once paid.",
         groups="base.group_user",
+        prefetch="retainer",
     )
     retainer_portal_topup_hourly_limit = fields.Integer(
         string="Portal top-ups per hour",
@@ -28,6 +29,7 @@ class ResCompany(models.Model):
         "portal in one hour, so that the form cannot flood sales with "
         "quotations.",
         groups="base.group_user",
+        prefetch="retainer",
     )
 
     @api.constrains("retainer_portal_topup_hourly_limit")
