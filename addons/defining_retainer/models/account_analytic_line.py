@@ -1076,7 +1076,14 @@ class AccountAnalyticLine(models.Model):
             )
             to_reverse |= reverse
             new_vals += post
-        reverse, post = self._retainer_incident_plan(cause_by_incident)
+        # A new line that is its own incident has had no debit: no first
+        # policy to look up for it.
+        reverse, post = self._retainer_incident_plan(
+            cause_by_incident,
+            fresh_refs={f"{self._name},{line_id}" for line_id in self.ids}
+            if new
+            else (),
+        )
         to_reverse |= reverse
         new_vals += post
         if to_reverse or new_vals:
@@ -1143,7 +1150,7 @@ class AccountAnalyticLine(models.Model):
         return {key: self.browse(ids) for key, ids in ids_by_incident.items()}
 
     @api.model
-    def _retainer_incident_plan(self, cause_by_incident, exclude_ids=()):
+    def _retainer_incident_plan(self, cause_by_incident, exclude_ids=(), fresh_refs=()):
         """Plan the postings that bring incidents rounded once to what they
         cost now: ``(debits to reverse, vals of new debits)``.
 
@@ -1167,6 +1174,9 @@ class AccountAnalyticLine(models.Model):
         :param dict cause_by_incident: ``{(retainer id, incident): line}``,
             the line whose change re-targets the incident.
         :param exclude_ids: lines about to be deleted, left out.
+        :param fresh_refs: incidents known to have had no debit (lines just
+            created that are their own incident): their first policy is not
+            looked up.
         """
         Ledger = self.env["retainer.ledger.entry"]
         if not cause_by_incident:
@@ -1217,7 +1227,11 @@ class AccountAnalyticLine(models.Model):
             policies.setdefault(key, policy)
         # Incidents without live debits may have had some: their first one
         # names the policy (one query, only for them).
-        missing = [key for key in cause_by_incident if key not in policies]
+        missing = [
+            key
+            for key in cause_by_incident
+            if key not in policies and key[1] not in fresh_refs
+        ]
         if missing:
             first = Ledger._retainer_incident_first_scopes(
                 {key[0] for key in missing}, {key[1] for key in missing}
@@ -1231,7 +1245,7 @@ class AccountAnalyticLine(models.Model):
         for (contract_id, ref), cause in cause_by_incident.items():
             key = (contract_id, ref)
             contract = by_id[contract_id]
-            policy = policies[key] or contract._retainer_policy_key()
+            policy = policies.get(key) or contract._retainer_policy_key()
             if (contract_id, policy) not in counters:
                 counters[contract_id, policy] = contract._retainer_incident_counter(
                     policy
