@@ -3,7 +3,8 @@ from datetime import timedelta
 from odoo import Command, fields
 from odoo.tests import tagged
 from odoo.tests.common import ChromeBrowser
-from odoo.tools import format_date, mute_logger
+from odoo.tools import file_path, format_date, mute_logger
+from odoo.tools.translate import TranslationImporter
 
 from odoo.addons.defining_retainer.tests.screenshots import SIZES, ScreenshotMixin
 
@@ -41,9 +42,9 @@ class TestPortalBuy(RetainerBuyCommon):
         self.assertEqual(offers[self.product_day]["price_subtotal"], 540.0)
         self.assertEqual(offers[self.product_hour]["price_subtotal"], 95.0)
 
-    def test_confirmed_order_page_says_what_it_delivered(self):
-        """The customer's confirmed order says what it delivered to which
-        retainer, and leads to it."""
+    def _confirmed_order(self, days=2):
+        """An order of ``days`` retainer days for the customer's retainer,
+        confirmed: its units are credited at once."""
         self.company.retainer_credit_trigger = "confirm"
         order = self.env["sale.order"].create(
             {
@@ -51,12 +52,18 @@ class TestPortalBuy(RetainerBuyCommon):
                 "retainer_id": self.retainer.id,
                 "order_line": [
                     Command.create(
-                        {"product_id": self.product_day.id, "product_uom_qty": 2}
+                        {"product_id": self.product_day.id, "product_uom_qty": days}
                     )
                 ],
             }
         )
         order.action_confirm()
+        return order
+
+    def test_confirmed_order_page_says_what_it_delivered(self):
+        """The customer's confirmed order says what it delivered to which
+        retainer, and leads to it."""
+        order = self._confirmed_order()
         self.assertEqual(order.order_line.retainer_credited_units, 56)
         self.authenticate(self.portal_user.login, self.portal_user.login)
         page = self.url_open(order.get_portal_url()).text
@@ -68,6 +75,24 @@ class TestPortalBuy(RetainerBuyCommon):
             text,
         )
         self.assertNotIn("Adds 56 units", text)
+
+    def test_pages_in_french(self):
+        """With the addons' French translations, the customer's order and
+        retainer pages read in French, the delivered units in one sentence."""
+        self.env["res.lang"]._activate_lang("fr_FR")
+        importer = TranslationImporter(self.env.cr, verbose=False)
+        for module in ("defining_retainer", "defining_retainer_portal"):
+            importer.load_file(file_path(f"{module}/i18n/fr.po"), "fr_FR")
+        importer.save(force_overwrite=True)
+        self.portal_user.partner_id.lang = "fr_FR"
+        order = self._confirmed_order()
+        self.authenticate(self.portal_user.login, self.portal_user.login)
+        text = " ".join(self.url_open(order.get_portal_url()).text.split())
+        self.assertIn("Livré : 56 unités, 14 h créditées le", text)
+        self.assertNotIn("Delivered", text)
+        page = self.url_open(self._detail_url(self.retainer)).text
+        self.assertIn("Acheter plus de temps", page)
+        self.assertNotIn("Buy more time", page)
 
     def test_buy_makes_a_quotation_to_pay_online(self):
         balance = self.retainer.balance_units
