@@ -587,6 +587,9 @@ class TestPortalBuyScreenshots(ScreenshotMixin, RetainerBuyCommon):
     to ``$RETAINER_SCREENSHOTS_DIR`` when set, for the README)."""
 
     def test_buy_screenshots(self):
+        # Sold in retainer days, as the module's own products are.
+        day = self.env.ref("defining_retainer.uom_retainer_day")
+        self.product_day.write({"uom_id": day.id, "uom_po_id": day.id})
         width, height, mobile = SIZES["desktop"]
         browser = ChromeBrowser(self)
         try:
