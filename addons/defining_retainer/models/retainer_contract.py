@@ -104,6 +104,8 @@ class RetainerContract(models.Model):
             "low_balance_notified",
             "overdraft_notified",
             "auto_topup_triggered",
+            "urgency_forecast_date",
+            "urgency_expiring_units",
         }
     )
 
@@ -1421,8 +1423,12 @@ class RetainerContract(models.Model):
 
     @api.model
     def _cron_expire_blocks(self):
-        """Scheduled job (daily): expire the blocks past their expiry date."""
-        return self._retainer_expire_blocks()
+        """Scheduled job (daily): expire the blocks past their expiry date,
+        then refresh the stored urgency of the retainers (run-out date and
+        expiring units move with the date)."""
+        expired = self._retainer_expire_blocks()
+        self._cron_refresh_urgency()
+        return expired
 
     # -------------------------------------------------------------------------
     # BALANCE OVER TIME AND FORECAST
@@ -1446,6 +1452,77 @@ class RetainerContract(models.Model):
             forecast = forecasts.get(contract._origin.id)
             contract.forecast_status = forecast.status if forecast else False
             contract.forecast_date = forecast.depletion_date if forecast else False
+
+    # The same figures, stored so that lists sort by them. A timesheet
+    # saved costs no query more: they are refreshed by the daily expiry job
+    # (usage moves the forecast day by day) and whenever a posting changes
+    # blocks or the balance otherwise (a credit, an adjustment, a reversal
+    # of one); the form, the kanban card and the portal read the live ones.
+    urgency_forecast_date = fields.Date(
+        string="Runs out",
+        readonly=True,
+        copy=False,
+        help="When the balance runs out at the average net use of the last 90 "
+        "days, as of the last refresh (daily, and when blocks change).",
+    )
+    urgency_expiring_units = fields.Integer(
+        string="Expiring (30 days)",
+        readonly=True,
+        copy=False,
+        help=f"Remaining units of blocks that expire in the next "
+        f"{EXPIRING_SOON_DAYS} days, as of the last refresh (daily, and when "
+        f"blocks change).",
+    )
+
+    def _retainer_refresh_urgency(self, batch_size=1000):
+        """Store the run-out date and the expiring units of these
+        retainers (the live ``forecast_date`` and ``expiring_units``),
+        writing only those that changed, grouped by value."""
+        # sudo: whoever posts a credit (a salesperson, a customer's payment)
+        # refreshes figures of the whole ledger; only these two are written.
+        contracts = self.sudo()
+        for batch in split_every(batch_size, contracts.ids, contracts.browse):
+            batch.invalidate_recordset(["expiring_units", "next_expiry_date"])
+            forecasts = batch._retainer_forecasts()
+            changed = defaultdict(list)
+            for contract in batch:
+                forecast = forecasts.get(contract.id)
+                date = (
+                    forecast.depletion_date
+                    if forecast and forecast.status == forecast_tools.STATUS_FORECAST
+                    else False
+                )
+                values = (date, contract.expiring_units)
+                if values != (
+                    contract.urgency_forecast_date,
+                    contract.urgency_expiring_units,
+                ):
+                    changed[values].append(contract.id)
+            # Never leave figures computed now in the cache: time logged
+            # later in the transaction changes them without invalidating.
+            batch.invalidate_recordset(["expiring_units", "next_expiry_date"])
+            for (date, expiring), ids in changed.items():
+                with server_values():
+                    contracts.browse(ids).write(
+                        {
+                            "urgency_forecast_date": date,
+                            "urgency_expiring_units": expiring,
+                        }
+                    )
+
+    @api.model
+    def _cron_refresh_urgency(self):
+        """Refresh the stored urgency of every open retainer, and clear it on
+        the others that still have one."""
+        self.with_context(active_test=False).search(
+            [
+                "|",
+                ("state", "!=", "closed"),
+                "|",
+                ("urgency_forecast_date", "!=", False),
+                ("urgency_expiring_units", "!=", 0),
+            ]
+        )._retainer_refresh_urgency()
 
     def action_view_balance_graph(self):
         """The balance of this retainer over time: its units cumulated."""

@@ -623,6 +623,16 @@ class RetainerLedgerEntry(models.Model):
         contracts._retainer_after_posting(
             entries, plan, apply_overdraft_policy=apply_overdraft_policy
         )
+        # Blocks changed (anything but time logged and its corrections):
+        # the stored urgency follows at once. Read from the values posted,
+        # so that a timesheet's posting costs no query for it.
+        contracts.browse(
+            {
+                vals["contract_id"]
+                for vals in all_vals
+                if vals["effective_kind"] != "debit"
+            }
+        )._retainer_refresh_urgency()
         return entries
 
     @api.model

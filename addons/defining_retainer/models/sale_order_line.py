@@ -5,7 +5,7 @@ from dateutil.relativedelta import relativedelta
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.osv import expression
-from odoo.tools import split_every
+from odoo.tools import format_date, split_every
 
 from ..tools.rounding import units_to_hours
 from ..tools.units import quantity_to_units, units_per_quantity
@@ -53,6 +53,13 @@ class SaleOrderLine(models.Model):
         "they stand for.",
     )
 
+    retainer_delivered_text = fields.Char(
+        string="Delivered",
+        compute="_compute_retainer_delivered_text",
+        help="What a confirmed order line has credited to its retainer: the "
+        "units, the time they stand for and the date of the last credit.",
+    )
+
     @api.depends(
         "product_uom_qty",
         "product_uom",
@@ -85,6 +92,41 @@ class SaleOrderLine(models.Model):
                 units_to_hours(units, unit_minutes)
             ),
         )
+
+    def _compute_retainer_delivered_text(self):
+        # One read for all lines: the ledger's credits (less what was taken
+        # back) of each line, per unit length, and the last credit's date.
+        # sudo: the customer reads their confirmed order on the portal,
+        # where the order's lines are read as sudo already; only sums of
+        # the lines' own entries are read.
+        groups = (
+            self.env["retainer.ledger.entry"]
+            .sudo()
+            ._read_group(
+                [("sale_line_id", "in", self._origin.ids)],
+                ["sale_line_id", "unit_minutes"],
+                ["units:sum", "date:max"],
+            )
+        )
+        delivered = defaultdict(lambda: [0, 0.0, False])
+        for line, unit_minutes, units, date in groups:
+            total = delivered[line.id]
+            total[0] += units
+            total[1] += units_to_hours(units, unit_minutes or 15)
+            total[2] = max(total[2] or date, date)
+        format_duration = self.env["retainer.contract"]._format_duration
+        for line in self:
+            total = delivered.get(line._origin.id)
+            line.retainer_delivered_text = (
+                self.env._(
+                    "%(units)s units, %(duration)s credited on %(date)s",
+                    units=total[0],
+                    duration=format_duration(total[1]),
+                    date=format_date(self.env, total[2]),
+                )
+                if total and total[0]
+                else False
+            )
 
     @api.depends("product_id")
     def _compute_retainer_product_units(self):

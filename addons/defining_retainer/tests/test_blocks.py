@@ -194,6 +194,52 @@ class TestBlocks(RetainerCommon):
         self.assertIn(self.dated, Contract.search([("expiring_units", ">", 0)]))
         self.assertNotIn(self.contract, Contract.search([("expiring_units", ">", 0)]))
 
+    def test_urgency_columns_are_stored_and_sort(self):
+        """The list sorts by run-out date and expiring units: stored copies
+        refreshed when blocks change and by the daily job, never by time
+        logged (a timesheet's save costs no query for them)."""
+        self._credit(8, date(2026, 1, 1), expiry=date(2026, 3, 31))
+        self.assertEqual(self.dated.urgency_expiring_units, 8)
+        self.assertFalse(self.dated.urgency_forecast_date)  # no usage yet
+        self._credit(40, date(2026, 1, 1))
+        self.assertEqual(self.dated.urgency_expiring_units, 8)
+        self._work(1, date(2026, 3, 10))  # 4 units of the expiring block
+        self.assertEqual(self.dated.expiring_units, 4)
+        self.assertEqual(self.dated.urgency_expiring_units, 8)
+        self.env["retainer.contract"]._cron_expire_blocks()
+        # 4 units used in 90 days: the 44 left last 990 days, past the
+        # horizon, so no date; the expiring block is refreshed.
+        self.assertEqual(self.dated.urgency_expiring_units, 4)
+        self.assertEqual(
+            self.dated.urgency_forecast_date, self.dated.forecast_date or False
+        )
+        other = self._create_contract(self.customer, self.level_onsite)
+        self._credit(20, date(2026, 1, 1), expiry=date(2026, 4, 1), contract=other)
+        self.assertEqual(other.urgency_expiring_units, 20)
+        Contract = self.env["retainer.contract"]
+        ordered = Contract.search(
+            [("id", "in", (self.dated | other).ids)],
+            order="urgency_expiring_units desc",
+        )
+        self.assertEqual(ordered.ids, [other.id, self.dated.id])
+        # A reversed block is no longer expiring, at once.
+        self.Ledger.search(
+            [("contract_id", "=", other.id), ("kind", "=", "credit")]
+        )._reverse(reason="Wrong retainer")
+        self.assertEqual(other.urgency_expiring_units, 0)
+
+    def test_urgency_run_out_date_is_stored_by_the_job(self):
+        self._credit(40, date(2026, 1, 1))
+        self._work(7, date(2026, 3, 10))  # 28 units in the 90-day window
+        self.assertFalse(self.dated.urgency_forecast_date)
+        self.env["retainer.contract"]._cron_expire_blocks()
+        self.assertTrue(self.dated.forecast_date)
+        self.assertEqual(self.dated.urgency_forecast_date, self.dated.forecast_date)
+        closed = self.env["retainer.contract"].search(
+            [("urgency_forecast_date", "<=", self.dated.forecast_date)]
+        )
+        self.assertIn(self.dated, closed)
+
     # --- the expiry job --- #
 
     def test_expiry_job_posts_one_entry_per_block_and_is_idempotent(self):

@@ -6,6 +6,7 @@ from datetime import timedelta
 from odoo import Command, fields
 from odoo.exceptions import ValidationError
 from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tools import format_date
 
 from .common_sale import RetainerSaleCommon
 
@@ -41,6 +42,61 @@ class TestSaleLanguage(RetainerSaleCommon):
         consulting = self._order([(self.product_consulting, 1)])
         self.assertFalse(consulting.order_line.retainer_credit_text)
 
+    def test_confirmed_order_shows_what_was_delivered(self):
+        """A confirmed order's retainer lines say what the ledger credited
+        from them, on the form and on the order's documents; a quotation
+        says what it will add."""
+        quotation = self._order([(self.product_day, 2)], confirm=False)
+        self.assertFalse(quotation.order_line.retainer_delivered_text)
+        order = self._order([(self.product_day, 2), (self.product_hour, 3)])
+        day_line, hour_line = order.order_line
+        today = format_date(self.env, fields.Date.context_today(order))
+        self.assertEqual(
+            day_line.retainer_delivered_text, f"56 units, 14 h credited on {today}"
+        )
+        self.assertEqual(
+            hour_line.retainer_delivered_text, f"12 units, 3 h credited on {today}"
+        )
+        html = self._render_order(order)
+        self.assertIn(
+            f"Delivered: 56 units, 14 h credited on {today} to "
+            f"{order.retainer_id.name}",
+            html,
+        )
+        self.assertNotIn("Adds 56 units", html)
+        self.assertIn("Adds 56 units", self._render_order(quotation))
+        arch = self.env["sale.order"].get_views([(False, "form")])["views"]["form"][
+            "arch"
+        ]
+        self.assertIn('name="retainer_delivered_text"', arch)
+        # Cancelled, the order took its units back: nothing was delivered.
+        order._action_cancel()
+        order.order_line.invalidate_recordset(["retainer_delivered_text"])
+        self.assertFalse(day_line.retainer_delivered_text)
+
+    def test_delivered_text_is_read_in_one_query(self):
+        orders = self._order([(self.product_day, 1)]) | self._order(
+            [(self.product_day, 2), (self.product_hour, 3)]
+        )
+        lines = orders.order_line
+        self.assertEqual(len(lines), 3)
+        self.assertTrue(lines[0].retainer_delivered_text)  # warms the caches
+        lines.invalidate_recordset(["retainer_delivered_text"])
+        with self.assertQueryCount(1):
+            texts = lines.mapped("retainer_delivered_text")
+        self.assertEqual(
+            [text.split(" credited")[0] for text in texts],
+            ["28 units, 7 h", "56 units, 14 h", "12 units, 3 h"],
+        )
+
+    def _render_order(self, order):
+        return " ".join(
+            self.env["ir.actions.report"]
+            ._render_qweb_html("sale.action_report_saleorder", order.ids)[0]
+            .decode()
+            .split()
+        )
+
     def test_a_product_is_sold_in_its_own_retainer_unit(self):
         order = self._order([(self.product_hour, 1)], confirm=False)
         with self.assertRaisesRegex(
@@ -50,14 +106,15 @@ class TestSaleLanguage(RetainerSaleCommon):
             order.order_line.product_uom = self.uom_retainer_day
 
     def test_documents_say_what_lines_credit(self):
-        order = self._order([(self.product_day, 2)])
+        order = self._order([(self.product_day, 2)], confirm=False)
         html = (
             self.env["ir.actions.report"]
             ._render_qweb_html("sale.action_report_saleorder", order.ids)[0]
             .decode()
         )
         self.assertIn("Adds 56 units, 14 h to your retainer", html)
-        self.assertIn(order.retainer_id.name, html)
+        order.action_confirm()
+        self.assertIn(order.retainer_id.name, self._render_order(order))
         invoice = self._invoice(order)
         line = invoice.invoice_line_ids
         self.assertEqual(line.retainer_credit_text, "56 units, 14 h")
@@ -129,6 +186,7 @@ class TestLanguageTour(RetainerSaleCommon, HttpCase):
             expiry_date=fields.Date.context_today(retainer) + timedelta(days=10),
         )
         self.assertEqual(retainer.expiring_units, 8)
+        self.assertEqual(retainer.urgency_expiring_units, 8)
         self.start_tour(
             "/odoo/action-defining_retainer.retainer_contract_action?view_type=list",
             "defining_retainer_urgency_tour",

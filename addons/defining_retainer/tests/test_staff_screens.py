@@ -114,10 +114,17 @@ class TestStaffScreens(RetainerCommon):
 
     def test_retainer_list_and_kanban_show_urgency(self):
         tree = self._arch("retainer.contract", "list")
-        self.assertEqual(
-            tree.xpath("//field[@name='forecast_date']")[0].get("string"), "Runs out"
+        columns = ("urgency_forecast_date", "urgency_expiring_units")
+        for fname in columns:
+            self.assertTrue(tree.xpath(f"//field[@name='{fname}']"), fname)
+        described = self.env["retainer.contract"].fields_get(
+            list(columns), ["string", "sortable"]
         )
-        self.assertTrue(tree.xpath("//field[@name='expiring_units']"))
+        self.assertEqual(described["urgency_forecast_date"]["string"], "Runs out")
+        self.assertEqual(
+            described["urgency_expiring_units"]["string"], "Expiring (30 days)"
+        )
+        self.assertTrue(all(described[fname]["sortable"] for fname in columns))
         kanban = etree.tostring(self._arch("retainer.contract", "kanban")).decode()
         self.assertIn("Used or expired, of purchased", kanban)
         self.assertIn("units expire", kanban)

@@ -8,7 +8,7 @@ from .screenshots import SIZES, ScreenshotMixin
 class TestStaffScreenshots(ScreenshotMixin, HttpCase):
     """The staff side as the README shows it, on the demo data (the test
     tier installs it): the Retainers app, a retainer task's timesheets with
-    the balance, and the usage report."""
+    the balance, the ledger and the usage report."""
 
     def test_staff_screenshots(self):
         project = self.env.ref("defining_retainer.project_acme_demo")
@@ -43,6 +43,11 @@ class TestStaffScreenshots(ScreenshotMixin, HttpCase):
                 f"/odoo/project.task/{task.id}",
                 ".o_form_view",
                 "document.querySelector('a[name=\"page_timesheets\"]').click()",
+            ),
+            "staff_ledger": (
+                "/odoo/action-defining_retainer.retainer_ledger_entry_action",
+                ".o_list_view .o_data_row",
+                None,
             ),
             "staff_usage_report": (
                 "/odoo/action-defining_retainer.retainer_usage_report_action",

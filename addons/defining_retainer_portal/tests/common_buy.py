@@ -67,6 +67,28 @@ class RetainerBuyCommon(RetainerPortalCommon):
 
     # === HELPERS === #
 
+    def _set_customer_price(self, product, price):
+        """Give the customer (and the portal user) a pricelist selling
+        ``product`` at ``price``."""
+        pricelist = self.env["product.pricelist"].create(
+            {
+                "name": "Northwind prices",
+                "currency_id": self.company.currency_id.id,
+                "item_ids": [
+                    Command.create(
+                        {
+                            "applied_on": "0_product_variant",
+                            "product_id": product.id,
+                            "compute_price": "fixed",
+                            "fixed_price": price,
+                        }
+                    )
+                ],
+            }
+        )
+        self.customer.property_product_pricelist = pricelist
+        self.portal_user.partner_id.property_product_pricelist = pricelist
+
     def _buy(self, retainer=None, **form):
         retainer = retainer or self.retainer
         page = self.url_open(self._detail_url(retainer)).text

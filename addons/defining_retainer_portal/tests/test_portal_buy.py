@@ -3,7 +3,8 @@ from datetime import timedelta
 from odoo import Command, fields
 from odoo.tests import tagged
 from odoo.tests.common import ChromeBrowser
-from odoo.tools import mute_logger
+from odoo.tools import file_path, format_date, mute_logger
+from odoo.tools.translate import TranslationImporter
 
 from odoo.addons.defining_retainer.tests.screenshots import SIZES, ScreenshotMixin
 
@@ -36,27 +37,62 @@ class TestPortalBuy(RetainerBuyCommon):
         self.assertIn('max="700"', page)
 
     def test_buy_offer_prices_follow_the_pricelist(self):
-        pricelist = self.env["product.pricelist"].create(
+        self._set_customer_price(self.product_day, 540.0)
+        offers = {o["product"]: o for o in self.retainer._portal_buy_offers()}
+        self.assertEqual(offers[self.product_day]["price_subtotal"], 540.0)
+        self.assertEqual(offers[self.product_hour]["price_subtotal"], 95.0)
+
+    def _confirmed_order(self, days=2):
+        """An order of ``days`` retainer days for the customer's retainer,
+        confirmed: its units are credited at once."""
+        self.company.retainer_credit_trigger = "confirm"
+        order = self.env["sale.order"].create(
             {
-                "name": "Northwind prices",
-                "currency_id": self.company.currency_id.id,
-                "item_ids": [
+                "partner_id": self.customer.id,
+                "retainer_id": self.retainer.id,
+                "order_line": [
                     Command.create(
-                        {
-                            "applied_on": "0_product_variant",
-                            "product_id": self.product_day.id,
-                            "compute_price": "fixed",
-                            "fixed_price": 540.0,
-                        }
+                        {"product_id": self.product_day.id, "product_uom_qty": days}
                     )
                 ],
             }
         )
-        self.customer.property_product_pricelist = pricelist
-        self.portal_user.partner_id.property_product_pricelist = pricelist
-        offers = {o["product"]: o for o in self.retainer._portal_buy_offers()}
-        self.assertEqual(offers[self.product_day]["price_subtotal"], 540.0)
-        self.assertEqual(offers[self.product_hour]["price_subtotal"], 95.0)
+        order.action_confirm()
+        return order
+
+    def test_confirmed_order_page_says_what_it_delivered(self):
+        """The customer's confirmed order says what it delivered to which
+        retainer, and leads to it."""
+        order = self._confirmed_order()
+        self.assertEqual(order.order_line.retainer_credited_units, 56)
+        self.authenticate(self.portal_user.login, self.portal_user.login)
+        page = self.url_open(order.get_portal_url()).text
+        text = " ".join(page.split())
+        today = format_date(self.env, fields.Date.context_today(order))
+        self.assertIn(
+            f"Delivered: 56 units, 14 h credited on {today} to "
+            f'<a class="o_retainer_quotation_link" href="{self.retainer.access_url}"',
+            text,
+        )
+        self.assertNotIn("Adds 56 units", text)
+
+    def test_pages_in_french(self):
+        """With the addons' French translations, the customer's order and
+        retainer pages read in French, the delivered units in one sentence."""
+        self.env["res.lang"]._activate_lang("fr_FR")
+        importer = TranslationImporter(self.env.cr, verbose=False)
+        for module in ("defining_retainer", "defining_retainer_portal"):
+            importer.load_file(file_path(f"{module}/i18n/fr.po"), "fr_FR")
+        importer.save(force_overwrite=True)
+        self.portal_user.partner_id.lang = "fr_FR"
+        order = self._confirmed_order()
+        self.authenticate(self.portal_user.login, self.portal_user.login)
+        text = " ".join(self.url_open(order.get_portal_url()).text.split())
+        self.assertIn("Livré : 56 unités, 14 h créditées le", text)
+        self.assertNotIn("Delivered", text)
+        page = self.url_open(self._detail_url(self.retainer)).text
+        self.assertIn("Acheter plus de temps", page)
+        self.assertNotIn("Buy more time", page)
 
     def test_buy_makes_a_quotation_to_pay_online(self):
         balance = self.retainer.balance_units
@@ -339,6 +375,46 @@ class TestPortalBuyRefusals(RetainerBuyCommon):
         )
         self.assertEqual(self._orders(retainer), orders)
 
+    def test_buy_list_is_what_this_customer_may_buy(self):
+        """Only the retainer's company's saleable products, at the
+        customer's pricelist price, a dozen at most; a product of another
+        company is neither offered nor sold."""
+        other_company = self.env["res.company"].create({"name": "Other firm"})
+        Product = self.env["product.product"]
+        values = {
+            "type": "service",
+            "retainer_units": 8,
+            "retainer_portal_published": True,
+            "list_price": 150.0,
+        }
+        foreign = Product.create(
+            {**values, "name": "Other firm's retainer", "company_id": other_company.id}
+        )
+        unsaleable = Product.create(
+            {**values, "name": "Retired retainer pack", "sale_ok": False}
+        )
+        self._set_customer_price(self.product_day, 512.5)
+        offered = self.retainer._portal_buy_products()
+        self.assertIn(self.product_day, offered)
+        self.assertNotIn(foreign, offered)
+        self.assertNotIn(unsaleable, offered)
+        self.authenticate(self.portal_user.login, self.portal_user.login)
+        page = self.url_open(self._detail_url(self.retainer)).text
+        for text, shown in (
+            ("512.50", True),
+            ("600.00", False),  # the list price
+            ("Other firm's retainer", False),
+            ("Retired retainer pack", False),
+        ):
+            self.assertEqual(text in page, shown, text)
+        self.assertBuyRefused(
+            "This product cannot be bought on the portal.",
+            product_id=foreign.id,
+            quantity="1",
+        )
+        Product.create([{**values, "name": f"Retainer pack {n}"} for n in range(15)])
+        self.assertEqual(len(self.retainer._portal_buy_products()), 12)
+
     def test_tampered_products(self):
         self.authenticate(self.portal_user.login, self.portal_user.login)
         refused = "This product cannot be bought on the portal."
@@ -511,6 +587,9 @@ class TestPortalBuyScreenshots(ScreenshotMixin, RetainerBuyCommon):
     to ``$RETAINER_SCREENSHOTS_DIR`` when set, for the README)."""
 
     def test_buy_screenshots(self):
+        # Sold in retainer days, as the module's own products are.
+        day = self.env.ref("defining_retainer.uom_retainer_day")
+        self.product_day.write({"uom_id": day.id, "uom_po_id": day.id})
         width, height, mobile = SIZES["desktop"]
         browser = ChromeBrowser(self)
         try:
@@ -527,6 +606,9 @@ class TestPortalBuyScreenshots(ScreenshotMixin, RetainerBuyCommon):
                 browser, self._detail_url(self.retainer), width, height, mobile
             )
             self._check_and_save(png, "retainer_buy_desktop", width, height)
+            # The quotation made by "Buy": the units it adds to the retainer.
+            png = self._capture(browser, order.get_portal_url(), width, height, mobile)
+            self._check_and_save(png, "retainer_quotation_desktop", width, height)
             png = self._capture(
                 browser,
                 order.get_portal_url(),

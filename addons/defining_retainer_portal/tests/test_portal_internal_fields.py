@@ -75,6 +75,8 @@ CUSTOMER_FIELDS = {
         "timesheet_ids",
         "used_hours",
         "used_percent",
+        "urgency_expiring_units",
+        "urgency_forecast_date",
         "used_units",
         "user_id",
     },
@@ -146,6 +148,7 @@ CUSTOMER_FIELDS = {
     "sale.order": {"retainer_id", "retainer_topup_origin"},
     "sale.order.line": {
         "retainer_credit_text",
+        "retainer_delivered_text",
         "retainer_product_units",
         "retainer_product_uom_id",
     },

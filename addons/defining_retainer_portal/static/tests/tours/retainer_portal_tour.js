@@ -44,6 +44,10 @@ registry.category("web_tour.tours").add("defining_retainer_portal_tour", {
             trigger: ".o_retainer_usage:contains('Server recovery after power cut')",
         },
         {
+            content: "Time entered reads in hours and minutes (3 h 37 min), never 03:37",
+            trigger: ".o_retainer_usage tr:contains('Server recovery after power cut') td:contains('3 h 37 min'):not(:contains(':'))",
+        },
+        {
             content: "Filter the usage on the last 30 days",
             trigger: "input#retainer_date_from",
             run() {
