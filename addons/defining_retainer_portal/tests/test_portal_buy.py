@@ -93,6 +93,11 @@ class TestPortalBuy(RetainerBuyCommon):
         page = self.url_open(self._detail_url(self.retainer)).text
         self.assertIn("Acheter plus de temps", page)
         self.assertNotIn("Buy more time", page)
+        # A sentence with values is one term: the translation keeps and
+        # reorders its values.
+        page_text = " ".join(page.split())
+        self.assertIn("(une unité dure 15 minutes, une journée 7 h)", page_text)
+        self.assertNotIn("one unit is", page_text)
 
     def test_buy_makes_a_quotation_to_pay_online(self):
         balance = self.retainer.balance_units
