@@ -97,6 +97,14 @@ class AccountAnalyticLine(models.Model):
         help="Units the retainer is charged because of this entry: its own "
         "units, or for an incident rounded once the difference it made.",
     )
+    retainer_charged_hours = fields.Float(
+        string="Charged (time)",
+        compute="_compute_retainer_incident_figures",
+        groups="defining_retainer.group_retainer_user",
+        help="Billed time the retainer is charged because of this entry (its "
+        "charged units as time): summed over an incident's entries, it is "
+        "the incident's billed time, once.",
+    )
     retainer_incident_units = fields.Integer(
         string="Incident (units)",
         compute="_compute_retainer_incident_figures",
@@ -196,6 +204,7 @@ class AccountAnalyticLine(models.Model):
         saved = self.filtered(lambda line: line._origin.id and line.retainer_id)
         for line in self - saved:
             line.retainer_charged_units = line.retainer_units
+            line.retainer_charged_hours = line.retainer_billed_hours
             line.retainer_incident_units = 0
             line.retainer_incident_hours = 0.0
             line.retainer_incident_summary = False
@@ -206,14 +215,14 @@ class AccountAnalyticLine(models.Model):
         # the ledger itself).
         Ledger = self.env["retainer.ledger.entry"].sudo()
         charged = {
-            timesheet.id: -units
-            for timesheet, units in Ledger._read_group(
+            timesheet.id: (-units, hours)
+            for timesheet, units, hours in Ledger._read_group(
                 [
                     ("timesheet_id", "in", saved._origin.ids),
                     ("effective_kind", "=", "debit"),
                 ],
                 ["timesheet_id"],
-                ["units:sum"],
+                ["units:sum", "billed_hours:sum"],
             )
         }
         keys = {
@@ -248,8 +257,9 @@ class AccountAnalyticLine(models.Model):
             ):
                 incident_hours[contract.id, ref] = hours
         for line in saved:
-            own = charged.get(line._origin.id, 0)
+            own, own_hours = charged.get(line._origin.id, (0, 0.0))
             line.retainer_charged_units = own
+            line.retainer_charged_hours = own_hours
             key = (line.retainer_id._origin.id, line.retainer_incident_ref)
             if not line.retainer_incident_ref:
                 line.retainer_incident_units = own

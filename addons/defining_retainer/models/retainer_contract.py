@@ -2181,10 +2181,36 @@ class RetainerContract(models.Model):
         self.ensure_one()
         return self._statement_data_by_contract(date_from, date_to)[self.id]
 
+    def _statement_quiet_incidents(self, date_from, date_to, entries):
+        """``(contract id, incident)`` of the incidents rounded once of the
+        retainers of ``self`` with lines dated ``date_from``..``date_to``
+        but none of ``entries`` (the period's movements): lines that cost no
+        unit because the incident's earlier lines paid the rounding step.
+        Oldest first line first; one grouped query."""
+        listed = {(entry.contract_id.id, entry.incident_ref) for entry in entries}
+        groups = self.env["account.analytic.line"]._read_group(
+            [
+                ("retainer_id", "in", self.ids),
+                ("retainer_incident_ref", "!=", False),
+                ("retainer_billed_outside", "=", False),
+                ("date", ">=", date_from),
+                ("date", "<=", date_to),
+            ],
+            ["retainer_id", "retainer_incident_ref"],
+            ["date:min", "id:min"],
+        )
+        return [
+            (contract.id, ref)
+            for contract, ref, _first_date, _first_id in sorted(
+                groups, key=lambda group: (group[2], group[3])
+            )
+            if (contract.id, ref) not in listed
+        ]
+
     def _statement_data_by_contract(self, date_from, date_to):
         """Return ``{contract id: statement}`` for the retainers of ``self``
-        for ``date_from``..``date_to`` (dates, both included), in two queries
-        whatever their number.
+        for ``date_from``..``date_to`` (dates, both included), in a constant
+        number of queries whatever their number.
 
         Each statement is a dict with ``opening`` (units before
         ``date_from``), ``lines`` (list of ``(entry, balance after it)``,
@@ -2200,7 +2226,9 @@ class RetainerContract(models.Model):
         retainer, oldest first: they use no units) and ``outside_hours``;
         ``incidents``: the usage of the period's incidents rounded once,
         per incident (see ``retainer.ledger.entry._retainer_incident_groups``;
-        each also with ``blocks``, the blocks that paid its entries) and
+        each also with ``blocks``, the blocks that paid its entries), those
+        whose lines of the period cost no unit included (no movement, 0
+        units: see ``_statement_quiet_incidents``) and
         ``incident_labels`` (``{incident: name}``).
 
         The block figures and the blocks paying each line are computed for
@@ -2244,9 +2272,14 @@ class RetainerContract(models.Model):
         blocks_by_contract = live_blocks.grouped("contract_id")
         # The incidents rounded once, for all the retainers at once.
         incidents_by_contract = defaultdict(list)
-        for group in period_entries.filtered(
+        incident_entries = period_entries.filtered(
             lambda entry: entry.rounding_scope == "incident" and entry.incident_ref
-        )._retainer_incident_groups(date_from, date_to):
+        )
+        for group in incident_entries._retainer_incident_groups(
+            date_from,
+            date_to,
+            quiet=self._statement_quiet_incidents(date_from, date_to, incident_entries),
+        ):
             incidents_by_contract[group["contract"].id].append(group)
         statements = {}
         for contract in self:

@@ -1390,10 +1390,14 @@ class RetainerLedgerEntry(models.Model):
 
     # === CUSTOMER-FACING TEXT (statement, portal) === #
 
-    def _retainer_incident_groups(self, date_from=None, date_to=None):
+    def _retainer_incident_groups(self, date_from=None, date_to=None, quiet=()):
         """Group the entries of ``self`` per incident, for whoever reads the
         usage (the portal, the statement): a list of dicts, in the order of
-        each incident's first entry in ``self``, with
+        each incident's first entry in ``self``, then the incidents of
+        ``quiet`` (``(contract id, incident)`` pairs of incidents rounded
+        once that have lines but no entry in ``self``: their lines of the
+        period cost no unit, the incident's earlier rounding paid them;
+        each with no entries and 0 units), with
 
         * ``ref`` (the incident, ``"project.task,7"``; ``False`` for an entry
           of no incident: a top-up, an adjustment, an expiry, which makes a
@@ -1426,6 +1430,9 @@ class RetainerLedgerEntry(models.Model):
             for entry in incident
             if entry.rounding_scope == "incident"
         }
+        quiet = [key for key in dict.fromkeys(quiet) if key not in keyed]
+        order.extend(quiet)
+        once.update(quiet)
         lines_by_key = defaultdict(list)
         if once:
             # Lines of these retainers only, read with the entries' rights
@@ -1457,13 +1464,16 @@ class RetainerLedgerEntry(models.Model):
                             "units": None,  # the incident's, once
                         }
                     )
-        labels = self._retainer_incident_labels(incident.mapped("incident_ref"))
+        labels = self._retainer_incident_labels(
+            incident.mapped("incident_ref") + [key[1] for key in quiet]
+        )
+        Contract = self.env["retainer.contract"]
         groups = []
         for key in order:
             entries = keyed[key].with_prefetch(self._prefetch_ids)
-            contract = entries[:1].contract_id
+            contract = entries[:1].contract_id or Contract.browse(key[0])
             units = sum(entries.mapped("units"))
-            ref = entries[:1].incident_ref or False
+            ref = entries[:1].incident_ref or (key[1] if key in once else False)
             if key in once:
                 lines = lines_by_key[key]
                 entered = sum(line["hours"] for line in lines)
@@ -1484,7 +1494,12 @@ class RetainerLedgerEntry(models.Model):
                 {
                     "ref": ref,
                     "scope": "incident" if key in once else "entry",
-                    "label": labels.get(ref) or entries[:1]._customer_description(),
+                    "label": labels.get(ref)
+                    or (
+                        entries[:1]._customer_description()
+                        if entries
+                        else (lines[:1] or [{"name": ref}])[0]["name"]
+                    ),
                     "contract": contract,
                     "entries": entries,
                     "lines": lines,

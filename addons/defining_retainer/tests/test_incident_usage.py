@@ -24,6 +24,19 @@ class TestIncidentUsage(IncidentCommon):
     cost nothing included), its entered and billed time and its units once,
     on the statement as on the portal (which groups with the same helper)."""
 
+    def _statement_document(self, date_from, date_to):
+        """The statement of the incident retainer for the period, parsed."""
+        return lxml_html.fromstring(
+            self.env["ir.actions.report"]._render_qweb_html(
+                STATEMENT_REPORT,
+                self.incident_contract.ids,
+                data={
+                    "date_from": fields.Date.to_string(date_from),
+                    "date_to": fields.Date.to_string(date_to),
+                },
+            )[0]
+        )
+
     def _log_incidents(self):
         """0:45 + 0:45 + 0:05 on the task (6 units, the follow-up costs
         none) and two 4-minute calls on the other (1 unit)."""
@@ -99,16 +112,7 @@ class TestIncidentUsage(IncidentCommon):
         # Which block paid, as the movements name it: the opening block.
         block_label = "B1"
         self.assertEqual(statement["incidents"][0]["blocks"], block_label)
-        document = lxml_html.fromstring(
-            self.env["ir.actions.report"]._render_qweb_html(
-                STATEMENT_REPORT,
-                self.incident_contract.ids,
-                data={
-                    "date_from": fields.Date.to_string(date_from),
-                    "date_to": fields.Date.to_string(today),
-                },
-            )[0]
-        )
+        document = self._statement_document(date_from, today)
         rows = _row_texts(document, "o_retainer_statement_incidents")
         self.assertEqual(len(rows), 7, rows)  # 2 incidents, 5 lines
         self.assertEqual(
@@ -122,6 +126,46 @@ class TestIncidentUsage(IncidentCommon):
         usage = [row for row in movements if "Incident: Mail server down" in row]
         self.assertEqual(len(usage), 2, movements)
         self.assertTrue(movements[-1].endswith(" 49"), movements[-1])
+
+    def test_statement_lists_an_incident_whose_lines_of_the_period_cost_nothing(
+        self,
+    ):
+        """0:45 + 0:45 last month (6 units), a 0:05 follow-up this period: no
+        movement this period, yet the follow-up is listed in its incident
+        with 0 units and why."""
+        today = fields.Date.context_today(self.env.user)
+        before = today - timedelta(days=40)
+        for minutes in (45, 45):
+            self._on(self.task, minutes, name="Mail server repair", date=before)
+        follow_up = self._on(self.task, 5, name="Follow-up call", date=today)
+        self.assertEqual(follow_up.retainer_charged_units, 0)
+        date_from = today - timedelta(days=10)
+        statement = self.incident_contract._statement_data(date_from, today)
+        self.assertFalse(
+            [line for line, _balance in statement["lines"] if line.kind == "debit"]
+        )
+        [group] = statement["incidents"]
+        self.assertEqual(group["label"], "Mail server down")
+        self.assertEqual(group["ref"], f"project.task,{self.task.id}")
+        self.assertEqual((group["units"], group["billed_hours"]), (0, 0.0))
+        self.assertAlmostEqual(group["entered_hours"], 5 / 60)
+        self.assertEqual([line["name"] for line in group["lines"]], ["Follow-up call"])
+        self.assertFalse(group["entries"])
+        document = self._statement_document(date_from, today)
+        rows = _row_texts(document, "o_retainer_statement_incidents")
+        self.assertEqual(
+            rows[0],
+            "Mail server down 5 min 0 min +0 No units this period: already paid "
+            "by the incident's earlier rounding",
+        )
+        self.assertIn("Follow-up call", rows[1])
+        self.assertEqual(len(rows), 2, rows)
+        # The period of the first lines lists the incident with its units.
+        earlier = self.incident_contract._statement_data(
+            before - timedelta(days=1), date_from - timedelta(days=1)
+        )
+        [group] = earlier["incidents"]
+        self.assertEqual((group["units"], len(group["lines"])), (-6, 2))
 
     def test_statement_of_entry_scope_has_no_incident_section(self):
         self._log(0.5)

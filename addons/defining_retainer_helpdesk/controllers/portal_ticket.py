@@ -98,7 +98,7 @@ class RetainerTicketPortal(RetainerPortal, CustomerPortalHelpdesk):
             except (AccessError, MissingError):
                 retainer_sudo = False
         values["ticket_retainer"] = retainer_sudo
-        values["ticket_retainer_work"] = (
+        work = (
             # sudo (the retainer's, from the access check): its ledger only.
             request.env["helpdesk.ticket"]
             .sudo()
@@ -106,6 +106,13 @@ class RetainerTicketPortal(RetainerPortal, CustomerPortalHelpdesk):
             .sorted(lambda entry: (entry.date, entry.id))
             if retainer_sudo
             else False
+        )
+        values["ticket_retainer_work"] = work
+        # The work per incident, as on the retainer's page: an incident
+        # rounded once lists all its lines (those that cost no unit too,
+        # read in sudo for this retainer's ticket only) with its units once.
+        values["ticket_retainer_incidents"] = (
+            work._retainer_incident_groups() if work else []
         )
         return values
 

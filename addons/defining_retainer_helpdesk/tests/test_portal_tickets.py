@@ -1,5 +1,7 @@
 from datetime import timedelta
 
+from lxml import html as lxml_html
+
 from odoo import fields
 from odoo.tests import new_test_user, tagged
 
@@ -200,6 +202,84 @@ class TestPortalTickets(RetainerHelpdeskPortalCommon):
                 self.assertIn(f"{self.retainer.balance_units} units", page)
                 self.assertIn("Call: printer driver", page)
                 self.assertRegex(page, rf"(?s)o_retainer_usage_row.*?>-{units}</td>")
+
+    def test_ticket_page_lists_the_incidents_lines_with_its_units_once(self):
+        """A ticket rounded once: its page lists every line of the ticket,
+        the follow-up that cost no unit included (inside the incident, never
+        free-looking), and the incident's units once; the page costs the
+        same queries whatever the number of lines."""
+        self.retainer.rounding_scope = "incident"
+        self._log_call(self.ticket, 45 / 60, name="Call about the printer")
+        self._log_call(self.ticket, 45 / 60, name="Remote repair of the driver")
+        follow_up = self._log_call(self.ticket, 5 / 60, name="Follow-up call")
+        self.assertEqual(
+            follow_up.retainer_incident_ref, f"helpdesk.ticket,{self.ticket.id}"
+        )
+        self.assertEqual(follow_up.retainer_charged_units, 0)
+        units = (
+            self.env["helpdesk.ticket"]
+            .sudo()
+            ._portal_retainer_units(self.retainer, self.ticket)[self.ticket.id]
+        )
+        self.assertGreater(units, 0)
+        self.authenticate(self.portal_user.login, self.portal_user.login)
+        page = self.url_open(f"/my/ticket/{self.ticket.id}").text
+        document = lxml_html.fromstring(page)
+        [incident] = document.xpath(
+            "//div[contains(@class, 'o_ticket_retainer')]"
+            "//tbody[contains(@class, 'o_retainer_incident_incident')]"
+        )
+        self.assertEqual(
+            incident.get("data-incident"), f"helpdesk.ticket,{self.ticket.id}"
+        )
+        self.assertEqual(
+            incident.xpath(
+                "string(.//th[contains(@class, 'o_retainer_incident_units')])"
+            ),
+            f"-{units}",
+        )
+        lines = incident.xpath(".//tr[contains(@class, 'o_retainer_incident_line')]")
+        self.assertEqual(
+            [
+                line.xpath(
+                    "string(.//td[contains(@class, 'o_retainer_description')]/span)"
+                )
+                for line in lines
+            ],
+            ["Call about the printer", "Remote repair of the driver", "Follow-up call"],
+        )
+        self.assertEqual(
+            {
+                line.xpath(
+                    "normalize-space(.//td[contains(@class, "
+                    "'o_retainer_incident_line_units')])"
+                )
+                for line in lines
+            },
+            {"in the incident"},
+        )
+        # The units once: the incident's header and the total, no row of
+        # its own per debit.
+        self.assertFalse(
+            document.xpath("//tbody[contains(@class, 'o_ticket_retainer_work')]")
+        )
+        self.assertEqual(
+            document.xpath(
+                "normalize-space(//tr[contains(@class, 'o_ticket_retainer_total')]"
+                "/td[last()])"
+            ),
+            f"-{units}",
+        )
+        # More lines on another ticket of the incident: the same queries.
+        busy = self._create_ticket("Busy ticket", self.portal_user, self.retainer)
+        for index in range(12):
+            self._log_call(busy, 4 / 60, name=f"Short call {index}")
+        counts = []
+        for ticket in (self.ticket, busy, self.ticket, busy):
+            before = self.cr.sql_log_count
+            self.assertEqual(self.url_open(f"/my/ticket/{ticket.id}").status_code, 200)
+            counts.append(self.cr.sql_log_count - before)
+        self.assertEqual(counts[2], counts[3], counts)
 
     def test_ticket_page_hides_retainer_from_others(self):
         """A portal user of another customer who follows the ticket reads

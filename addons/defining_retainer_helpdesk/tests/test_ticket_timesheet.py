@@ -1,5 +1,7 @@
 from datetime import timedelta
 
+from lxml import etree
+
 from odoo import fields
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import new_test_user, tagged
@@ -63,6 +65,44 @@ class TestTicketTimesheet(HelpdeskRetainerCommon):
                     ticket.with_user(self.consultant).retainer_units,
                     {"entry": 5, "incident": 4}[scope],
                 )
+
+    def test_ticket_tab_billed_sum_is_the_ledgers_in_both_scopes(self):
+        """The timesheet tab's "Billed" column sums what the ledger charged
+        for each row (for an incident rounded once, the difference it made),
+        so its sum is the ticket's units used as time in both scopes: 1 h 45
+        min (7 units) entry by entry, 1 h 30 min (6 units) rounded once; the
+        row's own rounding is an optional column that is not summed."""
+        arch = self.Ticket.with_user(self.consultant).get_views([(False, "form")])[
+            "views"
+        ]["form"]["arch"]
+        summed = {
+            node.get("name"): node.get("sum")
+            for node in etree.fromstring(arch).xpath(
+                "//field[@name='timesheet_ids']/list/field[@sum]"
+            )
+        }
+        self.assertEqual(summed.get("retainer_charged_hours"), "Billed")
+        self.assertNotIn("retainer_billed_hours", summed)
+        for scope, units in (("entry", 7), ("incident", 6)):
+            with self.subTest(scope=scope):
+                self.contract.rounding_scope = scope
+                ticket = self._ticket(task_id=self.task.id)
+                for minutes in (45, 45, 5):
+                    self._log_ticket(ticket, minutes / 60)
+                self.env.invalidate_all()
+                rows = ticket.with_user(self.consultant).timesheet_ids
+                self.assertEqual(
+                    sorted(rows.mapped("retainer_charged_hours")),
+                    {"entry": [0.25, 0.75, 0.75], "incident": [0.0, 0.75, 0.75]}[scope],
+                )
+                self.assertAlmostEqual(
+                    sum(rows.mapped("retainer_charged_hours")), units * 0.25
+                )
+                self.assertEqual(
+                    ticket.with_user(self.consultant).retainer_units, units
+                )
+                # Each row rounded alone still reads 45 + 45 + 15 minutes.
+                self.assertAlmostEqual(sum(rows.mapped("retainer_billed_hours")), 1.75)
 
     def test_client_project_and_derived_values_are_not_trusted(self):
         ticket = self._ticket()

@@ -160,6 +160,7 @@ INTERNAL_FIELDS = {
     "account.analytic.line": {
         "retainer_balance_hours",
         "retainer_balance_units",
+        "retainer_charged_hours",
         "retainer_charged_units",
         "retainer_incident_hours",
         "retainer_incident_summary",
