@@ -2,6 +2,7 @@
 ledger as an accountant reads it, urgency, short labels."""
 
 import ast
+import logging
 from datetime import timedelta
 
 from lxml import etree
@@ -18,6 +19,26 @@ class TestStaffScreens(RetainerCommon):
         view_id = self.env.ref(xmlid).id if xmlid else False
         views = self.env[model].get_views([(view_id, view_type)])
         return etree.fromstring(views["views"][view_type]["arch"])
+
+    def test_views_show_no_element_its_users_cannot_read(self):
+        """Every backend view of the retainer addons validates without an
+        access-rights inconsistency: with all addons loaded (customers may
+        read retainers on the portal), an element whose visibility depends
+        on a staff-only field is itself staff-only. Odoo only warns about it
+        on an update, which these views were silently doing."""
+        views = self.env["ir.ui.view"].search(
+            [
+                ("model", "like", "retainer"),
+                ("type", "!=", "qweb"),
+                ("inherit_id", "=", False),
+            ]
+        )
+        self.assertTrue(views.filtered(lambda v: v.model == "retainer.contract"))
+        with self.assertLogs("odoo.addons.base.models.ir_ui_view", "WARNING") as logs:
+            views._check_xml()
+            # assertLogs needs one record: this one says validation ended.
+            logging.getLogger("odoo.addons.base.models.ir_ui_view").warning("checked")
+        self.assertEqual([record.getMessage() for record in logs.records], ["checked"])
 
     def test_qweb_duration_widget(self):
         """The portal, PDF and emails write durations for people."""
