@@ -507,3 +507,97 @@ def test_block_credited_after_unpaid_work_dated_after_its_expiry_is_marked():
     # apply to work posted before it.
     rows[1] = _row(2, "credit", 28)
     assert LedgerReplay.from_rows(rows).allocation.stranded == {4: (10, 0)}
+
+
+def _model_replay(rows, stored, limit):
+    """Replay ``rows`` as the ledger model does: from the newest stored
+    checkpoint before entry ``limit``; work paid in full before it that the
+    rows release is looked up in the ``settled`` records of the checkpoints
+    from that work to the checkpoint, else an older checkpoint is taken.
+    ``stored``: ``(entry id, state, settled)``, oldest first. Return the
+    replay and whether it used records."""
+    while True:
+        candidates = [item for item in stored if item[0] < limit]
+        if not candidates:
+            return LedgerReplay.from_rows(rows), False
+        cut, state, _settled = candidates[-1]
+        try:
+            return LedgerReplay.from_rows(rows[cut:], state), False
+        except StaleCheckpoint as stale:
+            if stale.work:
+                records = [
+                    (
+                        kept,
+                        {
+                            int(key): value
+                            for key, value in (kept or {}).items()
+                            if int(key) in stale.work
+                        },
+                    )
+                    for entry_id, _state, kept in reversed(candidates)
+                    if entry_id >= min(stale.work)
+                ]
+                found = allocation.newest_settled(records, stale.work)
+                if found is not None:
+                    return LedgerReplay.from_rows(rows[cut:], state, found), True
+            limit = stale.before
+
+
+@settings(max_examples=400, deadline=None)
+@given(ledger_rows(), st.data())
+def test_release_of_work_paid_before_the_checkpoint_reads_its_records(rows, data):
+    """Checkpoints written by postings one after the other (each replayed
+    from the previous one, reading what paid for released work from the
+    records of older ones), some without records (written before they were
+    kept): a replay from any of them, reading the records, is the whole
+    replay, including late corrections and blocks taken away."""
+    cuts = sorted(
+        data.draw(
+            st.sets(st.integers(min_value=1, max_value=max(len(rows), 1)), max_size=8)
+        )
+    )
+    stored = []
+    for cut in cuts:
+        if cut > len(rows):
+            continue
+        replay, _used = _model_replay(rows[:cut], stored, cut + 1)
+        _assert_same_replay(replay, LedgerReplay.from_rows(rows[:cut]))
+        kept = data.draw(st.sampled_from([True, True, True, False]))
+        stored.append(
+            (cut, _stored(replay.checkpoint()), kept and _stored(replay.settled()))
+        )
+    full = LedgerReplay.from_rows(rows)
+    for limit in range(1, len(rows) + 2):
+        partial, _used = _model_replay(rows, stored, limit)
+        assert partial.since < limit
+        _assert_same_replay(partial, full)
+
+
+def test_release_of_old_work_continues_from_the_checkpoint():
+    rows = [
+        _row(1, "credit", 10),
+        _row(2, "credit", 5, expiry=D(2026, 6, 30)),
+        _row(3, "debit", -7),
+        _row(4, "debit", -1),
+    ]
+    first = LedgerReplay.from_rows(rows[:3])
+    second = LedgerReplay.from_rows(rows[3:], _stored(first.checkpoint()))
+    # The work paid in full is recorded beside the checkpoint that saw it.
+    assert _stored(first.settled()) == {"3": ["2026-01-01", [[2, 5], [1, 2]]]}
+    assert _stored(second.settled()) == {"4": ["2026-01-01", [[1, 1]]]}
+    stored = [
+        (3, _stored(first.checkpoint()), _stored(first.settled())),
+        (4, _stored(second.checkpoint()), _stored(second.settled())),
+    ]
+    later = [*rows, (5, 1, "reversal", 7, MAR_1, None, 3, None, "debit")]
+    with pytest.raises(StaleCheckpoint) as stale:
+        LedgerReplay.from_rows(later[4:], stored[1][1])
+    assert stale.value.work == (3,)
+    partial, used = _model_replay(later, stored, 6)
+    assert used and partial.since == 4
+    _assert_same_replay(partial, LedgerReplay.from_rows(later))
+    assert partial.allocation.consumed == {1: 1, 2: 0}
+    # Without the records of the checkpoint that saw it, an older one.
+    stored[0] = (3, stored[0][1], None)
+    partial, used = _model_replay(later, stored, 6)
+    assert not used and partial.since == 0

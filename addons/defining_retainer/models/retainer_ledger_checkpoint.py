@@ -28,6 +28,11 @@ class RetainerLedgerCheckpoint(models.Model):
         required=True, readonly=True, help="Last ledger entry replayed."
     )
     state = fields.Json(required=True, readonly=True)
+    # What paid for the work the replay saw that is paid in full (the state
+    # keeps no such work): a later release of it continues from a checkpoint
+    # instead of a replay from before the work (empty: written before such
+    # records were kept; see tools.allocation.newest_settled).
+    settled = fields.Json(readonly=True)
 
     def init(self):
         create_index(

@@ -8,7 +8,12 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, create_index, format_date, split_every
 
-from ..tools.allocation import CHECKPOINT_VERSION, LedgerReplay, StaleCheckpoint
+from ..tools.allocation import (
+    CHECKPOINT_VERSION,
+    LedgerReplay,
+    StaleCheckpoint,
+    newest_settled,
+)
 from ..tools.rounding import units_to_hours
 from .res_company import ROUNDING_SCOPE_SELECTION, TOPUP_ORIGIN_SELECTION
 
@@ -1093,7 +1098,8 @@ class RetainerLedgerEntry(models.Model):
         come after the newest committed row, since nobody else can post on
         them until this transaction ends.
 
-        A replay that read ``CHECKPOINT_EVERY`` entries or more writes a
+        A replay that read ``CHECKPOINT_EVERY`` entries or more, or what
+        paid for work paid in full before its checkpoint, writes a
         checkpoint after them (not when ``exclude_ids`` leaves entries out).
         """
         return self._retainer_replays(contract_ids, exclude_ids, current=True)
@@ -1139,7 +1145,7 @@ class RetainerLedgerEntry(models.Model):
             for row in rows:
                 if row[0] not in excluded:
                     rows_by_contract[row[1]].append(row)
-            stale = []
+            stale = {}
             for contract_id in todo:
                 contract_rows = rows_by_contract.get(contract_id, [])
                 checkpoint = checkpoints.get(contract_id)
@@ -1150,12 +1156,40 @@ class RetainerLedgerEntry(models.Model):
                         contract_rows, checkpoint
                     )
                 except StaleCheckpoint as error:
-                    limits[contract_id] = min(limits[contract_id], error.before)
-                    stale.append(contract_id)
-                    continue
-                if current and not excluded and len(contract_rows) >= CHECKPOINT_EVERY:
+                    stale[contract_id] = error
+            # Work paid in full before its checkpoint and released since: what
+            # paid for it is read from the records of the checkpoints, not
+            # replayed from before it.
+            settled = self._retainer_settled(
+                {
+                    cid: (checkpoints[cid]["entry_id"], error.work)
+                    for cid, error in stale.items()
+                    if error.work
+                }
+            )
+            for contract_id, found in settled.items():
+                replays[contract_id] = LedgerReplay.from_rows(
+                    rows_by_contract.get(contract_id, []),
+                    checkpoints[contract_id],
+                    found,
+                )
+                del stale[contract_id]
+            for contract_id, error in stale.items():
+                limits[contract_id] = min(limits[contract_id], error.before)
+            # A replay that read what paid for old work writes a checkpoint
+            # after it too: the next postings need not read it again.
+            for contract_id in todo:
+                contract_rows = rows_by_contract.get(contract_id, [])
+                if (
+                    current
+                    and not excluded
+                    and contract_id in replays
+                    and (
+                        len(contract_rows) >= CHECKPOINT_EVERY or contract_id in settled
+                    )
+                ):
                     self._retainer_write_checkpoint(contract_id, replays[contract_id])
-            todo = stale
+            todo = list(stale)
             if not todo:
                 break
         return replays
@@ -1234,6 +1268,56 @@ class RetainerLedgerEntry(models.Model):
         return checkpoints, rows
 
     @api.model
+    def _retainer_settled(self, work_by_contract):
+        """What paid for work paid in full before a checkpoint, from the
+        ``settled`` records of the checkpoints between the work and it (see
+        ``tools.allocation.newest_settled``), in one query.
+
+        :param dict work_by_contract: ``{contract id: (checkpoint entry id,
+            usage ids)}``
+        :return: ``{contract id: {usage id: [date, paid by]}}`` for the
+            contracts whose work is all found
+        """
+        if not work_by_contract:
+            return {}
+        contract_ids = list(work_by_contract)
+        keys = sorted(
+            {
+                str(usage_id)
+                for _cp, work in work_by_contract.values()
+                for usage_id in work
+            }
+        )
+        # A record is in a checkpoint written after the work was posted:
+        # only the checkpoints from the oldest work released are read.
+        self.env.cr.execute(
+            SQL(
+                "SELECT c.contract_id, c.settled IS NOT NULL, s.key, s.value "
+                "FROM retainer_ledger_checkpoint c "
+                "JOIN unnest(%(ids)s::int[], %(lows)s::int[], %(highs)s::int[]) "
+                "AS t(contract_id, low, high) ON c.contract_id = t.contract_id "
+                "AND c.entry_id >= t.low AND c.entry_id <= t.high "
+                "LEFT JOIN LATERAL (SELECT key, value FROM jsonb_each(c.settled) "
+                "WHERE key = ANY(%(keys)s)) s ON TRUE "
+                "ORDER BY c.contract_id, c.entry_id DESC",
+                ids=contract_ids,
+                lows=[min(work_by_contract[cid][1]) for cid in contract_ids],
+                highs=[work_by_contract[cid][0] for cid in contract_ids],
+                keys=keys,
+            )
+        )
+        records = defaultdict(list)
+        for contract_id, kept, key, value in self.env.cr.fetchall():
+            matches = {int(key): value} if key is not None else {}
+            records[contract_id].append((kept, matches))
+        result = {}
+        for contract_id, (_checkpoint, work) in work_by_contract.items():
+            found = newest_settled(records.get(contract_id, ()), work)
+            if found is not None:
+                result[contract_id] = found
+        return result
+
+    @api.model
     def _retainer_write_checkpoints(self, contract_ids):
         """Write a checkpoint every ``CHECKPOINT_EVERY`` entries of the
         ledgers of ``contract_ids`` that have none yet (a ledger posted
@@ -1258,15 +1342,39 @@ class RetainerLedgerEntry(models.Model):
             rows_by_contract[row[1]].append(row)
         for contract_id, rows in rows_by_contract.items():
             checkpoint = None
+            written = []  # (checkpoint entry id, settled records), newest first
             for end in range(CHECKPOINT_EVERY, len(rows) + 1, CHECKPOINT_EVERY):
                 start = checkpoint["entry_id"] if checkpoint else 0
                 chunk = [row for row in rows[:end] if row[0] > start]
                 try:
                     replay = LedgerReplay.from_rows(chunk, checkpoint)
-                except StaleCheckpoint:  # reaches back: replay from the start
-                    replay = LedgerReplay.from_rows(rows[:end])
+                except StaleCheckpoint as error:
+                    found = error.work and newest_settled(
+                        [
+                            (True, kept)
+                            for entry_id, kept in written
+                            if entry_id >= min(error.work)
+                        ],
+                        error.work,
+                    )
+                    if found:  # released work: what paid for it is recorded
+                        replay = LedgerReplay.from_rows(chunk, checkpoint, found)
+                    else:  # reaches back: replay from the start
+                        replay = LedgerReplay.from_rows(rows[:end])
                 self._retainer_write_checkpoint(contract_id, replay)
                 checkpoint = json.loads(json.dumps(replay.checkpoint()))
+                written.insert(
+                    0,
+                    (
+                        replay.entry_id,
+                        {
+                            int(key): value
+                            for key, value in json.loads(
+                                json.dumps(replay.settled())
+                            ).items()
+                        },
+                    ),
+                )
 
     @api.model
     def _retainer_write_checkpoint(self, contract_id, replay):
@@ -1274,11 +1382,13 @@ class RetainerLedgerEntry(models.Model):
         locked by this transaction) as a checkpoint."""
         self.env.cr.execute(
             SQL(
-                "INSERT INTO retainer_ledger_checkpoint (contract_id, entry_id, state) "
-                "VALUES (%s, %s, %s::jsonb)",
+                "INSERT INTO retainer_ledger_checkpoint "
+                "(contract_id, entry_id, state, settled) "
+                "VALUES (%s, %s, %s::jsonb, %s::jsonb)",
                 contract_id,
                 replay.entry_id,
                 json.dumps(replay.checkpoint()),
+                json.dumps(replay.settled()),
             )
         )
 

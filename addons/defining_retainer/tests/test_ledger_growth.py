@@ -117,6 +117,23 @@ class TestLedgerGrowth(RetainerCommon):
         for usage_id, paid in replay.allocation.paid_by.items():
             self.assertEqual(paid, whole.allocation.paid_by[usage_id])
 
+    def _first_work(self, contract, condition):
+        """The first work of ``contract`` (in posting order) that meets
+        ``condition`` (a domain leaf)."""
+        return self.Ledger.search(
+            [("contract_id", "=", contract.id), ("kind", "=", "debit"), condition],
+            order="id",
+            limit=1,
+        )
+
+    def _correct_oldest_work(self, contract):
+        """Reverse the oldest work not reversed yet (paid in full long
+        ago), check the replay is still exact and return that work."""
+        old = self._first_work(contract, ("reversal_entry_ids", "=", False))
+        old._reverse(reason="Corrected")
+        self._assert_exact(contract)
+        return old
+
     def test_ledgers_are_as_built(self):
         counts = dict(
             self.Ledger._read_group(
@@ -179,17 +196,7 @@ class TestLedgerGrowth(RetainerCommon):
         )
         recent._reverse(reason="Corrected")
         self._assert_exact(contract)
-        old = self.Ledger.search(
-            [
-                ("contract_id", "=", contract.id),
-                ("kind", "=", "debit"),
-                ("reversal_entry_ids", "=", False),
-            ],
-            order="id",
-            limit=1,
-        )
-        old._reverse(reason="Corrected")
-        self._assert_exact(contract)
+        self._correct_oldest_work(contract)
         # A block taken away changes the whole history.
         block = self.Ledger.search(
             [("contract_id", "=", contract.id), ("is_block", "=", True)],
@@ -240,21 +247,26 @@ class TestLedgerGrowth(RetainerCommon):
         # Each one is the state of the ledger after its entry: a replay
         # from any of them (what paid for the work after it) is exact. The
         # corrections at the end of this ledger reach back before most of
-        # them: such a replay starts from an older one, or from the start.
+        # them: such a replay reads what paid for the corrected work from
+        # the records of the checkpoints, or starts from an older one.
         whole = self._whole_replay(contract)
         for entry_id in written:
             replay = self.Ledger._retainer_replay(
                 contract.ids, paid_by_from={contract.id: entry_id + 1}
             )[contract.id]
-            self.assertLessEqual(replay.since, entry_id)
+            self.assertEqual(replay.since, entry_id)
             self.assertEqual(replay.allocation.consumed, whole.allocation.consumed)
             self.assertEqual(replay.balance, whole.balance)
             for usage_id, paid in replay.allocation.paid_by.items():
                 self.assertEqual(paid, whole.allocation.paid_by[usage_id])
-        # A posting's replay that had to start further back writes a new
-        # checkpoint after the corrections: later replays start there.
+        # A posting's replay starts from the newest one, the corrections
+        # after it notwithstanding (what paid for the work they release is
+        # recorded), and writes a checkpoint after them: later replays start
+        # there and read no record.
         contract._lock_for_posting()
         newest = self.Ledger._retainer_current_replay(contract.ids)[contract.id]
+        self.assertEqual(newest.since, written[-1])
+        self.assertGreater(newest.entry_id, written[-1])
         self.assertEqual(
             self.Ledger._retainer_replay(contract.ids)[contract.id].since,
             newest.entry_id,
@@ -267,3 +279,43 @@ class TestLedgerGrowth(RetainerCommon):
             [contract.id],
         )
         self.assertEqual(self.env.cr.fetchone()[0], len(written))
+
+    def test_statement_after_a_correction_reaching_back_costs_the_same_queries(self):
+        """Work paid in full long ago, corrected this month: the statement
+        of the month still replays from the checkpoint before its work,
+        reading what paid for the corrected work from the checkpoints'
+        records, on 10 or 500 entries alike."""
+        later = TODAY + timedelta(days=5)
+        date_from, date_to = TODAY + timedelta(days=1), date(2026, 3, 31)
+        counts = []
+        with freeze_time(later):
+            for contract in (self.small, self.large):
+                # A checkpoint after the ledger as built, then the month's work.
+                contract._lock_for_posting()
+                self.Ledger._retainer_write_checkpoint(
+                    contract.id, self._whole_replay(contract)
+                )
+                for _index in range(2 * CHECKPOINT_EVERY):
+                    self._post_work(contract, 1, day=later)
+                old = self._correct_oldest_work(contract)
+                first = self._first_work(contract, ("date", ">=", date_from))
+                self.assertEqual(first.date, later)
+                replay = self.Ledger._retainer_replay(
+                    contract.ids, paid_by_from={contract.id: first.id}
+                )[contract.id]
+                # From the checkpoint before the month's work, not from
+                # before the corrected work (paid in full long before).
+                self.assertGreater(replay.since, old.id)
+                self.assertLess(replay.since, first.id)
+                whole = self._whole_replay(contract)
+                for usage_id, paid in whole.allocation.paid_by.items():
+                    if usage_id >= first.id:
+                        self.assertEqual(replay.allocation.paid_by[usage_id], paid)
+                self.assertEqual(replay.allocation.consumed, whole.allocation.consumed)
+                contract._statement_data(date_from, date_to)  # warm-up
+                counts.append(
+                    self._queries(
+                        lambda c=contract: c._statement_data(date_from, date_to)
+                    )
+                )
+        self.assertEqual(counts[0], counts[1])

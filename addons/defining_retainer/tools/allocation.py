@@ -32,7 +32,11 @@ result is the one of the whole replay (``tests/unit`` checks it against the
 whole replay). A checkpoint is *stale* for entries that reach back before
 it: the reversal of a block (which removes the block from the whole
 history) or the release of work it no longer knows; :class:`StaleCheckpoint`
-then names the entry before which an older checkpoint is needed.
+then names the entry before which an older checkpoint is needed. For the
+release of work paid in full, the replay can instead continue from the
+same checkpoint given what paid for that work: each checkpoint is stored
+with :meth:`LedgerReplay.settled` (the work its replay saw paid in full),
+and :func:`newest_settled` picks the record valid at the checkpoint.
 """
 
 import bisect
@@ -50,11 +54,18 @@ NO_EXPIRY = datetime.date.max
 
 class StaleCheckpoint(ValueError):
     """The entries replayed reach back before the checkpoint: replay from
-    a checkpoint taken before entry ``before`` (or from the start)."""
+    a checkpoint taken before entry ``before`` (or from the start).
 
-    def __init__(self, before):
+    :ivar tuple work: when the entries only release work paid in full
+        before the checkpoint, its ids: the replay can instead continue
+        from the same checkpoint given what paid for it (``settled`` of
+        :meth:`LedgerReplay.from_rows`, see :func:`newest_settled`).
+    """
+
+    def __init__(self, before, work=()):
         super().__init__(f"a checkpoint before entry {before} is needed")
         self.before = before
+        self.work = tuple(work)
 
 
 @dataclass(frozen=True)
@@ -231,6 +242,15 @@ class _Replayer:
             replayer.result.stranded[block_id] = (later, unpaid)
         return replayer
 
+    def know_settled(self, settled, usage_ids):
+        """Learn what paid for the work of ``usage_ids`` paid in full before
+        the state this replay started from (``settled``: ``{usage id:
+        [date, paid by]}``), to release it."""
+        for usage_id, (date, paid) in settled.items():
+            if usage_id in usage_ids and usage_id not in self.result.paid_by:
+                self.result.paid_by[usage_id] = [tuple(pair) for pair in paid]
+                self.usage_dates[usage_id] = datetime.date.fromisoformat(date)
+
     def add_block(self, block):
         if block.units <= 0:
             raise ValueError(f"block {block.id}: units must be positive")
@@ -371,7 +391,7 @@ class LedgerReplay:
     replayer: _Replayer | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def from_rows(cls, rows, checkpoint=None):
+    def from_rows(cls, rows, checkpoint=None, settled=None):
         """Build the replay from ledger rows in posting (id) order.
 
         :param rows: tuples ``(id, contract_id, kind, units, date,
@@ -382,6 +402,9 @@ class LedgerReplay:
             ``block_entry_id`` of the entry it reverses and names its kind.
         :param dict checkpoint: a state of :meth:`checkpoint`; ``rows`` are
             then the entries after it.
+        :param dict settled: ``{usage id: [date, paid by]}``, what paid for
+            work paid in full before the checkpoint that ``rows`` release,
+            as it was at the checkpoint (see :func:`newest_settled`).
         :raises StaleCheckpoint: ``rows`` reverse a block, or release work,
             that the checkpoint cannot give back.
         """
@@ -397,6 +420,7 @@ class LedgerReplay:
             balance,
         ) = _start(checkpoint)
         reversed_ids = {row[6] for row in rows if row[2] == "reversal"}
+        replayer.know_settled(settled or {}, reversed_ids)
         row_by_id = {row[0]: row for row in rows}
         _check_reach_back(rows, row_by_id, replayer, since)
         for (
@@ -480,6 +504,22 @@ class LedgerReplay:
             "balance": self.balance,
         }
 
+    def settled(self):
+        """What paid for the work this replay saw that is paid in full,
+        JSON-ready: ``{str(usage id): [date, paid by]}``. Stored beside a
+        checkpoint (which keeps no such work), it lets a later release of
+        that work continue from the checkpoint (see :func:`newest_settled`).
+        """
+        replayer = self.replayer
+        return {
+            str(usage_id): [
+                replayer.usage_dates[usage_id].isoformat(),
+                [list(pair) for pair in paid],
+            ]
+            for usage_id, paid in self.allocation.paid_by.items()
+            if usage_id not in replayer.outstanding
+        }
+
     def remaining(self, block_id):
         """Usable units left in a live block: units - consumed - expired,
         never negative."""
@@ -518,6 +558,7 @@ def _check_reach_back(rows, row_by_id, replayer, since):
     whole history) or work it does not know what paid for (paid in full
     before the checkpoint)."""
     stale = []
+    work = []
     for row in rows if since else ():
         reversed_id = row[6]
         if row[2] != "reversal" or reversed_id in row_by_id:
@@ -527,13 +568,37 @@ def _check_reach_back(rows, row_by_id, replayer, since):
         )
         if kind == "expiry":
             continue
-        if (kind == "debit" or (kind == "adjustment" and units < 0)) and (
-            reversed_id in replayer.result.paid_by
-        ):
+        if kind == "debit" or (kind == "adjustment" and units < 0):
+            if reversed_id not in replayer.result.paid_by:
+                work.append(reversed_id)
             continue
         stale.append(reversed_id)
-    if stale:
-        raise StaleCheckpoint(min(stale))
+    if stale or work:
+        raise StaleCheckpoint(min(stale + work), () if stale else work)
+
+
+def newest_settled(records, work):
+    """What paid for each of ``work`` (ids of work paid in full before a
+    checkpoint), from the ``settled`` records of that checkpoint and the
+    older ones: ``records`` are ``(settled, matches)`` per checkpoint, newest
+    first, ``settled`` None for a checkpoint that did not keep them and
+    ``matches`` ``{usage id: [date, paid by]}``. The newest record of a work
+    is the one valid at the checkpoint: what paid for work paid in full
+    changes only when a block is taken away, and every checkpoint written
+    after that was replayed from before the block, so it records again all
+    the work the block changed. A checkpoint without records hides the
+    older ones (it may have been such a one). Return ``{usage id: [date,
+    paid by]}``, or None when a work is missing.
+    """
+    found = {}
+    for kept, matches in records:
+        if not kept:
+            break
+        for usage_id, record in matches.items():
+            found.setdefault(usage_id, record)
+    if set(work) - set(found):
+        return None
+    return found
 
 
 def _start(checkpoint):
