@@ -18,6 +18,8 @@ CLIENTS = {
 }
 LOW_BALANCE = {"fr_FR": "le solde de votre contrat", "en_US": "is running low"}
 STATEMENT = {"fr_FR": "relevé de votre contrat", "en_US": "statement of your retainer"}
+# The PDF's closing balance row, in the customer's language.
+CLOSING_BALANCE = {"fr_FR": "Solde de clôture", "en_US": "Closing balance"}
 JOBS = (
     "defining_retainer.ir_cron_retainer_send_statements",
     "defining_retainer.ir_cron_retainer_expiry_warnings",
@@ -188,12 +190,11 @@ def test_alerts_and_statements_arrive_once(server, admin, smtp_server, work_dir)
                 assert SENDER in msg["From"]
                 assert msg["To"] and email in msg["To"]
             assert not list(low.iter_attachments())
-            # The statement of last month, in a PDF that really is one: its
-            # closing balance is the 4 units left.
+            # The statement of last month, in a PDF that really is one, in
+            # the customer's language: its closing balance is the 4 units left.
             text = _pdf_text(statement, work_dir)
             assert retainer["name"] in text
-            assert "Closing balance" in text
-            assert "Closing balance 4" in text, text
+            assert f"{CLOSING_BALANCE[lang]} 4" in text, text
 
         # Every job again, twice, and one more timesheet (still below the
         # threshold): nothing is sent twice.
