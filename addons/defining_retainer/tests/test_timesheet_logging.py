@@ -156,6 +156,34 @@ class TestTimesheetLogging(RetainerCommon):
                 self.assertEqual(balance.get("string"), "Balance now")
                 self.assertFalse(tree.xpath("//field[@name='retainer_balance_hours']"))
 
+    def test_task_timesheets_tab_stays_readable(self):
+        """The task's Timesheets tab shows, beside Odoo's columns, the contact
+        type and what each row cost (and the incident's total); the balance
+        is optional there too, as in My Timesheets (a column empty on every
+        saved row only squeezed its header to "Balance ...")."""
+        arch = (
+            self.env["project.task"]
+            .with_user(self.consultant)
+            .get_views([(False, "form")])["views"]["form"]["arch"]
+        )
+        tab = etree.fromstring(arch).xpath("//field[@name='timesheet_ids']/list")[0]
+        by_default = [
+            node.get("name")
+            for node in tab.xpath("field[starts-with(@name, 'retainer_')]")
+            if node.get("column_invisible") != "True"
+            and node.get("optional") in (None, "show")
+        ]
+        self.assertEqual(
+            by_default,
+            [
+                "retainer_contact_type",
+                "retainer_charged_units",
+                "retainer_incident_summary",
+            ],
+        )
+        balance = tab.xpath("field[@name='retainer_balance_units']")[0]
+        self.assertEqual(balance.get("optional"), "hide")
+
     def test_plain_timesheet_user_sees_the_balance(self):
         """A consultant with nothing but the timesheet user group reads the
         balance of the lines they log, as the timesheet list does."""
