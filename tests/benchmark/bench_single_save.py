@@ -5,7 +5,9 @@ timesheet created and flushed, then the next, with a fresh cache each time
 (``--saves`` per round, default 300), in these cases:
 
 1. a retainer project (a block without expiry) vs a plain project, in the
-   same database (target: at most 1.10x and at most 2 queries more);
+   same database (target: at most 1.10x and at most 2 queries more), for a
+   retainer whose rules follow its balance (warned overdraft, low balance
+   alert: the company's defaults) and for one without such rules;
 2. a plain project with the addon installed vs a database with only stock
    ``sale_timesheet`` (target: at most 1.03x, the same queries);
 3. a retainer with dated blocks whose ledger holds 100, 2,000 and 20,000
@@ -152,6 +154,25 @@ def build_retainers(env, sizes, plain):
             contract.action_activate()
         contract._post_manual_entry("credit", 10**7, "Bench block")
     cases["retainer"] = contract
+    # No rule follows its balance (overdraft allowed, no alert, no automatic
+    # top-up): a save reads no committed balance.
+    contract = env["retainer.contract"].search(
+        [("name", "=", f"{PREFIX} no balance rules")], limit=1
+    )
+    if not contract:
+        contract = env["retainer.contract"].create(
+            {
+                "partner_id": plain["partner"],
+                "level_id": level.id,
+                "overdraft_policy": "allow",
+                "low_balance_units": 0,
+            }
+        )
+        contract.name = f"{PREFIX} no balance rules"
+        if contract.state == "draft":
+            contract.action_activate()
+        contract._post_manual_entry("credit", 10**7, "Bench block")
+    cases["retainer, no balance rules"] = contract
     for size in sizes:
         name = f"{PREFIX} dated {size}"
         contract = env["retainer.contract"].search([("name", "=", name)], limit=1)
@@ -388,6 +409,9 @@ def main():
     dated = [name for name in names if "dated" in name]
     print("Ratios:")
     ratio("addon, retainer", "addon, plain", 1.10, "<= 2 queries more")
+    ratio(
+        "addon, retainer, no balance rules", "addon, plain", 1.10, "<= 2 queries more"
+    )
     ratio("addon, plain", "stock, plain", 1.03, "same queries")
     for name in dated[1:]:
         ratio(name, dated[0], 1.2, "same queries")

@@ -411,6 +411,14 @@ class AccountAnalyticLine(models.Model):
                 # these fields from being precomputed).
                 vals.update(NO_RETAINER_VALUES)
                 vals.setdefault("retainer_contact_type", False)
+        # The retainers' posting lock first: its query also reads what the
+        # save needs of them and of their levels (one query, not three).
+        contract_ids = {
+            vals["retainer_id"] for vals in vals_list if vals.get("retainer_id")
+        }
+        locked = (
+            self.env["retainer.contract"].browse(sorted(contract_ids))._lock_for_usage()
+        )
         with server_values():  # the derived figures given above
             lines = super().create(vals_list)
         # Odoo marks the given read-only computed figures to compute again
@@ -425,7 +433,7 @@ class AccountAnalyticLine(models.Model):
         )
         for fname in NO_RETAINER_VALUES:
             self.env.remove_to_compute(self._fields[fname], plain_lines)
-        lines._retainer_sync_debits(new=True)
+        lines._retainer_sync_debits(new=True, locked=locked)
         return lines
 
     def write(self, vals):
@@ -1027,7 +1035,9 @@ class AccountAnalyticLine(models.Model):
             and not float_compare(debit.entered_hours, vals["entered_hours"], 6)
         )
 
-    def _retainer_sync_debits(self, new=False, reason=None, incidents_before=None):
+    def _retainer_sync_debits(
+        self, new=False, reason=None, incidents_before=None, locked=None
+    ):
         """Make the ledger hold what the retainer timesheets of ``self``
         cost in their current state, in one posting.
 
@@ -1037,15 +1047,22 @@ class AccountAnalyticLine(models.Model):
         (see :meth:`_retainer_incident_plan`) has its incident re-targeted,
         and so has the incident it left (``incidents_before``: ``{line id:
         (retainer id, incident)}`` before the change). Runs in a constant
-        number of queries for the whole batch."""
+        number of queries for the whole batch. ``locked``: what
+        ``retainer.contract._lock_for_usage`` returned when it locked the
+        lines' retainers (see ``retainer.ledger.entry._post``)."""
         if new and not self.retainer_id:  # plain time: nothing to read per line
             return
         retainer_lines = self.filtered(lambda line: line.retainer_id)
         Ledger = self.env["retainer.ledger.entry"]
         retainer_lines._retainer_validate()
         refs = retainer_lines._retainer_incident_refs()
+        # A new line that is its own incident has had no debit: neither its
+        # first scope nor its first policy is looked up.
+        fresh_refs = (
+            {f"{self._name},{line_id}" for line_id in self.ids} if new else set()
+        )
         lines_by_incident = self._retainer_store_incidents(
-            dict(zip(retainer_lines.ids, refs, strict=True)), new=new
+            dict(zip(retainer_lines.ids, refs, strict=True)), fresh_refs=fresh_refs
         )
         incident_line_ids = set().union(
             *(lines.ids for lines in lines_by_incident.values())
@@ -1086,13 +1103,8 @@ class AccountAnalyticLine(models.Model):
             )
             to_reverse |= reverse
             new_vals += post
-        # A new line that is its own incident has had no debit: no first
-        # policy to look up for it.
         reverse, post = self._retainer_incident_plan(
-            cause_by_incident,
-            fresh_refs={f"{self._name},{line_id}" for line_id in self.ids}
-            if new
-            else (),
+            cause_by_incident, fresh_refs=fresh_refs
         )
         to_reverse |= reverse
         new_vals += post
@@ -1101,9 +1113,10 @@ class AccountAnalyticLine(models.Model):
                 new_vals,
                 reverse=to_reverse,
                 reason=reason or self.env._("Timesheet changed"),
+                locked=locked,
             )
 
-    def _retainer_store_incidents(self, ref_by_line, new=False):
+    def _retainer_store_incidents(self, ref_by_line, fresh_refs=()):
         """Store on the lines of ``self`` their incident (``ref_by_line``:
         ``{line id: incident}`` of those on a retainer) when it is rounded
         once, clear it on the others, and return ``{(retainer id,
@@ -1113,21 +1126,20 @@ class AccountAnalyticLine(models.Model):
         An incident is rounded the way of its first debit, else the way its
         retainer rounds now: changing a retainer's scope never re-prices
         time already charged (nor does changing its policy: see
-        :meth:`_retainer_incident_plan`). With ``new`` (lines just created),
-        a line that is its own incident has no debit yet: its scope is not
-        read (a single save on a plain retainer project reads nothing
-        here)."""
+        :meth:`_retainer_incident_plan`). The incidents of ``fresh_refs``
+        (lines just created that are their own incident) have no debit yet:
+        their scope is not read (a single save on a plain retainer project
+        reads nothing here)."""
         keys = [
             (line.retainer_id.id, ref_by_line[line.id])
             if line.id in ref_by_line
             else None
             for line in self
         ]
-        own_refs = {f"{self._name},{line_id}" for line_id in self.ids} if new else set()
         Ledger = self.env["retainer.ledger.entry"]
         first_scopes = Ledger._retainer_incident_first_scopes(
-            {key[0] for key in keys if key and key[1] not in own_refs},
-            {key[1] for key in keys if key and key[1] not in own_refs},
+            {key[0] for key in keys if key and key[1] not in fresh_refs},
+            {key[1] for key in keys if key and key[1] not in fresh_refs},
         )
         scope_by_contract = {
             contract.id: contract.rounding_scope for contract in self.retainer_id

@@ -5,7 +5,7 @@ from datetime import timedelta
 import psycopg2
 from dateutil.relativedelta import relativedelta
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL, format_date, split_every
 
@@ -76,6 +76,41 @@ TEMPLATE_LOW_BALANCE = "defining_retainer.mail_template_retainer_low_balance"
 
 
 TEMPLATE_EXPIRY = "defining_retainer.mail_template_retainer_expiry"
+
+
+def _has_dated_blocks(contract_id):
+    """SQL: whether the contract ``contract_id`` (an SQL term) has dated
+    blocks, credits with an expiry date (a partial index makes it a
+    lookup, whatever the size of the ledger)."""
+    return SQL(
+        "EXISTS(SELECT 1 FROM retainer_ledger_entry e WHERE e.contract_id = %s "
+        "AND e.kind = 'credit' AND e.expiry_date IS NOT NULL)",
+        contract_id,
+    )
+
+
+def _prefetched_columns(model):
+    """Names of the fields of ``model`` that its first use in the user's
+    environment fetches: those of the default prefetch group the user may
+    read (see ``BaseModel._fetch_field``), each with a column of its own.
+    A field whose value is composed from its column (translated, company
+    dependent, binary) is left to the ORM."""
+    return tuple(
+        field.name
+        for field in model._fields.values()
+        if field.prefetch is True
+        and field.store
+        and field.column_type
+        and field.name != "id"
+        and field.type != "binary"
+        and not field.translate
+        and not field.company_dependent
+        and field.is_accessible(model.env)
+    )
+
+
+# The alias of the contract's level in the query of _lock_for_usage.
+USAGE_LEVEL_ALIAS = "usage_level"
 
 
 class RetainerContract(models.Model):
@@ -849,8 +884,10 @@ class RetainerContract(models.Model):
 
         Every posting takes the rows ``FOR NO KEY UPDATE`` (in id order, so
         no deadlock) and keeps them until its transaction ends: postings on
-        a retainer wait for each other instead of failing. Nothing updates
-        the row, so a waiting posting never gets a serialization failure.
+        a retainer wait for each other instead of failing (a timesheet save
+        takes the same lock first, with its reads: :meth:`_lock_for_usage`).
+        Nothing updates the row, so a waiting posting never gets a
+        serialization failure.
         Under REPEATABLE READ it still reads the ledger as it was when its
         transaction started: what a decision needs (a balance, the
         allocation) is read with ``retainer.ledger.entry._retainer_current_*``,
@@ -870,11 +907,9 @@ class RetainerContract(models.Model):
             return set()
         self.env.cr.execute(
             SQL(
-                "SELECT c.id, EXISTS(SELECT 1 FROM retainer_ledger_entry e "
-                "WHERE e.contract_id = c.id AND e.kind = 'credit' "
-                "AND e.expiry_date IS NOT NULL) "
-                "FROM retainer_contract c WHERE c.id IN %s ORDER BY c.id "
-                "FOR NO KEY UPDATE OF c",
+                "SELECT c.id, %s FROM retainer_contract c WHERE c.id IN %s "
+                "ORDER BY c.id FOR NO KEY UPDATE OF c",
+                _has_dated_blocks(SQL.identifier("c", "id")),
                 tuple(self.ids),
             )
         )
@@ -893,6 +928,102 @@ class RetainerContract(models.Model):
             )
             self.invalidate_recordset(["ledger_version"])
         return dated
+
+    def _lock_for_usage(self):
+        """Take the posting lock of :meth:`_lock_for_posting` (never bumped)
+        on the contracts of ``self`` before time is saved on them, and read
+        in the same query what the save reads of them and of their levels:
+        a timesheet saved on a retainer costs the lock and the ledger insert,
+        not a read of each beside.
+
+        The contracts are read as ``fetch()`` reads them for the user
+        (access rules, fields of the user's groups, the values put in cache
+        without overwriting), so the save's access checks are the same as
+        when the ORM read them on first use.
+
+        :returns: ``{contract id: whether it has dated blocks}`` of the
+            contracts locked; give it to ``retainer.ledger.entry._post``
+            (``locked``) so that it does not lock them again.
+        :raises AccessError: a contract the user may not read.
+        """
+        if not self:
+            return {}
+        self.env["retainer.ledger.entry"].flush_model()
+        contract_names, level_names, columns = self._retainer_usage_columns()
+        query = self.with_context(active_test=False)._search([("id", "in", self.ids)])
+        query.add_join(
+            "LEFT JOIN",
+            USAGE_LEVEL_ALIAS,
+            "retainer_level",
+            SQL(
+                "%s = %s",
+                SQL.identifier(USAGE_LEVEL_ALIAS, "id"),
+                SQL.identifier(self._table, "level_id"),
+            ),
+        )
+        Level = self.env["retainer.level"]
+        level_id = SQL.identifier(USAGE_LEVEL_ALIAS, "id")
+        if not self.env.su:
+            # The level's id where the user may read it, else none: the ORM
+            # reads it on first use and raises as it did.
+            level_id = SQL(
+                "CASE WHEN %s IN %s THEN %s END",
+                level_id,
+                Level.with_context(active_test=False)._search([]).subselect(),
+                level_id,
+            )
+        rows = self.env.execute_query(
+            SQL(
+                "SELECT %s, %s, %s, %s FROM %s WHERE %s ORDER BY %s "
+                "FOR NO KEY UPDATE OF %s",
+                SQL.identifier(self._table, "id"),
+                _has_dated_blocks(SQL.identifier(self._table, "id")),
+                level_id,
+                columns,
+                query.from_clause,
+                query.where_clause,
+                SQL.identifier(self._table, "id"),
+                SQL.identifier(self._table),
+            )
+        )
+        fetched = self.browse([row[0] for row in rows])
+        if fetched != self:
+            forbidden = (self - fetched).exists()
+            if forbidden:
+                raise self.env["ir.rule"]._make_access_error("read", forbidden)
+        if not rows:
+            return {}
+        # Values as fetch() caches them: one tuple per column.
+        values = list(zip(*rows, strict=True))
+        cache = self.env.cache
+        split = 3 + len(contract_names)
+        for name, column in zip(contract_names, values[3:split], strict=True):
+            cache.insert_missing(fetched, self._fields[name], column)
+        level_rows = {row[2]: row[split:] for row in rows if row[2]}
+        if level_rows:
+            levels = Level.browse(level_rows)
+            level_values = zip(*level_rows.values(), strict=True)
+            for name, column in zip(level_names, level_values, strict=True):
+                cache.insert_missing(levels, Level._fields[name], column)
+        return {row[0]: row[1] for row in rows}
+
+    @tools.ormcache("self.env.uid", "self.env.su")
+    def _retainer_usage_columns(self):
+        """What :meth:`_lock_for_usage` reads: ``(contract field names,
+        level field names, their columns as SQL)``, the fields a first use
+        of a contract or a level fetches for this user (those of the default
+        prefetch group the user's groups may read, see
+        ``BaseModel._fetch_field``); composed once per user, not per save."""
+        Level = self.env["retainer.level"]
+        contract_names = _prefetched_columns(self)
+        level_names = _prefetched_columns(Level)
+        columns = SQL(", ").join(
+            [
+                *(SQL.identifier(self._table, name) for name in contract_names),
+                *(SQL.identifier(USAGE_LEVEL_ALIAS, name) for name in level_names),
+            ]
+        )
+        return contract_names, level_names, columns
 
     def _retainer_posting_plan(self, vals_list):
         """What a posting of ``vals_list`` on ``self`` needs: the net units

@@ -563,6 +563,7 @@ class RetainerLedgerEntry(models.Model):
         reason=None,
         reversal_date=None,
         apply_overdraft_policy=True,
+        locked=None,
     ):
         """Post entries on the ledger and return them: the gate every
         balance change goes through, so that every rule is applied once.
@@ -594,6 +595,10 @@ class RetainerLedgerEntry(models.Model):
         :param bool apply_overdraft_policy: False where the policy must not
             refuse the posting (a credit note takes its units back whatever
             the balance); overdraft notifications still follow the balance.
+        :param dict locked: retainers locked already by this step of the
+            transaction, with whether they have dated blocks (what
+            ``retainer.contract._lock_for_usage`` returns): step 2 is skipped
+            when they are all the posting's and it need not bump the lock.
         :raises UserError: a manual credit or adjustment without a reason, a
             block that expires before its date, an entry dated on or before
             its retainer's usage lock date, a reversal of a reversal or of a
@@ -616,11 +621,15 @@ class RetainerLedgerEntry(models.Model):
         # expiries) must not act on an older view of the ledger.
         # The ledger's rows are flushed: the lock also reads which
         # retainers have dated blocks.
-        self.flush_model()
-        dated = contracts._lock_for_posting(
-            bump=bool(reverse.filtered(lambda entry: entry.kind != "debit"))
-        )
-        plan["dated"] |= dated or set()
+        bump = bool(reverse.filtered(lambda entry: entry.kind != "debit"))
+        if bump or locked is None or not set(contracts.ids) <= locked.keys():
+            self.flush_model()
+            dated = contracts._lock_for_posting(bump=bump)
+        else:
+            dated = {
+                contract_id for contract_id in contracts.ids if locked[contract_id]
+            }
+        plan["dated"] |= dated
         # Retainers this transaction posts on for the first time: all their
         # own rows will be this posting's (see _retainer_current_balances).
         plan["fresh"] = set(contracts.ids) - set(self._retainer_own_rows())

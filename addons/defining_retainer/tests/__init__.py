@@ -42,3 +42,4 @@ from . import test_ledger_growth
 from . import test_incident_rounding
 from . import test_incident_concurrency
 from . import test_incident_usage
+from . import test_single_save

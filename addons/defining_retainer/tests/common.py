@@ -132,6 +132,18 @@ class RetainerCommon(RetainerFixturesMixin, TransactionCase):
             partner, level, units, **({"user_id": cls.manager.id} | vals)
         )
 
+    def _user_of_other_company(self, company_name, login):
+        """A new company and a timesheet user who works in it alone."""
+        company = self.env["res.company"].create({"name": company_name})
+        user = new_test_user(
+            self.env,
+            login=login,
+            groups="hr_timesheet.group_hr_timesheet_user",
+            company_id=company.id,
+            company_ids=[(6, 0, company.ids)],
+        )
+        return company, user
+
     def _log(self, hours, project=None, user=None, **vals):
         """Create a timesheet as ``user`` (the consultant by default)."""
         user = user or self.consultant

@@ -146,9 +146,12 @@ class TestConcurrentUsage(ConcurrentClientsMixin, TransactionCase):
             checked.wait()
 
         with (
+            # Both locks: the one a timesheet save takes first (with its
+            # reads) and the one of any other posting.
             patch.object(
-                RetainerContract, "_lock_for_posting", lambda self, bump=False: None
+                RetainerContract, "_lock_for_posting", lambda self, bump=False: set()
             ),
+            patch.object(RetainerContract, "_lock_for_usage", lambda self: {}),
             patch.object(
                 RetainerContract, "_retainer_apply_overdraft_policy", check_then_wait
             ),

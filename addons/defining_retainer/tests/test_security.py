@@ -1,6 +1,6 @@
 from odoo import api
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 
 from .common import RetainerCommon
 
@@ -55,13 +55,8 @@ class TestSecurity(RetainerCommon):
         self.assertEqual(entry.units, 56)
 
     def test_multi_company_isolation(self):
-        company_b = self.env["res.company"].create({"name": "Retainer Co B"})
-        user_b = new_test_user(
-            self.env,
-            login="user_company_b",
-            groups="hr_timesheet.group_hr_timesheet_user",
-            company_id=company_b.id,
-            company_ids=[(6, 0, company_b.ids)],
+        company_b, user_b = self._user_of_other_company(
+            "Retainer Co B", "user_company_b"
         )
         contract_b = self.env["retainer.contract"].create(
             {
