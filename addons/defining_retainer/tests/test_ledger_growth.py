@@ -3,8 +3,9 @@ from datetime import date, timedelta
 from freezegun import freeze_time
 
 from odoo.tests import tagged
+from odoo.tools import SQL
 
-from ..models.retainer_ledger_entry import CHECKPOINT_EVERY
+from ..models.retainer_ledger_entry import CHECKPOINT_EVERY, NO_LIMIT
 from .common import RetainerCommon
 
 TODAY = date(2026, 3, 15)
@@ -319,3 +320,38 @@ class TestLedgerGrowth(RetainerCommon):
                     )
                 )
         self.assertEqual(counts[0], counts[1])
+
+    def test_replay_reads_the_entries_after_the_checkpoint_only(self):
+        """The replay's query reads two ranges of indexes, the newest
+        checkpoint and the entries after it, not the whole ledger filtered
+        (sequential scans are off: the test database is too small for the
+        planner to prefer an index)."""
+        contract = self.large
+        replay = self.Ledger._retainer_replay(contract.ids)[contract.id]
+        self.assertTrue(replay.since)
+        after = self.Ledger.search_count(
+            [("contract_id", "=", contract.id), ("id", ">", replay.since)]
+        )
+        self.assertLess(after, CHECKPOINT_EVERY)
+        query = self.Ledger._retainer_checkpoint_rows_query(
+            contract.ids, {contract.id: NO_LIMIT}
+        )
+        self.env.cr.execute("SET LOCAL enable_seqscan = off")
+        try:
+            self.env.cr.execute(SQL("EXPLAIN (ANALYZE, FORMAT JSON) %s", query))
+            [[[plan]]] = self.env.cr.fetchall()
+        finally:
+            self.env.cr.execute("RESET enable_seqscan")
+
+        def read(node, table):
+            """Rows the plan ``node`` read from ``table``, kept or not."""
+            rows = 0
+            if node.get("Relation Name") == table:
+                rows += node["Actual Rows"] * node["Actual Loops"]
+                rows += node.get("Rows Removed by Filter", 0)
+                rows += node.get("Rows Removed by Index Recheck", 0)
+            rows += node.get("Rows Removed by Join Filter", 0)
+            return rows + sum(read(child, table) for child in node.get("Plans", ()))
+
+        self.assertEqual(read(plan["Plan"], "retainer_ledger_checkpoint"), 1)
+        self.assertEqual(read(plan["Plan"], "retainer_ledger_entry"), after)
