@@ -2,7 +2,7 @@
     "name": "Retained Support Contracts",
     "summary": "Prepaid blocks of consultant time consumed in 15-minute units "
     "from timesheets, with an append-only ledger",
-    "version": "18.0.8.0.0",
+    "version": "18.0.8.2.0",
     "category": "Services/Timesheets",
     "license": "LGPL-3",
     "author": "Defining Retainer",

@@ -11,6 +11,7 @@ from odoo.tools import SQL, format_date, split_every
 
 from ..tools import forecast as forecast_tools
 from ..tools.alerts import crosses_low_balance, due_warning
+from ..tools.allocation import CHECKPOINT_VERSION
 from ..tools.durations import format_days, format_duration_human
 from ..tools.rounding import (
     duration_to_units,
@@ -27,7 +28,7 @@ from .res_company import (
     ROUNDING_SCOPE_SELECTION,
     STATEMENT_FREQUENCY_SELECTION,
 )
-from .retainer_ledger_entry import EXPIRING_SOON_DAYS
+from .retainer_ledger_entry import EXPIRING_SOON_DAYS, NO_LIMIT
 from .retainer_level import CONTACT_TYPES
 
 LEDGER_BOUND_FIELDS = {"rounding_unit_minutes", "partner_id", "company_id"}
@@ -316,7 +317,7 @@ class RetainerContract(models.Model):
     used_hours = fields.Float(compute="_compute_balances")
     used_percent = fields.Float(compute="_compute_balances")
     timesheet_count = fields.Integer(compute="_compute_timesheet_count")
-    ledger_entry_count = fields.Integer(compute="_compute_balances")
+    ledger_entry_count = fields.Integer(compute="_compute_ledger_entry_count")
 
     # === DEFAULTS === #
 
@@ -335,12 +336,19 @@ class RetainerContract(models.Model):
 
     @api.depends("ledger_entry_ids.units", "rounding_unit_minutes", "day_hours")
     def _compute_balances(self):
-        totals = self.env["retainer.ledger.entry"]._retainer_totals(self._origin.ids)
+        # Read from the newest checkpoint's balance and the few credits,
+        # expiries and adjustments, not from every entry: the usage is what
+        # the balance leaves of them.
+        sums = self._origin._retainer_ledger_sums()
         for contract in self:
-            figures = totals.get(contract._origin.id, {})
-            purchased = figures.get("purchased", 0)
-            used = figures.get("used", 0)
-            balance = figures.get("balance", 0)
+            figures = sums.get(contract._origin.id)
+            balance = figures["balance"] if figures else 0
+            purchased = figures["credit"] if figures else 0
+            used = (
+                purchased + figures["expiry"] + figures["adjustment"] - balance
+                if figures
+                else 0
+            )
             unit = contract.rounding_unit_minutes or 15
             contract.purchased_units = purchased
             contract.used_units = used
@@ -352,7 +360,16 @@ class RetainerContract(models.Model):
                 contract.balance_hours / contract.day_hours if contract.day_hours else 0
             )
             contract.used_percent = 100.0 * used / purchased if purchased > 0 else 0.0
-            contract.ledger_entry_count = figures.get("count", 0)
+
+    @api.depends("ledger_entry_ids")
+    def _compute_ledger_entry_count(self):
+        counts = dict(
+            self.env["retainer.ledger.entry"]._read_group(
+                [("contract_id", "in", self._origin.ids)], ["contract_id"], ["__count"]
+            )
+        )
+        for contract in self:
+            contract.ledger_entry_count = counts.get(contract._origin, 0)
 
     def _compute_timesheet_count(self):
         if not self.env["account.analytic.line"].has_access("read"):
@@ -2306,6 +2323,81 @@ class RetainerContract(models.Model):
         self.ensure_one()
         return units_to_hours(units, self.rounding_unit_minutes)
 
+    def _retainer_balances_before(self, day):
+        """``{contract id: units}``: the balance of each retainer of ``self``
+        before ``day`` (the sum of its entries dated earlier); see
+        :meth:`_retainer_ledger_sums`."""
+        return {
+            contract_id: sums["balance"]
+            for contract_id, sums in self._retainer_ledger_sums(day).items()
+        }
+
+    def _retainer_ledger_sums(self, day=None):
+        """``{contract id: {balance, credit, expiry, adjustment}}``: the
+        balance of each retainer of ``self`` (before ``day`` when given: the
+        sum of its entries dated earlier) and the sums of its credits,
+        expiries and adjustments (reversals count as what they reverse),
+        in one query that does not read the whole ledger: the balance is
+        the one of its newest checkpoint, plus the entries posted after it
+        (minus the entries dated from ``day`` on); the other sums read only
+        the entries of those kinds, a few per block. Every entry counts, as
+        the retainer's balance is the retainer's, whatever the user's rules
+        show of its entries."""
+        if not self:
+            return {}
+        self.env["retainer.ledger.entry"].flush_model(
+            ["contract_id", "units", "date", "effective_kind"]
+        )
+        dated = (
+            SQL(
+                "COALESCE((SELECT SUM(l.units) FROM retainer_ledger_entry l "
+                "WHERE l.contract_id = t.contract_id AND l.date >= %s), 0)",
+                day,
+            )
+            if day
+            else SQL("0")
+        )
+        rows = self.env.execute_query(
+            SQL(
+                "SELECT t.contract_id, COALESCE(c.balance, 0) "
+                "+ COALESCE((SELECT SUM(l.units) FROM retainer_ledger_entry l "
+                "WHERE (l.contract_id, l.id) > (t.contract_id, COALESCE(c.since, 0)) "
+                "AND (l.contract_id, l.id) <= (t.contract_id, %(no_limit)s)), 0) "
+                "- %(dated)s, k.credit, k.expiry, k.adjustment "
+                "FROM unnest(%(ids)s::int[]) AS t(contract_id) "
+                # The newest checkpoint, if of the current version (as the
+                # replay reads it).
+                "LEFT JOIN LATERAL (SELECT "
+                "CASE WHEN (c.state->>'version')::int = %(version)s "
+                "THEN c.entry_id ELSE 0 END AS since, "
+                "CASE WHEN (c.state->>'version')::int = %(version)s "
+                "THEN (c.state->>'balance')::int ELSE 0 END AS balance "
+                "FROM retainer_ledger_checkpoint c "
+                "WHERE c.contract_id = t.contract_id "
+                "ORDER BY c.entry_id DESC LIMIT 1) c ON TRUE "
+                "LEFT JOIN LATERAL (SELECT "
+                "SUM(k.units) FILTER (WHERE k.effective_kind = 'credit') AS credit, "
+                "SUM(k.units) FILTER (WHERE k.effective_kind = 'expiry') AS expiry, "
+                "SUM(k.units) FILTER (WHERE k.effective_kind = 'adjustment') "
+                "AS adjustment FROM retainer_ledger_entry k "
+                "WHERE k.contract_id = t.contract_id "
+                "AND k.effective_kind IN ('credit', 'expiry', 'adjustment')) k ON TRUE",
+                ids=self.ids,
+                dated=dated,
+                version=CHECKPOINT_VERSION,
+                no_limit=NO_LIMIT,
+            )
+        )
+        return {
+            contract_id: {
+                "balance": balance,
+                "credit": credit or 0,
+                "expiry": expiry or 0,
+                "adjustment": adjustment or 0,
+            }
+            for contract_id, balance, credit, expiry, adjustment in rows
+        }
+
     def _statement_data(self, date_from, date_to):
         """Return the statement of ``self`` for ``date_from``..``date_to``
         (dates, both included); see ``_statement_data_by_contract``."""
@@ -2368,13 +2460,7 @@ class RetainerContract(models.Model):
         """
         Ledger = self.env["retainer.ledger.entry"]
         today = fields.Date.context_today(self)
-        openings = dict(
-            Ledger._read_group(
-                [("contract_id", "in", self.ids), ("date", "<", date_from)],
-                ["contract_id"],
-                ["units:sum"],
-            )
-        )
+        openings = self._retainer_balances_before(date_from)
         period_entries = Ledger.search(
             [
                 ("contract_id", "in", self.ids),
@@ -2414,7 +2500,7 @@ class RetainerContract(models.Model):
             incidents_by_contract[group["contract"].id].append(group)
         statements = {}
         for contract in self:
-            opening = openings.get(contract, 0) or 0
+            opening = openings.get(contract.id, 0)
             entries = entries_by_contract.get(contract, Ledger)
             units = entries.mapped("units")
             balances = running_balances(opening, units)
@@ -2528,13 +2614,7 @@ class RetainerContract(models.Model):
         ``date_from``..``date_to`` (the summary of their statements), in two
         grouped queries whatever their number."""
         Ledger = self.env["retainer.ledger.entry"]
-        openings = dict(
-            Ledger._read_group(
-                [("contract_id", "in", self.ids), ("date", "<", date_from)],
-                ["contract_id"],
-                ["units:sum"],
-            )
-        )
+        openings = self._retainer_balances_before(date_from)
         movements = Ledger._read_group(
             [
                 ("contract_id", "in", self.ids),
@@ -2546,7 +2626,7 @@ class RetainerContract(models.Model):
         )
         figures = {
             contract.id: {
-                "opening_units": openings.get(contract, 0) or 0,
+                "opening_units": openings.get(contract.id, 0),
                 "topup_units": 0,
                 "usage_units": 0,
             }

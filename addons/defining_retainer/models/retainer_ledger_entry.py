@@ -74,12 +74,14 @@ class RetainerLedgerEntry(models.Model):
 
     # === FIELDS === #
 
+    # Indexed with the id (see init()): the index on contract_id alone
+    # served no read that one does not, and took the planner off the
+    # range of the entries after a checkpoint.
     contract_id = fields.Many2one(
         "retainer.contract",
         string="Retainer",
         required=True,
         ondelete="restrict",
-        index=True,
         readonly=True,
     )
     # Read through the contract, not stored: every stored many2one costs a
@@ -1214,24 +1216,7 @@ class RetainerLedgerEntry(models.Model):
             SQL.identifier("e", name) for name in CHECKPOINT_REPLAY_COLUMNS
         )
         nulls = SQL(", ").join(SQL("NULL") for _name in CHECKPOINT_REPLAY_COLUMNS[2:])
-        query = SQL(
-            "WITH cp AS (SELECT DISTINCT ON (c.contract_id) c.contract_id, "
-            "c.entry_id, c.state FROM retainer_ledger_checkpoint c "
-            "JOIN unnest(%(ids)s::int[], %(limits)s::int[]) AS t(contract_id, lim) "
-            "ON c.contract_id = t.contract_id AND c.entry_id < t.lim "
-            "ORDER BY c.contract_id, c.entry_id DESC) "
-            "SELECT %(columns)s, NULL::jsonb FROM unnest(%(ids)s::int[]) "
-            "AS r(contract_id) LEFT JOIN cp ON cp.contract_id = r.contract_id "
-            "JOIN LATERAL (SELECT * FROM retainer_ledger_entry l "
-            "WHERE l.contract_id = r.contract_id "
-            "AND l.id > COALESCE(cp.entry_id, 0)) e ON TRUE "
-            "UNION ALL SELECT cp.entry_id, cp.contract_id, %(nulls)s, cp.state "
-            "FROM cp ORDER BY 1",
-            ids=list(contract_ids),
-            limits=[limits[cid] for cid in contract_ids],
-            columns=columns,
-            nulls=nulls,
-        )
+        query = self._retainer_checkpoint_rows_query(contract_ids, limits)
         if current:
             fetched = self._retainer_read_committed(query)
         else:
@@ -1275,6 +1260,42 @@ class RetainerLedgerEntry(models.Model):
                 if row[0] > checkpoints.get(row[1], {}).get("entry_id", 0)
             ]
         return checkpoints, rows
+
+    @api.model
+    def _retainer_checkpoint_rows_query(self, contract_ids, limits):
+        """The query of :meth:`_retainer_checkpoint_rows` (on the committed
+        ledger when it reads the current one)."""
+        columns = SQL(", ").join(
+            SQL.identifier("e", name) for name in CHECKPOINT_REPLAY_COLUMNS
+        )
+        nulls = SQL(", ").join(SQL("NULL") for _name in CHECKPOINT_REPLAY_COLUMNS[2:])
+        # Both reads are ranges of an index, whatever the size of the
+        # ledger: the newest checkpoint (contract_id, entry_id), then the
+        # entries after it, (contract_id, id) from (contract, checkpoint)
+        # to (contract, NO_LIMIT). Written as row comparisons, which only
+        # that index serves: with ``contract_id = ... AND id > ...`` the
+        # planner, which guesses a third of the ledger for a bound known at
+        # run time, read the whole ledger and filtered it.
+        return SQL(
+            "WITH cp AS (SELECT t.contract_id, COALESCE(c.entry_id, 0) AS since, "
+            "c.state FROM unnest(%(ids)s::int[], %(limits)s::int[]) "
+            "AS t(contract_id, lim) LEFT JOIN LATERAL (SELECT c.entry_id, c.state "
+            "FROM retainer_ledger_checkpoint c "
+            "WHERE c.contract_id = t.contract_id AND c.entry_id < t.lim "
+            "ORDER BY c.entry_id DESC LIMIT 1) c ON TRUE) "
+            "SELECT %(columns)s, NULL::jsonb FROM cp "
+            "JOIN LATERAL (SELECT * FROM retainer_ledger_entry l "
+            "WHERE (l.contract_id, l.id) > (cp.contract_id, cp.since) "
+            "AND (l.contract_id, l.id) <= (cp.contract_id, %(no_limit)s) "
+            "ORDER BY l.id) e ON TRUE "
+            "UNION ALL SELECT cp.since, cp.contract_id, %(nulls)s, cp.state "
+            "FROM cp WHERE cp.state IS NOT NULL ORDER BY 1",
+            ids=list(contract_ids),
+            limits=[limits[cid] for cid in contract_ids],
+            columns=columns,
+            nulls=nulls,
+            no_limit=NO_LIMIT,
+        )
 
     @api.model
     def _retainer_settled(self, work_by_contract):

@@ -3,8 +3,9 @@ from datetime import date, timedelta
 from freezegun import freeze_time
 
 from odoo.tests import tagged
+from odoo.tools import SQL
 
-from ..models.retainer_ledger_entry import CHECKPOINT_EVERY
+from ..models.retainer_ledger_entry import CHECKPOINT_EVERY, NO_LIMIT
 from .common import RetainerCommon
 
 TODAY = date(2026, 3, 15)
@@ -319,3 +320,110 @@ class TestLedgerGrowth(RetainerCommon):
                     )
                 )
         self.assertEqual(counts[0], counts[1])
+
+    def test_replay_reads_the_entries_after_the_checkpoint_only(self):
+        """The replay's query reads two ranges of indexes, the newest
+        checkpoint and the entries after it, not the whole ledger filtered
+        (sequential scans are off: the test database is too small for the
+        planner to prefer an index)."""
+        contract = self.large
+        replay = self.Ledger._retainer_replay(contract.ids)[contract.id]
+        self.assertTrue(replay.since)
+        after = self.Ledger.search_count(
+            [("contract_id", "=", contract.id), ("id", ">", replay.since)]
+        )
+        self.assertLess(after, CHECKPOINT_EVERY)
+        query = self.Ledger._retainer_checkpoint_rows_query(
+            contract.ids, {contract.id: NO_LIMIT}
+        )
+        self.env.cr.execute("SET LOCAL enable_seqscan = off")
+        try:
+            self.env.cr.execute(SQL("EXPLAIN (ANALYZE, FORMAT JSON) %s", query))
+            [[[plan]]] = self.env.cr.fetchall()
+        finally:
+            self.env.cr.execute("RESET enable_seqscan")
+
+        def read(node, table):
+            """Rows the plan ``node`` read from ``table``, kept or not."""
+            rows = 0
+            if node.get("Relation Name") == table:
+                rows += node["Actual Rows"] * node["Actual Loops"]
+                rows += node.get("Rows Removed by Filter", 0)
+                rows += node.get("Rows Removed by Index Recheck", 0)
+            rows += node.get("Rows Removed by Join Filter", 0)
+            return rows + sum(read(child, table) for child in node.get("Plans", ()))
+
+        self.assertEqual(read(plan["Plan"], "retainer_ledger_checkpoint"), 1)
+        self.assertEqual(read(plan["Plan"], "retainer_ledger_entry"), after)
+
+    def test_statement_opening_is_the_balance_before_the_period(self):
+        """The opening balance, read from the newest checkpoint and the
+        entries after it, is the sum of the entries dated before the period,
+        late postings dated earlier included; with or without a checkpoint."""
+        date_from, date_to = date(2026, 2, 1), date(2026, 2, 28)
+
+        def expected(contract):
+            self.env.cr.execute(
+                "SELECT COALESCE(SUM(units), 0) FROM retainer_ledger_entry "
+                "WHERE contract_id = %s AND date < %s",
+                [contract.id, date_from],
+            )
+            return self.env.cr.fetchone()[0]
+
+        for contract in (self.small, self.large):
+            with self.subTest(contract=contract.name):
+                opening = contract._statement_data(date_from, date_to)["opening"]
+                self.assertEqual(opening, expected(contract))
+                # Late work dated before the period, then a correction of it.
+                late = self._post_work(contract, 7, day=date(2026, 1, 20))
+                self._post_work(contract, 2, day=date(2026, 2, 10))
+                late._reverse(reason="Corrected")
+                self._post_work(contract, 3, day=date(2025, 12, 1))
+                self.env.invalidate_all()
+                opening = contract._statement_data(date_from, date_to)["opening"]
+                self.assertEqual(opening, expected(contract))
+                totals = contract._statement_totals_by_contract(date_from, date_to)
+                self.assertEqual(totals[contract.id]["opening_units"], opening)
+        replay = self.Ledger._retainer_replay(self.large.ids)[self.large.id]
+        self.assertTrue(replay.since, "the large ledger has a checkpoint")
+        self.assertFalse(
+            self.Ledger._retainer_replay(self.small.ids)[self.small.id].since,
+            "the small one has none",
+        )
+
+    def test_balances_read_from_the_checkpoint_are_the_ledger_sums(self):
+        """The retainer's purchased, used and balance units, read from its
+        newest checkpoint and its credits, expiries and adjustments, are the
+        sums of its whole ledger, whatever was posted since the checkpoint:
+        late work, corrections, adjustments both ways, a reversed expiry, a
+        block taken away."""
+
+        def assert_sums(contract):
+            self.env.invalidate_all()
+            totals = self.Ledger._retainer_totals(contract.ids)[contract.id]
+            self.assertEqual(contract.balance_units, totals["balance"])
+            self.assertEqual(contract.purchased_units, totals["purchased"])
+            self.assertEqual(contract.used_units, totals["used"])
+            self.assertEqual(contract.ledger_entry_count, totals["count"])
+
+        for contract in (self.small, self.large):
+            with self.subTest(contract=contract.name):
+                assert_sums(contract)
+                self._post_work(contract, 4, day=TODAY - timedelta(days=100))
+                self._post_work(contract, 2)._reverse(reason="Corrected")
+                contract._post_manual_entry("adjustment", -3, "Onboarding")
+                contract._post_manual_entry("adjustment", 5, "Goodwill")
+                assert_sums(contract)
+                expiry = self.Ledger.search(
+                    [("contract_id", "=", contract.id), ("kind", "=", "expiry")],
+                    limit=1,
+                )
+                expiry._reverse(reason="Expired by mistake")
+                assert_sums(contract)
+                block = self.Ledger.search(
+                    [("contract_id", "=", contract.id), ("is_block", "=", True)],
+                    order="id",
+                    limit=1,
+                )
+                block._reverse(reason="Credit note")
+                assert_sums(contract)
