@@ -13,15 +13,33 @@ Odoo creating and posting the very same journal entry on its own: most of
 a run is that, the rest is the run's own reading of the ledgers. Each run
 is rolled back.
 
+With ``--ledger-db DB``, it measures instead how the run's reading of one
+retainer grows with its ledger: a sold and invoiced retainer topped up by a
+dated block a month for two years (each valid three months, its unused
+units expired and partly rolled over by the expiry job), whose ledger holds
+about 100, 2,000 and 20,000 entries (``--ledger-sizes``) of daily work, one
+in twenty corrected, with a checkpoint every so many entries as postings
+leave them. Per run (``--repeat``), fresh cache, rolled back, it prints the
+wall time, the queries and the Python calls (one cProfiled run) of the
+pools of that retainer at the end of last month
+(``retainer.revenue.line._retainer_pools``: its invoices, the units of its
+blocks used and expired, the value earned; the journal entry a run then
+posts does not depend on the ledger). The fixtures are committed in ``DB``
+on the first run (created if missing, kept) and found again by name later.
+
 Usage (from the project root, after ``scripts/bootstrap``)::
 
     .venv/bin/python tests/benchmark/bench_recognition.py [--retainers 2000]
         [--debits 100000] [--repeat 3] [--db EXISTING_DB] [--keep-databases]
+    .venv/bin/python tests/benchmark/bench_recognition.py --ledger-db DB
+        [--ledger-sizes 100,2000,20000] [--repeat 5]
 """
 
 import argparse
+import cProfile
 import datetime
 import os
+import pstats
 import statistics
 import sys
 import time
@@ -30,11 +48,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from bench_single_save import BLOCK_MONTHS, build_dated_ledger
 from bench_timesheets import drop, install, odoo_args
 
 import odoo
-from odoo import SUPERUSER_ID, Command, api
+from odoo import SUPERUSER_ID, Command, api, sql_db
 from odoo.modules.registry import Registry
+
+LEDGER_PREFIX = "Bench recognition ledger"
 
 
 def last_month_end():
@@ -160,6 +181,144 @@ def measure(db):
     return elapsed, (queries, sum(entry_queries)), items, value, stock
 
 
+def build_ledger(env, size):
+    """A sold, invoiced and deferred retainer whose ledger holds about
+    ``size`` entries (see the module's docstring), its checkpoints written;
+    return its sold line."""
+    company = env.company
+    company._retainer_setup_revenue_accounts()
+    company.write(
+        {
+            "retainer_defer_revenue": True,
+            "retainer_credit_trigger": "confirm",
+            "retainer_rollover_max_units": 4,
+            "retainer_rollover_validity_months": 1,
+        }
+    )
+    start = datetime.date.today() - datetime.timedelta(days=730)
+    product = env["product.product"].search(
+        [("name", "=", f"{LEDGER_PREFIX} day")], limit=1
+    ) or env["product.product"].create(
+        {
+            "name": f"{LEDGER_PREFIX} day",
+            "type": "service",
+            "invoice_policy": "order",
+            "list_price": 700.0,
+            "taxes_id": False,
+            "retainer_units": 28,
+        }
+    )
+    partner = env["res.partner"].create({"name": f"{LEDGER_PREFIX} {size}"})
+    # Sold as many days as the blocks of build_dated_ledger hold (the last
+    # one is ten times the others): every block is of the line.
+    debits = max(size - 2 * BLOCK_MONTHS - size // 20, 10)
+    per_block = max(debits * 5 // BLOCK_MONTHS, 10)
+    order = env["sale.order"].create(
+        {
+            "partner_id": partner.id,
+            "date_order": start,
+            "order_line": [
+                Command.create(
+                    {
+                        "product_id": product.id,
+                        "product_uom_qty": (BLOCK_MONTHS + 10) * per_block // 28 + 1,
+                    }
+                )
+            ],
+        }
+    )
+    order.action_confirm()
+    invoice = order._create_invoices()
+    invoice.invoice_date = start
+    invoice.action_post()
+    contract = order.retainer_id
+    contract.overdraft_policy = "warn"
+    build_dated_ledger(env, contract, size, sale_line_id=order.order_line.id)
+    # A checkpoint every so many entries, as postings leave them (the
+    # fixtures insert their entries below the posting path).
+    if "retainer.ledger.checkpoint" in env:
+        env["retainer.ledger.entry"]._retainer_write_checkpoints(contract.ids)
+    return order.order_line
+
+
+def ledger_fixtures(db, sizes):
+    """``[(size, entries, sold line id)]``, built and committed on the
+    first run."""
+    cases = []
+    with Registry(db).cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+        for size in sizes:
+            partner = env["res.partner"].search(
+                [("name", "=", f"{LEDGER_PREFIX} {size}")], limit=1
+            )
+            if partner:
+                sale_line = env["sale.order.line"].search(
+                    [("order_partner_id", "=", partner.id)], limit=1
+                )
+            else:
+                print(f"building a ledger of {size} entries ...", flush=True)
+                sale_line = build_ledger(env, size)
+                cr.commit()
+            contract = sale_line.order_id.retainer_id
+            entries = env["retainer.ledger.entry"].search_count(
+                [("contract_id", "=", contract.id)]
+            )
+            cases.append((size, entries, sale_line.id))
+    return cases
+
+
+def measure_ledger(db, sale_line_id, profile=None):
+    """Seconds and queries of the pools of ``sale_line_id`` at the end of
+    last month, fresh cache, rolled back; the pool's used and expired
+    units."""
+    with Registry(db).cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+        env.invalidate_all()
+        sale_line = env["sale.order.line"].browse(sale_line_id)
+        before = sql_db.sql_counter
+        if profile:
+            profile.enable()
+        start = time.perf_counter()
+        pools = env["retainer.revenue.line"]._retainer_pools(
+            last_month_end(), sale_lines=sale_line
+        )
+        elapsed = time.perf_counter() - start
+        if profile:
+            profile.disable()
+        queries = sql_db.sql_counter - before
+        pool = pools[sale_line_id]
+        cr.rollback()
+    return elapsed, queries, (pool.used_units, pool.expired_units)
+
+
+def bench_ledgers(db, sizes, repeat):
+    if not odoo.service.db.exp_db_exist(db):
+        install(db, "defining_retainer")
+    cases = ledger_fixtures(db, sizes)
+    print(
+        f"\nrecognition of one retainer whose ledger grows (pools at the end "
+        f"of last month, {repeat} runs, fresh cache):\n"
+        f"{'entries':>8}  {'median ms':>9}  {'best ms':>8}  {'queries':>7}  "
+        f"{'py calls':>9}  units used, expired",
+        flush=True,
+    )
+    for _size, entries, sale_line_id in cases:
+        measure_ledger(db, sale_line_id)  # warm-up
+        profile = cProfile.Profile()
+        _elapsed, _queries, _units = measure_ledger(db, sale_line_id, profile)
+        calls = pstats.Stats(profile).total_calls
+        runs = [measure_ledger(db, sale_line_id) for _run in range(repeat)]
+        times = sorted(run[0] for run in runs)
+        queries = sorted({run[1] for run in runs})
+        used, expired = runs[0][2]
+        print(
+            f"{entries:8,}  {statistics.median(times) * 1000:9.1f}  "
+            f"{times[0] * 1000:8.1f}  {'/'.join(map(str, queries)):>7}  "
+            f"{calls:9,}  {used}, {expired}",
+            flush=True,
+        )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--retainers", type=int, default=2000)
@@ -167,9 +326,17 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--db", help="a database built by this script before")
     parser.add_argument("--keep-databases", action="store_true")
+    parser.add_argument(
+        "--ledger-db", help="measure the ledger growth case in this database"
+    )
+    parser.add_argument("--ledger-sizes", default="100,2000,20000")
     options = parser.parse_args()
 
     odoo.tools.config.parse_config(odoo_args())
+    if options.ledger_db:
+        sizes = [int(size) for size in options.ledger_sizes.split(",")]
+        bench_ledgers(options.ledger_db, sizes, options.repeat)
+        return
     small = max(options.retainers // 10, 1)
     dbs = {}
     try:

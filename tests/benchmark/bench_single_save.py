@@ -94,11 +94,12 @@ def build_plain(env):
     return {"project": project.id, "employee": employee.id, "partner": partner.id}
 
 
-def build_dated_ledger(env, contract, size):
+def build_dated_ledger(env, contract, size, **block_vals):
     """Fill the ledger of ``contract`` to about ``size`` entries: a block a
     month for two years, each valid three months, work every day in between
     (some of it corrected), the expiry job's entries; the last blocks cover
-    today's work."""
+    today's work. ``block_vals``: more values of the blocks (their sold
+    line)."""
     Ledger = env["retainer.ledger.entry"]
     today = datetime.date.today()
     start = today - datetime.timedelta(days=730)
@@ -115,6 +116,7 @@ def build_dated_ledger(env, contract, size):
                 "date": date,
                 "expiry_date": date + datetime.timedelta(days=91 + 365 * (month // 24)),
                 "reason": f"Block {month}",
+                **block_vals,
             }
         )
     blocks = Ledger._insert_entries(vals_list)
