@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_allocation import DATES, _model_replay, _stored, ledger_rows
 
 TOOLS = Path(__file__).resolve().parents[2] / "addons" / "defining_retainer" / "tools"
 REVENUE_PY = TOOLS / "revenue.py"
@@ -40,6 +41,7 @@ revenue = _load("retainer_revenue", REVENUE_PY)
 allocation = _load("retainer_revenue_allocation", ALLOCATION_PY)
 Earned, earned_value = revenue.Earned, revenue.earned_value
 refund_excess, units_by_pool = revenue.refund_excess, revenue.units_by_pool
+units_by_pool_of_blocks = revenue.units_by_pool_of_blocks
 LedgerReplay = allocation.LedgerReplay
 D = datetime.date
 CENT = Decimal("0.01")
@@ -527,3 +529,82 @@ def test_valued_manual_credit_is_a_pool_of_its_own():
     # The rollover's use is the valued block's, like a sold block's.
     assert used == {SOLD_A: 10, manual: 7}
     assert not any(expired.values())
+
+
+# === units_by_pool_of_blocks: the same figures from checkpoints === #
+
+
+def _revenue_rows(rows, sale_lines):
+    """The rows of ``test_allocation.ledger_rows`` (replay columns with the
+    reversed kind) as the recognition reads them: with their sold line
+    (``sale_lines``: credit id -> sold line; a reversal copies its entry's)
+    and ``is_block``."""
+    result = []
+    for entry in rows:
+        entry_id, kind, units, reversed_id = entry[0], entry[2], entry[3], entry[6]
+        sale_line = sale_lines.get(reversed_id if kind == "reversal" else entry_id)
+        is_block = kind == "credit" or (kind == "adjustment" and units > 0)
+        result.append((*entry[:8], sale_line, is_block))
+    return result
+
+
+def _without_zeros(figures):
+    return [{key: units for key, units in by.items() if units} for by in figures]
+
+
+@settings(max_examples=400, deadline=None)
+@given(ledger_rows(), st.data())
+def test_units_from_a_checkpoint_are_the_whole_replays(rows, data):
+    """The recognition reads the blocks, the expiries and the replay from
+    the newest checkpoint (work paid in full before it included, late
+    corrections dated before earlier postings, released work, blocks taken
+    away, rollovers, reversed expiries): the units used and expired per
+    pool, at any cutoff, are those of the whole ledger."""
+    # A credit is sold (on one of two lines), a manual credit (valued or
+    # not), or a rollover (its block's pool).
+    sale_lines, block_pools = {}, {}
+    for entry in rows:
+        if entry[2] == "credit" and not entry[7]:
+            source = data.draw(st.sampled_from([SOLD_A, SOLD_B, None, "valued"]))
+            if source == "valued":
+                block_pools[entry[0]] = ("block", entry[0])
+            elif source:
+                sale_lines[entry[0]] = source
+    pool_keys = {SOLD_A, SOLD_B}
+    # The checkpoints postings would have written, one after the other
+    # (some without records of the work they saw paid in full), and the
+    # replay from the newest one, as the ledger model does it.
+    stored = []
+    cuts = data.draw(st.sets(st.integers(min_value=1, max_value=max(len(rows), 1))))
+    for cut in sorted(cut for cut in cuts if cut <= len(rows)):
+        replay, _used = _model_replay(rows[:cut], stored, cut + 1)
+        kept = data.draw(st.sampled_from([True, True, True, False]))
+        stored.append(
+            (cut, _stored(replay.checkpoint()), kept and _stored(replay.settled()))
+        )
+    replay, _used = _model_replay(rows, stored, len(rows) + 1)
+    whole = LedgerReplay.from_rows(rows)
+    revenue_rows = _revenue_rows(rows, sale_lines)
+    # What the recognition reads beside the replay: blocks and expiries.
+    read = [
+        entry
+        for full, entry in zip(rows, revenue_rows, strict=True)
+        if entry[9] or "expiry" in (entry[2], full[8])
+    ]
+    for cutoff in [None, *data.draw(st.lists(DATES, max_size=4))]:
+        expected = units_by_pool(
+            revenue_rows, pool_keys, {1: whole}, cutoff, block_pools
+        )
+        found = units_by_pool_of_blocks(
+            read, pool_keys, {1: replay}, cutoff, block_pools
+        )
+        assert _without_zeros(found) == _without_zeros(expected)
+        # Block by block too: what the whole replay's work says.
+        used = defaultdict(int)
+        for usage_id, paid_by in whole.allocation.paid_by.items():
+            if cutoff is None or revenue_rows[usage_id - 1][4] <= cutoff:
+                for block_id, units in paid_by:
+                    used[block_id] += units
+        assert replay.used_until(cutoff) == {
+            block_id: units for block_id, units in used.items() if units
+        }

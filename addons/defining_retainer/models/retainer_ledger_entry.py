@@ -297,6 +297,16 @@ class RetainerLedgerEntry(models.Model):
             self._table,
             ["contract_id", "id"],
         )
+        # The blocks and expiries of a retainer, without its work: what the
+        # revenue recognition reads beside the replay, whatever the size of
+        # the ledger (see retainer.revenue.line._retainer_pools_earned).
+        create_index(
+            self.env.cr,
+            "retainer_ledger_entry_block_expiry_index",
+            self._table,
+            ["contract_id", "id"],
+            where="is_block OR effective_kind = 'expiry'",
+        )
 
     # === COMPUTE METHODS === #
 
@@ -1719,20 +1729,6 @@ def _has_description(name):
     """Whether ``name`` describes an entry: not empty, and not the ``/``
     hr_timesheet gives a timesheet logged without a description."""
     return bool((name or "").strip("/ \t\n"))
-
-
-def _replays_by_contract(rows, exclude_ids=()):
-    """``{contract_id: LedgerReplay}`` of ledger ``rows`` (columns
-    ``REPLAY_COLUMNS``, in id order), leaving out ``exclude_ids``."""
-    excluded = set(exclude_ids)
-    rows_by_contract = defaultdict(list)
-    for row in rows:
-        if row[0] not in excluded:
-            rows_by_contract[row[1]].append(row)
-    return {
-        contract_id: LedgerReplay.from_rows(contract_rows)
-        for contract_id, contract_rows in rows_by_contract.items()
-    }
 
 
 def _split_checkpoints(fetched):

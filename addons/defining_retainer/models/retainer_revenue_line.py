@@ -5,8 +5,13 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
-from ..tools.revenue import Pool, earned_value, refund_excess, units_by_pool
-from .retainer_ledger_entry import REPLAY_COLUMNS, _replays_by_contract
+from ..tools.revenue import (
+    Pool,
+    earned_value,
+    refund_excess,
+    units_by_pool_of_blocks,
+)
+from .retainer_ledger_entry import REPLAY_COLUMNS
 
 RECOGNITION_KIND_SELECTION = [
     ("usage", "Units used"),
@@ -250,22 +255,30 @@ class RetainerRevenueLine(models.Model):
     @api.model
     def _retainer_pools_earned(self, pools, cutoff=None):
         """Fill the used and expired units and the earned value of ``pools``
-        from their retainers' ledgers (two queries)."""
+        from their retainers' ledgers.
+
+        The cost grows with the blocks and expiries of the retainers, not
+        with their work: the units of each block used by work are those of
+        the replay from the retainer's newest checkpoint (one query, as the
+        postings and the statement read it), and the only rows read beside
+        it are the blocks (which pool they are of) and the expiries and
+        their reversals (one query), exactly what the whole ledger gives
+        (see tools/revenue.py, units_by_pool_of_blocks)."""
         Ledger = self.env["retainer.ledger.entry"]
         Ledger.flush_model()
         contract_ids = sorted({pool.contract_id for pool in pools.values()})
+        replays = Ledger._retainer_replay(contract_ids)
         self.env.cr.execute(
             SQL(
                 "SELECT %s, sale_line_id, is_block FROM retainer_ledger_entry "
-                "WHERE contract_id IN %s ORDER BY id",
+                "WHERE contract_id IN %s AND (is_block OR effective_kind = 'expiry') "
+                "ORDER BY id",
                 SQL(", ").join(SQL.identifier(name) for name in REPLAY_COLUMNS),
                 tuple(contract_ids),
             )
         )
-        rows = self.env.cr.fetchall()
-        replays = _replays_by_contract([row[: len(REPLAY_COLUMNS)] for row in rows])
-        used, expired = units_by_pool(
-            rows,
+        used, expired = units_by_pool_of_blocks(
+            self.env.cr.fetchall(),
             {pool.sale_line_id for pool in pools.values() if pool.sale_line_id},
             replays,
             cutoff,

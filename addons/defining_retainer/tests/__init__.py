@@ -23,6 +23,7 @@ from . import test_expiry_queries
 from . import test_notifications
 from . import test_revenue
 from . import test_revenue_concurrency
+from . import test_revenue_ledger_growth
 from . import test_statement_job
 from . import test_statement_concurrency
 from . import test_auto_topup

@@ -1,4 +1,5 @@
 from contextlib import contextmanager
+from datetime import timedelta
 
 from lxml import html
 
@@ -53,6 +54,27 @@ class RetainerFixturesMixin(RaisesRegexMixin):
                 "company_id": contract.company_id.id,
             }
         )
+
+    @classmethod
+    def _insert_work(cls, contract, start, size, days):
+        """The history of a large ledger: ``size`` entries of work on
+        ``contract`` spread over ``days`` days from ``start`` (1 to 8 units
+        each), inserted below the posting path (no replay per entry), one in
+        twenty reversed; return them."""
+        work = cls.env["retainer.ledger.entry"]._insert_entries(
+            [
+                {
+                    "contract_id": contract.id,
+                    "kind": "debit",
+                    "units": -(1 + index % 8),
+                    "date": start + timedelta(days=index * days // size),
+                    "name": f"Work {index}",
+                }
+                for index in range(size)
+            ]
+        )
+        work[::20]._reverse(reason="Corrected")
+        return work
 
     def _ledger_count(self):
         return self.env["retainer.ledger.entry"].search_count([])

@@ -57,19 +57,7 @@ class TestLedgerGrowth(RetainerCommon):
             }
         ]
         cls.Ledger._insert_entries(blocks)
-        work = cls.Ledger._insert_entries(
-            [
-                {
-                    "contract_id": contract.id,
-                    "kind": "debit",
-                    "units": -(1 + index % 8),
-                    "date": start + timedelta(days=index * 360 // size),
-                    "name": f"Work {index}",
-                }
-                for index in range(size)
-            ]
-        )
-        work[::20]._reverse(reason="Corrected")
+        cls._insert_work(contract, start, size, 360)
         cls.env["retainer.contract"]._retainer_expire_blocks()
         cls._post_work(contract, 1)
         return contract, project

@@ -520,6 +520,27 @@ class LedgerReplay:
             if usage_id not in replayer.outstanding
         }
 
+    def used_until(self, cutoff=None):
+        """Units of each live block that pay for live work dated up to
+        ``cutoff`` (None: any date): ``{block id: units}``, blocks that pay
+        for none left out.
+
+        Exact after a replay from a checkpoint too, unlike a sum over
+        ``allocation.paid_by`` (which knows the work after the checkpoint
+        only): the replay keeps, per block, the units it pays by work date
+        for all the work, paid in full before the checkpoint or not, and
+        takes back what a release gives back."""
+        used = {}
+        for block_id, paid_on in self.replayer.paid_on.items():
+            units = sum(
+                units
+                for date, units in paid_on.items()
+                if cutoff is None or date <= cutoff
+            )
+            if units:
+                used[block_id] = units
+        return used
+
     def remaining(self, block_id):
         """Usable units left in a live block: units - consumed - expired,
         never negative."""

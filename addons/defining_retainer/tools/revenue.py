@@ -140,6 +140,44 @@ def units_by_pool(rows, pool_keys, replays, cutoff=None, block_pools=None):
         its units come from; units that rolled over are not expired (their
         value moves along with them).
     """
+    block_pool, row_by_id = _pools_of_blocks(rows, pool_keys, block_pools)
+    used = defaultdict(int)
+    for replay in replays.values():
+        for usage_id, paid_by in replay.allocation.paid_by.items():
+            if cutoff and row_by_id[usage_id][4] > cutoff:
+                continue
+            for block_id, units in paid_by:
+                if block_id in block_pool:
+                    used[block_pool[block_id]] += units
+    return used, _expired_by_pool(rows, row_by_id, block_pool, replays, cutoff)
+
+
+def units_by_pool_of_blocks(rows, pool_keys, replays, cutoff=None, block_pools=None):
+    """:func:`units_by_pool`, without the work: the same figures from the
+    blocks, the expiries and the replays only, whatever the number of work
+    entries and wherever the replays started.
+
+    :param rows: the blocks (``is_block``), the expiries and the reversals
+        of expiries of the ledgers, in id order, columns as
+        :func:`units_by_pool`'s.
+    :param replays: ``{contract_id: LedgerReplay}`` of the ledgers as they
+        are now, possibly from a checkpoint: the units of each block used
+        by work dated up to ``cutoff`` are the replay's
+        (:meth:`LedgerReplay.used_until`), not summed over the work.
+    """
+    block_pool, row_by_id = _pools_of_blocks(rows, pool_keys, block_pools)
+    used = defaultdict(int)
+    for replay in replays.values():
+        for block_id, units in replay.used_until(cutoff or None).items():
+            if block_id in block_pool:
+                used[block_pool[block_id]] += units
+    return used, _expired_by_pool(rows, row_by_id, block_pool, replays, cutoff)
+
+
+def _pools_of_blocks(rows, pool_keys, block_pools):
+    """``({block id: pool key}, {entry id: row})`` of ledger ``rows`` (see
+    :func:`units_by_pool`): a rollover's pool is its block's, which comes
+    before it."""
     block_pool = {}
     row_by_id = {}
     block_pools = block_pools or {}
@@ -154,14 +192,13 @@ def units_by_pool(rows, pool_keys, replays, cutoff=None, block_pools=None):
             block_pool[entry_id] = sale_line_id
         elif block_id in block_pool:
             block_pool[entry_id] = block_pool[block_id]
-    used = defaultdict(int)
-    for replay in replays.values():
-        for usage_id, paid_by in replay.allocation.paid_by.items():
-            if cutoff and row_by_id[usage_id][4] > cutoff:
-                continue
-            for block_id, units in paid_by:
-                if block_id in block_pool:
-                    used[block_pool[block_id]] += units
+    return block_pool, row_by_id
+
+
+def _expired_by_pool(rows, row_by_id, block_pool, replays, cutoff):
+    """``{pool key: units}`` expired up to ``cutoff`` (see
+    :func:`units_by_pool`), from the expiries and their reversals among
+    ``rows``, less what rolled over."""
     expired_by_block = defaultdict(int)
     for _id, _contract, kind, units, date, _exp, reversed_id, block_id, *_ in rows:
         if kind == "reversal" and row_by_id[reversed_id][2] == "expiry":
@@ -184,4 +221,4 @@ def units_by_pool(rows, pool_keys, replays, cutoff=None, block_pools=None):
             for rollover_id in replay.live_rollovers.get(block_id, ())
         )
         expired[block_pool[block_id]] += max(units - rolled, 0)
-    return used, expired
+    return expired
