@@ -41,7 +41,6 @@ revenue = _load("retainer_revenue", REVENUE_PY)
 allocation = _load("retainer_revenue_allocation", ALLOCATION_PY)
 Earned, earned_value = revenue.Earned, revenue.earned_value
 refund_excess, units_by_pool = revenue.refund_excess, revenue.units_by_pool
-units_by_pool_of_blocks = revenue.units_by_pool_of_blocks
 LedgerReplay = allocation.LedgerReplay
 D = datetime.date
 CENT = Decimal("0.01")
@@ -531,7 +530,7 @@ def test_valued_manual_credit_is_a_pool_of_its_own():
     assert not any(expired.values())
 
 
-# === units_by_pool_of_blocks: the same figures from checkpoints === #
+# === units_by_pool from a checkpoint: the whole replay's figures === #
 
 
 def _revenue_rows(rows, sale_lines):
@@ -595,9 +594,7 @@ def test_units_from_a_checkpoint_are_the_whole_replays(rows, data):
         expected = units_by_pool(
             revenue_rows, pool_keys, {1: whole}, cutoff, block_pools
         )
-        found = units_by_pool_of_blocks(
-            read, pool_keys, {1: replay}, cutoff, block_pools
-        )
+        found = units_by_pool(read, pool_keys, {1: replay}, cutoff, block_pools)
         assert _without_zeros(found) == _without_zeros(expected)
         # Block by block too: what the whole replay's work says.
         used = defaultdict(int)

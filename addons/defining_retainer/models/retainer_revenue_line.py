@@ -9,7 +9,7 @@ from ..tools.revenue import (
     Pool,
     earned_value,
     refund_excess,
-    units_by_pool_of_blocks,
+    units_by_pool,
 )
 from .retainer_ledger_entry import REPLAY_COLUMNS
 
@@ -263,7 +263,7 @@ class RetainerRevenueLine(models.Model):
         postings and the statement read it), and the only rows read beside
         it are the blocks (which pool they are of) and the expiries and
         their reversals (one query), exactly what the whole ledger gives
-        (see tools/revenue.py, units_by_pool_of_blocks)."""
+        (see tools/revenue.py, units_by_pool)."""
         Ledger = self.env["retainer.ledger.entry"]
         Ledger.flush_model()
         contract_ids = sorted({pool.contract_id for pool in pools.values()})
@@ -277,7 +277,7 @@ class RetainerRevenueLine(models.Model):
                 tuple(contract_ids),
             )
         )
-        used, expired = units_by_pool_of_blocks(
+        used, expired = units_by_pool(
             self.env.cr.fetchall(),
             {pool.sale_line_id for pool in pools.values() if pool.sale_line_id},
             replays,

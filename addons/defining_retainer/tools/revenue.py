@@ -122,14 +122,20 @@ def refund_excess(refund_amount, amount_before, earned_before, round_amount):
 
 
 def units_by_pool(rows, pool_keys, replays, cutoff=None, block_pools=None):
-    """Units used and expired per pool, from a ledger.
+    """Units used and expired per pool, from the blocks, the expiries and
+    the replays of the ledgers: whatever the number of work entries and
+    wherever the replays started.
 
-    :param rows: ledger rows in id order, tuples ``(id, contract_id, kind,
-        units, date, expiry_date, reversed_entry_id, block_entry_id,
-        sale_line_id, is_block)``.
+    :param rows: the blocks (``is_block``), the expiries and the reversals
+        of expiries of the ledgers (other entries may be there: they are
+        not read), in id order, tuples ``(id, contract_id, kind, units,
+        date, expiry_date, reversed_entry_id, block_entry_id, sale_line_id,
+        is_block)``.
     :param pool_keys: the sold lines (``sale_line_id``) that are pools.
-    :param replays: ``{contract_id: LedgerReplay}`` of the same rows (see
-        tools/allocation.py).
+    :param replays: ``{contract_id: LedgerReplay}`` of the ledgers as they
+        are now, possibly from a checkpoint (see tools/allocation.py): the
+        units of each block used by work dated up to ``cutoff`` are the
+        replay's (:meth:`LedgerReplay.used_until`), not summed over the work.
     :param cutoff: count work and expiries dated up to this date only
         (None: all), as the ledger is now: a reversed expiry does not count,
         whatever the date of its reversal.
@@ -139,31 +145,6 @@ def units_by_pool(rows, pool_keys, replays, cutoff=None, block_pools=None):
         belongs to its sold line's pool, a rollover to the pool of the block
         its units come from; units that rolled over are not expired (their
         value moves along with them).
-    """
-    block_pool, row_by_id = _pools_of_blocks(rows, pool_keys, block_pools)
-    used = defaultdict(int)
-    for replay in replays.values():
-        for usage_id, paid_by in replay.allocation.paid_by.items():
-            if cutoff and row_by_id[usage_id][4] > cutoff:
-                continue
-            for block_id, units in paid_by:
-                if block_id in block_pool:
-                    used[block_pool[block_id]] += units
-    return used, _expired_by_pool(rows, row_by_id, block_pool, replays, cutoff)
-
-
-def units_by_pool_of_blocks(rows, pool_keys, replays, cutoff=None, block_pools=None):
-    """:func:`units_by_pool`, without the work: the same figures from the
-    blocks, the expiries and the replays only, whatever the number of work
-    entries and wherever the replays started.
-
-    :param rows: the blocks (``is_block``), the expiries and the reversals
-        of expiries of the ledgers, in id order, columns as
-        :func:`units_by_pool`'s.
-    :param replays: ``{contract_id: LedgerReplay}`` of the ledgers as they
-        are now, possibly from a checkpoint: the units of each block used
-        by work dated up to ``cutoff`` are the replay's
-        (:meth:`LedgerReplay.used_until`), not summed over the work.
     """
     block_pool, row_by_id = _pools_of_blocks(rows, pool_keys, block_pools)
     used = defaultdict(int)
