@@ -1222,10 +1222,6 @@ class RetainerLedgerEntry(models.Model):
         after it (columns ``CHECKPOINT_REPLAY_COLUMNS``, in id order), in one
         query; with ``current``, the ledger as it is now (see
         :meth:`_retainer_current_replay`), in two."""
-        columns = SQL(", ").join(
-            SQL.identifier("e", name) for name in CHECKPOINT_REPLAY_COLUMNS
-        )
-        nulls = SQL(", ").join(SQL("NULL") for _name in CHECKPOINT_REPLAY_COLUMNS[2:])
         query = self._retainer_checkpoint_rows_query(contract_ids, limits)
         if current:
             fetched = self._retainer_read_committed(query)
@@ -1237,6 +1233,7 @@ class RetainerLedgerEntry(models.Model):
             # This transaction's own rows come after the newest committed,
             # and so do the checkpoints it wrote (the newest is taken).
             newest = {row[1]: row[0] for row in rows}
+            columns, nulls = _checkpoint_row_terms()
             self.env.cr.execute(
                 SQL(
                     "SELECT %(columns)s, NULL::jsonb FROM retainer_ledger_entry e "
@@ -1275,10 +1272,7 @@ class RetainerLedgerEntry(models.Model):
     def _retainer_checkpoint_rows_query(self, contract_ids, limits):
         """The query of :meth:`_retainer_checkpoint_rows` (on the committed
         ledger when it reads the current one)."""
-        columns = SQL(", ").join(
-            SQL.identifier("e", name) for name in CHECKPOINT_REPLAY_COLUMNS
-        )
-        nulls = SQL(", ").join(SQL("NULL") for _name in CHECKPOINT_REPLAY_COLUMNS[2:])
+        columns, nulls = _checkpoint_row_terms()
         # Both reads are ranges of an index, whatever the size of the
         # ledger: the newest checkpoint (contract_id, entry_id), then the
         # entries after it, (contract_id, id) from (contract, checkpoint)
@@ -1723,6 +1717,17 @@ class RetainerLedgerEntry(models.Model):
                     expiring.get(block.expiry_date, 0) + block.remaining_units
                 )
         return sorted(expiring.items())
+
+
+def _checkpoint_row_terms():
+    """SQL terms of a query that reads ledger rows (alias ``e``) and
+    checkpoints in one column set: ``(the rows' columns, NULLs in their
+    place but the id and contract, for a checkpoint's line)``."""
+    columns = SQL(", ").join(
+        SQL.identifier("e", name) for name in CHECKPOINT_REPLAY_COLUMNS
+    )
+    nulls = SQL(", ").join(SQL("NULL") for _name in CHECKPOINT_REPLAY_COLUMNS[2:])
+    return columns, nulls
 
 
 def _has_description(name):
